@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""PyTorch-from-Python peer of `proxima bench tensor`: the same three measurements on the same machine, then the
+ratios against Proxima's JSON line.
+
+Usage: Benchmarks/peers/torch_ops.py [--threads N] [--proxima PATH] [--scale S]
+Installs torch into .venv-peers (repo root) when it is missing; exits 0 with a message when that is impossible.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VENV = os.path.join(ROOT, ".venv-peers")
+
+
+def ensure_torch():
+    """Re-executes inside .venv-peers (creating it and installing torch there) unless torch is importable."""
+    try:
+        import torch  # noqa: F401
+        return
+    except ImportError:
+        pass
+    python = os.path.join(VENV, "bin", "python")
+    if os.environ.get("PROXIMA_PEER_VENV") == "1":
+        print("torch_ops.py: torch is not importable even inside .venv-peers; skipping the PyTorch comparison.")
+        sys.exit(0)
+    try:
+        if not os.path.exists(python):
+            subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
+        check = subprocess.run([python, "-c", "import torch"], capture_output=True)
+        if check.returncode != 0:
+            print("torch_ops.py: installing torch into .venv-peers (once) ...", flush=True)
+            subprocess.run([python, "-m", "pip", "install", "-q", "torch", "numpy"], check=True)
+    except (subprocess.CalledProcessError, OSError) as error:
+        print(f"torch_ops.py: cannot install torch ({error}); skipping the PyTorch comparison.")
+        sys.exit(0)
+    os.environ["PROXIMA_PEER_VENV"] = "1"
+    os.execv(python, [python] + sys.argv)
+
+
+def fastest(rounds, iterations, body):
+    for _ in range(max(1, iterations // 10)):
+        body()
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(iterations):
+            body()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def measure(scale):
+    import torch
+
+    n = lambda base: max(1, int(base * scale))
+    g = torch.Generator().manual_seed(0)
+    small = torch.randn(64, 4, generator=g)
+    op_iterations = n(20000)
+    op = fastest(5, op_iterations, lambda: small.tanh())
+
+    x = torch.randn(64, 4, generator=g)
+    def param(*shape):
+        return (torch.randn(*shape, generator=g) * 0.1).requires_grad_()
+    w1, b1, w2, b2, w3, b3 = param(64, 4), param(64), param(64, 64), param(64), param(2, 64), param(2)
+    params = [w1, b1, w2, b2, w3, b3]
+    F = torch.nn.functional
+
+    def step():
+        for p in params:
+            p.grad = None
+        h1 = F.linear(x, w1, b1).tanh()
+        h2 = F.linear(h1, w2, b2).tanh()
+        out = F.linear(h2, w3, b3)
+        out.square().mean().backward()
+
+    mlp_iterations = n(2000)
+    mlp = fastest(5, mlp_iterations, step)
+
+    a = torch.randn(512, 512, generator=g)
+    b = torch.randn(512, 512, generator=g)
+    mm_iterations = n(50)
+    mm = fastest(5, mm_iterations, lambda: a @ b)
+    return {
+        "op_overhead_us": op / op_iterations * 1e6,
+        "mlp_step_us": mlp / mlp_iterations * 1e6,
+        "matmul_gflops": 2 * 512 ** 3 * mm_iterations / mm / 1e9,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--proxima", default=os.path.join(ROOT, ".build", "release", "proxima"))
+    args = parser.parse_args()
+    ensure_torch()
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    threads = torch.get_num_threads()
+
+    if not os.path.exists(args.proxima):
+        print("building proxima (release) ...", flush=True)
+        subprocess.run(["swift", "build", "-c", "release", "--product", "proxima"], cwd=ROOT, check=True)
+    command = [args.proxima, "bench", "tensor", "--threads", str(threads), "--scale", str(args.scale)]
+    ours = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+    peer = measure(args.scale)
+
+    print(f"threads: {threads}   PyTorch {torch.__version__} (Python)   vs   Proxima (libtorch {ours.get('libtorch', '1.13')})")
+    print(f"{'measure':<18}{'Proxima':>12}{'PyTorch':>12}{'ratio':>10}  target")
+    rows = [
+        ("op_overhead_us", "PyTorch/Proxima", peer["op_overhead_us"] / ours["op_overhead_us"], "Proxima <= 2 us"),
+        ("mlp_step_us", "PyTorch/Proxima", peer["mlp_step_us"] / ours["mlp_step_us"], ">= 2x faster"),
+        ("matmul_gflops", "Proxima/PyTorch", ours["matmul_gflops"] / peer["matmul_gflops"], ">= 0.8"),
+    ]
+    for key, _, ratio, target in rows:
+        print(f"{key:<18}{ours[key]:>12.2f}{peer[key]:>12.2f}{ratio:>9.2f}x  {target}")
+    print(json.dumps({"threads": threads, "proxima": ours, "pytorch": peer,
+                      "speedup_op": rows[0][2], "speedup_mlp": rows[1][2], "matmul_ratio": rows[2][2]}, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

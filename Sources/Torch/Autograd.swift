@@ -1,0 +1,113 @@
+import CTorch
+
+extension Tensor {
+    /// Whether autograd records operations on this tensor. Only floating-point leaves can require gradients.
+    public var requiresGrad: Bool {
+        get { withHandle { ct_requires_grad($0) != 0 } }
+        set { withHandle { check(ct_set_requires_grad($0, newValue ? 1 : 0), "requiresGrad") } }
+    }
+
+    /// Sets `requiresGrad` and returns the same tensor, for chaining.
+    @discardableResult
+    public func requiringGrad(_ flag: Bool = true) -> Tensor {
+        requiresGrad = flag
+        return self
+    }
+
+    /// Whether this tensor was created by the user rather than by a recorded operation.
+    public var isLeaf: Bool { withHandle { ct_is_leaf($0) != 0 } }
+
+    /// Whether this tensor was created in inference mode.
+    public var isInference: Bool { withHandle { ct_is_inference($0) != 0 } }
+
+    /// The gradient accumulated by `backward()`, or nil.
+    public var grad: Tensor? {
+        get {
+            var out: ct_tensor?
+            withHandle { check(ct_grad($0, &out), "grad") }
+            return out.map { Tensor(owning: $0) }
+        }
+        set {
+            withExtendedLifetime(newValue) {
+                withHandle { check(ct_set_grad($0, newValue?.handle), "grad (set)") }
+            }
+        }
+    }
+
+    /// Clears the gradient (PyTorch's default `set_to_none`) or zeroes it in place.
+    public func zeroGrad(setToNone: Bool = true) {
+        if setToNone { grad = nil } else { grad?.zero_() }
+    }
+
+    /// Keeps the gradient of a non-leaf tensor after `backward()`.
+    public func retainGrad() { withHandle { check(ct_retain_grad($0), "retainGrad") } }
+
+    /// The name of the autograd node that produced this tensor (`TanhBackward0`), or nil for a leaf.
+    public var gradFunctionName: String? {
+        withHandle { h in
+            var buffer = [CChar](repeating: 0, count: 128)
+            let n = Int(ct_grad_fn_name(h, &buffer, Int64(buffer.count)))
+            if n == 0 { return nil }
+            return String(decoding: buffer.prefix(Swift.min(n, buffer.count - 1)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+    }
+
+    /// Accumulates d(self)/d(leaf) into every leaf's `grad`. `gradient` is required for non-scalar tensors.
+    public func backward(gradient: Tensor? = nil, retainGraph: Bool = false, createGraph: Bool = false) {
+        withExtendedLifetime(gradient) {
+            withHandle {
+                check(ct_backward($0, gradient?.handle, retainGraph ? 1 : 0, createGraph ? 1 : 0), "backward of \(shape)")
+            }
+        }
+    }
+}
+
+/// Gradients of `outputs` with respect to `inputs` without touching any `.grad` (`torch.autograd.grad`).
+/// - Parameters:
+///   - gradOutputs: vector-Jacobian weights, one per output (nil for scalar outputs).
+///   - allowUnused: return nil for an input the outputs do not depend on instead of stopping.
+public func gradients(of outputs: [Tensor], withRespectTo inputs: [Tensor], gradOutputs: [Tensor?]? = nil,
+                      retainGraph: Bool = false, createGraph: Bool = false, allowUnused: Bool = false) -> [Tensor?] {
+    if let gradOutputs {
+        precondition(gradOutputs.count == outputs.count, "gradients: \(gradOutputs.count) gradOutputs for \(outputs.count) outputs")
+    }
+    var out = [ct_tensor?](repeating: nil, count: inputs.count)
+    withExtendedLifetime((outputs, inputs, gradOutputs)) {
+        let o: [ct_tensor?] = outputs.map { $0.handle }
+        let i: [ct_tensor?] = inputs.map { $0.handle }
+        let g: [ct_tensor?]? = gradOutputs?.map { $0?.handle }
+        let status: Int32
+        if let g {
+            status = ct_autograd_grad(o, Int64(o.count), g, i, Int64(i.count), retainGraph ? 1 : 0, createGraph ? 1 : 0,
+                                      allowUnused ? 1 : 0, &out)
+        } else {
+            status = ct_autograd_grad(o, Int64(o.count), nil, i, Int64(i.count), retainGraph ? 1 : 0, createGraph ? 1 : 0,
+                                      allowUnused ? 1 : 0, &out)
+        }
+        check(status, "gradients(of:withRespectTo:)")
+    }
+    return out.map { $0.map { Tensor(owning: $0) } }
+}
+
+/// Whether operations on this thread are being recorded for autograd.
+public var isGradEnabled: Bool { ct_is_grad_enabled() != 0 }
+
+/// Runs `body` without recording operations for autograd (`torch.no_grad()`), restoring the mode afterwards.
+public func withNoGrad<R>(_ body: () throws -> R) rethrows -> R {
+    try withGradEnabled(false, body)
+}
+
+/// Runs `body` with gradient recording switched on or off (`torch.set_grad_enabled`).
+public func withGradEnabled<R>(_ enabled: Bool, _ body: () throws -> R) rethrows -> R {
+    let previous = ct_set_grad_enabled(enabled ? 1 : 0)
+    defer { ct_set_grad_enabled(previous) }
+    return try body()
+}
+
+/// Runs `body` in inference mode (`torch.inference_mode()`): faster than no-grad, but the tensors it creates can never
+/// be used in autograd later.
+public func withInferenceMode<R>(_ body: () throws -> R) rethrows -> R {
+    let guardHandle = ct_inference_mode_enter()
+    defer { ct_inference_mode_exit(guardHandle) }
+    return try body()
+}

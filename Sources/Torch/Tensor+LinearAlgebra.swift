@@ -1,0 +1,78 @@
+import CTorch
+
+/// How a loss reduces over the batch (libtorch's codes).
+public enum Reduction: Int64, Sendable {
+    case none = 0, mean = 1, sum = 2
+}
+
+extension Tensor {
+    /// Matrix product with broadcasting over batch dimensions (`torch.matmul`).
+    public func matmul(_ other: Tensor) -> Tensor { binaryHandle(other, "matmul") { ct_matmul($0, $1) } }
+
+    /// Batched matrix product of [B, n, m] and [B, m, p].
+    public func bmm(_ other: Tensor) -> Tensor { binaryHandle(other, "bmm") { ct_bmm($0, $1) } }
+
+    /// x Wᵀ + b, as `torch.nn.functional.linear`.
+    public func linear(weight: Tensor, bias: Tensor? = nil) -> Tensor {
+        withExtendedLifetime((weight, bias)) {
+            withHandle { wrap(ct_linear($0, weight.handle, bias?.handle), "linear of \(shape) with weight \(weight.shape)") }
+        }
+    }
+
+    /// Einstein summation (`torch.einsum`), e.g. `Tensor.einsum("bij,bjk->bik", a, b)`.
+    public static func einsum(_ equation: String, _ operands: Tensor...) -> Tensor {
+        withHandles(operands) { handles, n in wrap(ct_einsum(equation, handles, n), "einsum(\"\(equation)\")") }
+    }
+
+    /// Cross-entropy of unnormalised `self` logits ([N, C] or [N, C, d...]) against class indices.
+    public func crossEntropy(target: Tensor, weight: Tensor? = nil, reduction: Reduction = .mean,
+                             ignoreIndex: Int = -100, labelSmoothing: Double = 0) -> Tensor {
+        withExtendedLifetime((target, weight)) {
+            withHandle {
+                wrap(ct_cross_entropy($0, target.handle, weight?.handle, reduction.rawValue, Int64(ignoreIndex), labelSmoothing),
+                     "crossEntropy of logits \(shape) and target \(target.shape)")
+            }
+        }
+    }
+
+    /// Negative log-likelihood of log-probabilities `self` at the target classes.
+    public func nllLoss(target: Tensor, weight: Tensor? = nil, reduction: Reduction = .mean, ignoreIndex: Int = -100) -> Tensor {
+        withExtendedLifetime((target, weight)) {
+            withHandle {
+                wrap(ct_nll_loss($0, target.handle, weight?.handle, reduction.rawValue, Int64(ignoreIndex)),
+                     "nllLoss of \(shape) and target \(target.shape)")
+            }
+        }
+    }
+
+    /// Mean (or summed) squared error against `target`.
+    public func mseLoss(_ target: Tensor, reduction: Reduction = .mean) -> Tensor {
+        binaryHandle(target, "mseLoss") { ct_mse_loss($0, $1, reduction.rawValue) }
+    }
+
+    /// Whether every element is within `atol + rtol·|other|` of `other`.
+    public func allClose(_ other: Tensor, rtol: Double = 1e-5, atol: Double = 1e-8, equalNaN: Bool = false) -> Bool {
+        withHandle { a in other.withHandle { b in
+            let r = ct_allclose(a, b, rtol, atol, equalNaN ? 1 : 0)
+            if r < 0 { torchFailure("allClose of \(shape) and \(other.shape)") }
+            return r == 1
+        } }
+    }
+
+    /// Same shape and identical elements.
+    public func equal(_ other: Tensor) -> Bool {
+        withHandle { a in other.withHandle { b in
+            let r = ct_equal(a, b)
+            if r < 0 { torchFailure("equal") }
+            return r == 1
+        } }
+    }
+
+    @inline(__always)
+    func binaryHandle(_ other: Tensor, _ name: String, _ f: (ct_tensor, ct_tensor) -> ct_tensor?) -> Tensor {
+        withHandle { a in other.withHandle { b in
+            guard let h = f(a, b) else { torchFailure("\(name) of \(shape) and \(other.shape)") }
+            return Tensor(owning: h)
+        } }
+    }
+}

@@ -1,0 +1,98 @@
+import ArgumentParser
+import Foundation
+import Torch
+
+/// `proxima bench …`: speed measurements that print one JSON object on their last line.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure speed (prints one JSON object on the last line).",
+        subcommands: [TensorBench.self]
+    )
+}
+
+/// Seconds of the fastest of `rounds` runs of `iterations` calls of `body`, after a warm-up.
+func fastestRun(rounds: Int = 5, iterations: Int, _ body: () -> Void) -> Double {
+    for _ in 0..<max(1, iterations / 10) { body() }
+    var best = Double.infinity
+    for _ in 0..<rounds {
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<iterations { body() }
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        best = min(best, elapsed)
+    }
+    return best
+}
+
+func printJSON(_ object: [String: Any]) {
+    let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    print(String(decoding: data, as: UTF8.self))
+}
+
+/// `proxima bench tensor`: per-op overhead, a small MLP training step and matmul throughput.
+struct TensorBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tensor",
+        abstract: "Op overhead (tanh 64×4), MLP step (4→64→64→2, batch 64) and 512³ float32 matmul."
+    )
+
+    @OptionGroup var threads: ThreadOptions
+    @Option(help: "Scale the iteration counts (use < 1 for a quick look).") var scale: Double = 1
+
+    func run() throws {
+        threads.apply()
+        let results = TensorBenchmarks.run(scale: scale)
+        print("op overhead (tanh 64x4): \(String(format: "%.2f", results.opOverheadMicroseconds)) µs")
+        print("MLP step (4-64-64-2, batch 64, fwd+bwd): \(String(format: "%.2f", results.mlpStepMicroseconds)) µs")
+        print("matmul 512^3 float32: \(String(format: "%.1f", results.matmulGFlops)) GFLOP/s")
+        printJSON([
+            "threads": LibTorch.numThreads,
+            "op_overhead_us": results.opOverheadMicroseconds,
+            "mlp_step_us": results.mlpStepMicroseconds,
+            "matmul_gflops": results.matmulGFlops,
+        ])
+    }
+}
+
+enum TensorBenchmarks {
+    struct Results {
+        var opOverheadMicroseconds: Double
+        var mlpStepMicroseconds: Double
+        var matmulGFlops: Double
+    }
+
+    static func run(scale: Double) -> Results {
+        let generator = Generator(seed: 0)
+        let n = { (base: Int) in max(1, Int(Double(base) * scale)) }
+
+        let small = Tensor.randn([64, 4], generator: generator)
+        let opIterations = n(20000)
+        let opSeconds = fastestRun(iterations: opIterations) { _ = small.tanh() }
+
+        let x = Tensor.randn([64, 4], generator: generator)
+        func parameter(_ shape: [Int]) -> Tensor { (Tensor.randn(shape, generator: generator) * 0.1).requiringGrad() }
+        let w1 = parameter([64, 4]), b1 = parameter([64])
+        let w2 = parameter([64, 64]), b2 = parameter([64])
+        let w3 = parameter([2, 64]), b3 = parameter([2])
+        let parameters = [w1, b1, w2, b2, w3, b3]
+        let mlpIterations = n(2000)
+        let mlpSeconds = fastestRun(iterations: mlpIterations) {
+            for p in parameters { p.zeroGrad() }
+            let h1 = x.linear(weight: w1, bias: b1).tanh()
+            let h2 = h1.linear(weight: w2, bias: b2).tanh()
+            let out = h2.linear(weight: w3, bias: b3)
+            out.square().mean().backward()
+        }
+
+        let a = Tensor.randn([512, 512], generator: generator)
+        let b = Tensor.randn([512, 512], generator: generator)
+        let mmIterations = n(50)
+        let mmSeconds = fastestRun(iterations: mmIterations) { _ = a.matmul(b) }
+        let flops = 2.0 * 512 * 512 * 512
+
+        return Results(
+            opOverheadMicroseconds: opSeconds / Double(opIterations) * 1e6,
+            mlpStepMicroseconds: mlpSeconds / Double(mlpIterations) * 1e6,
+            matmulGFlops: flops * Double(mmIterations) / mmSeconds / 1e9
+        )
+    }
+}

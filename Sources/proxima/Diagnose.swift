@@ -1,0 +1,31 @@
+import ArgumentParser
+import Torch
+
+/// `proxima diagnose KIND`: commits a deliberate programming error so that users (and the tests) can see how Proxima
+/// stops: with libtorch's message, the failing operation and a backtrace to the call site.
+struct Diagnose: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Trigger a deliberate libtorch error to show how errors are reported.",
+        shouldDisplay: false
+    )
+
+    enum Kind: String, ExpressibleByArgument, CaseIterable {
+        case matmul, add, reshape, dtype, index
+    }
+
+    @Argument(help: "Which error: \(Kind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var kind: Kind
+
+    func run() throws {
+        let a = Tensor.ones([2, 3])
+        let result: Tensor
+        switch kind {
+        case .matmul: result = a.matmul(Tensor.ones([4, 5]))
+        case .add: result = a + Tensor.ones([4])
+        case .reshape: result = a.reshaped(4, 2)
+        case .dtype: result = a.linear(weight: Tensor.ones([2, 3], dtype: .float64))
+        case .index: result = a.indexSelect(dim: 0, index: Tensor([7] as [Int]))
+        }
+        print(result)
+    }
+}
