@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "Torch", targets: ["Torch"]),
+        .library(name: "NeuralNetworks", targets: ["NeuralNetworks"]),
         .executable(name: "proxima", targets: ["proxima"]),
     ],
     dependencies: [
@@ -18,11 +19,14 @@ let package = Package(
             linkerSettings: [.linkedLibrary("torch_cpu"), .linkedLibrary("c10")]
         ),
         .target(name: "Torch", dependencies: ["CTorch"]),
+        .target(name: "NeuralNetworks", dependencies: ["Torch"]),
         .executableTarget(
             name: "proxima",
-            dependencies: ["Torch", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Torch", "NeuralNetworks", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .testTarget(name: "TorchTests", dependencies: ["Torch", "proxima"]),
+        .target(name: "TestSupport", dependencies: ["Torch"], path: "Tests/TestSupport"),
+        .testTarget(name: "TorchTests", dependencies: ["Torch", "TestSupport", "proxima"]),
+        .testTarget(name: "NeuralNetworksTests", dependencies: ["NeuralNetworks", "TestSupport", "proxima"]),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -612,6 +612,24 @@ ct_tensor ct_nll_loss(ct_tensor logp, ct_tensor target, ct_tensor weight, int64_
 
 ct_tensor ct_mse_loss(ct_tensor a, ct_tensor b, int64_t reduction) { CT_TENSOR(at::mse_loss(a->t, b->t, reduction)) }
 
+ct_tensor ct_layer_norm(ct_tensor x, const int64_t *shape, int64_t ndim, ct_tensor weight, ct_tensor bias, double eps) {
+  CT_TENSOR(at::layer_norm(x->t, dims_of(shape, ndim), opt_tensor(weight), opt_tensor(bias), eps))
+}
+
+ct_tensor ct_embedding(ct_tensor weight, ct_tensor indices, int64_t padding_idx) {
+  CT_TENSOR(at::embedding(weight->t, indices->t, padding_idx))
+}
+
+int ct_qr(ct_tensor a, ct_tensor *q, ct_tensor *r) {
+  CT_STATUS({
+    auto result = at::linalg_qr(a->t, "reduced");
+    *q = wrap(std::get<0>(result));
+    *r = wrap(std::get<1>(result));
+  })
+}
+
+ct_tensor ct_diagonal(ct_tensor t, int64_t offset, int64_t d1, int64_t d2) { CT_TENSOR(t->t.diagonal(offset, d1, d2)) }
+
 int32_t ct_allclose(ct_tensor a, ct_tensor b, double rtol, double atol, int32_t equal_nan) {
   CT_GUARD(-1, return at::allclose(a->t, b->t, rtol, atol, equal_nan != 0) ? 1 : 0;)
 }

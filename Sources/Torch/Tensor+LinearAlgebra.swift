@@ -19,6 +19,34 @@ extension Tensor {
         }
     }
 
+    /// Layer normalisation over the trailing `normalizedShape` dimensions, with optional affine weight and bias.
+    public func layerNorm(normalizedShape: [Int], weight: Tensor? = nil, bias: Tensor? = nil, eps: Double = 1e-5) -> Tensor {
+        withExtendedLifetime((weight, bias)) {
+            withHandle { h in
+                wrap(withDims(normalizedShape) { ct_layer_norm(h, $0, $1, weight?.handle, bias?.handle, eps) },
+                     "layerNorm(\(normalizedShape)) of \(shape)")
+            }
+        }
+    }
+
+    /// Rows of the embedding table `self` at `indices` (any shape); rows at `paddingIndex` get no gradient.
+    public func embedding(_ indices: Tensor, paddingIndex: Int = -1) -> Tensor {
+        binaryHandle(indices, "embedding") { ct_embedding($0, $1, Int64(paddingIndex)) }
+    }
+
+    /// The reduced QR decomposition of a matrix (or batch of matrices).
+    public func qr() -> (q: Tensor, r: Tensor) {
+        var q: ct_tensor?
+        var r: ct_tensor?
+        withHandle { check(ct_qr($0, &q, &r), "qr of \(shape)") }
+        return (Tensor(owning: q!), Tensor(owning: r!))
+    }
+
+    /// The diagonal (offset 0), or one above (> 0) or below (< 0) it, of the two given dimensions.
+    public func diagonal(offset: Int = 0, dim1: Int = 0, dim2: Int = 1) -> Tensor {
+        withHandle { wrap(ct_diagonal($0, Int64(offset), Int64(dim1), Int64(dim2)), "diagonal") }
+    }
+
     /// Einstein summation (`torch.einsum`), e.g. `Tensor.einsum("bij,bjk->bik", a, b)`.
     public static func einsum(_ equation: String, _ operands: Tensor...) -> Tensor {
         withHandles(operands) { handles, n in wrap(ct_einsum(equation, handles, n), "einsum(\"\(equation)\")") }

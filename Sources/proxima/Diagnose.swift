@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import NeuralNetworks
 import Torch
 
 /// `proxima diagnose KIND`: commits a deliberate programming error so that users (and the tests) can see how Proxima
@@ -11,12 +13,24 @@ struct Diagnose: ParsableCommand {
 
     enum Kind: String, ExpressibleByArgument, CaseIterable {
         case matmul, add, reshape, dtype, index
+        /// Writes large checkpoints in a loop until killed (for the crash-safety test).
+        case writeCheckpoints = "write-checkpoints"
     }
 
     @Argument(help: "Which error: \(Kind.allCases.map(\.rawValue).joined(separator: ", ")).")
     var kind: Kind
 
+    @Option(help: "Checkpoint path for write-checkpoints.")
+    var path: String?
+
     func run() throws {
+        if kind == .writeCheckpoints {
+            guard let path else { throw ValidationError("write-checkpoints needs --path") }
+            let model = MLP(sizes: [256, 1024, 1024, 256])
+            for round in 0... {
+                try TrainingCheckpoint.capture(model: model, counters: ["round": round]).write(to: URL(fileURLWithPath: path))
+            }
+        }
         let a = Tensor.ones([2, 3])
         let result: Tensor
         switch kind {
@@ -25,6 +39,7 @@ struct Diagnose: ParsableCommand {
         case .reshape: result = a.reshaped(4, 2)
         case .dtype: result = a.linear(weight: Tensor.ones([2, 3], dtype: .float64))
         case .index: result = a.indexSelect(dim: 0, index: Tensor([7] as [Int]))
+        case .writeCheckpoints: return
         }
         print(result)
     }

@@ -1,5 +1,6 @@
 import Testing
 @testable import Torch
+import TestSupport
 
 @Suite("Creation and conversion")
 struct CreationTests {

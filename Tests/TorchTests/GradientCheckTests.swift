@@ -1,50 +1,6 @@
 import Testing
 @testable import Torch
-
-/// One differentiable operation to check: input shapes, how inputs are drawn, and the function.
-struct GradCase: Sendable, CustomStringConvertible {
-    enum Inputs: Sendable {
-        /// Standard normal values pushed away from 0 by at least 0.2 (keeps kinks of abs/relu/clamp out of reach).
-        case awayFromZero
-        /// Values in [0.5, 2] (log, sqrt, division).
-        case positive
-    }
-    let name: String
-    let shapes: [[Int]]
-    var inputs: Inputs = .awayFromZero
-    let f: @Sendable ([Tensor]) -> Tensor
-    var description: String { name }
-}
-
-/// Central finite differences in float64 against autograd, for the weighted sum Σ w·f(x) with random weights w.
-func gradientCheck(_ c: GradCase, epsilon: Double = 1e-6, tolerance: Double = 1e-6) {
-    let generator = Generator(seed: 42)
-    let inputs: [Tensor] = c.shapes.map { shape in
-        let r = Tensor.randn(shape, dtype: .float64, generator: generator)
-        switch c.inputs {
-        case .awayFromZero: return (r.sign() * (r.abs() + 0.2)).requiringGrad()
-        case .positive: return (Tensor.rand(shape, dtype: .float64, generator: generator) * 1.5 + 0.5).requiringGrad()
-        }
-    }
-    let output = c.f(inputs)
-    let weights = Tensor.randn(output.shape, dtype: .float64, generator: generator)
-    let analytic = gradients(of: [(output * weights).sum()], withRespectTo: inputs, allowUnused: true)
-    for (k, input) in inputs.enumerated() {
-        let flat = input.detach().view(-1)
-        var numeric = [Double](repeating: 0, count: flat.count)
-        for i in 0..<flat.count {
-            let original = flat[i].item(Double.self)
-            func value(at x: Double) -> Double {
-                flat[i] = Tensor(x)
-                return withNoGrad { (c.f(inputs) * weights).sum().item(Double.self) }
-            }
-            numeric[i] = (value(at: original + epsilon) - value(at: original - epsilon)) / (2 * epsilon)
-            flat[i] = Tensor(original)
-        }
-        let exact = analytic[k]?.doubles ?? [Double](repeating: 0, count: numeric.count)
-        expectClose(exact, numeric, atol: tolerance, rtol: tolerance, "\(c.name): input \(k)")
-    }
-}
+import TestSupport
 
 let gradientCases: [GradCase] = [
     // shape

@@ -1,5 +1,6 @@
 import Testing
 @testable import Torch
+import TestSupport
 
 @Suite("Handle lifetime (the ARC trap)", .serialized)
 struct LifetimeTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Torch
+import TestSupport
 
 @Suite("Elementwise math, reductions and linear algebra")
 struct MathTests {

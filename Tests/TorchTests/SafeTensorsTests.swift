@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Torch
+import TestSupport
 
 @Suite("safetensors")
 struct SafeTensorsTests {

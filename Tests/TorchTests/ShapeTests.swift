@@ -1,5 +1,6 @@
 import Testing
 @testable import Torch
+import TestSupport
 
 @Suite("Shape and indexing")
 struct ShapeTests {

@@ -175,6 +175,11 @@ ct_tensor ct_cross_entropy(ct_tensor logits, ct_tensor target, ct_tensor weight,
                            int64_t ignore_index, double label_smoothing);
 ct_tensor ct_nll_loss(ct_tensor logp, ct_tensor target, ct_tensor weight, int64_t reduction, int64_t ignore_index);
 ct_tensor ct_mse_loss(ct_tensor a, ct_tensor b, int64_t reduction);
+ct_tensor ct_layer_norm(ct_tensor x, const int64_t *shape, int64_t ndim, ct_tensor weight, ct_tensor bias, double eps);
+ct_tensor ct_embedding(ct_tensor weight, ct_tensor indices, int64_t padding_idx);
+/// Reduced QR decomposition (torch.linalg.qr, mode "reduced").
+int ct_qr(ct_tensor a, ct_tensor *q, ct_tensor *r);
+ct_tensor ct_diagonal(ct_tensor t, int64_t offset, int64_t dim1, int64_t dim2);
 int32_t ct_allclose(ct_tensor a, ct_tensor b, double rtol, double atol, int32_t equal_nan);
 int32_t ct_equal(ct_tensor a, ct_tensor b);
 

@@ -1,0 +1,150 @@
+import Foundation
+import Torch
+
+/// y = x Wᵀ + b with W of shape [outputSize, inputSize], initialised as PyTorch's `nn.Linear`
+/// (uniform in ±1/√inputSize for weight and bias).
+public final class Linear: Module, Layer {
+    public let weight: Tensor
+    public let bias: Tensor?
+
+    public init(inputSize: Int, outputSize: Int, bias: Bool = true, dtype: DType = .float32, generator: Generator? = nil) {
+        precondition(inputSize > 0 && outputSize > 0, "Linear sizes must be positive, got \(inputSize)→\(outputSize)")
+        let bound = 1 / Double(inputSize).squareRoot()
+        weight = Tensor.empty([outputSize, inputSize], dtype: dtype)
+        Initializer.uniform(low: -bound, high: bound).apply(to: weight, generator: generator)
+        weight.requiresGrad = true
+        if bias {
+            let b = Tensor.empty([outputSize], dtype: dtype)
+            Initializer.uniform(low: -bound, high: bound).apply(to: b, generator: generator)
+            self.bias = b.requiringGrad()
+        } else {
+            self.bias = nil
+        }
+    }
+
+    public var inputSize: Int { weight.size(1) }
+    public var outputSize: Int { weight.size(0) }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { x.linear(weight: weight, bias: bias) }
+}
+
+/// A lookup table of `count` vectors of size `dimension` (normal(0, 1) initialisation, as PyTorch).
+public final class Embedding: Module, Layer {
+    public let weight: Tensor
+
+    public init(count: Int, dimension: Int, dtype: DType = .float32, generator: Generator? = nil) {
+        weight = Tensor.randn([count, dimension], dtype: dtype, generator: generator).requiringGrad()
+    }
+
+    /// Rows for integer `indices` of any shape; the result has shape indices.shape + [dimension].
+    public func callAsFunction(_ indices: Tensor) -> Tensor { weight.embedding(indices) }
+}
+
+/// Normalises the last dimension to zero mean and unit variance, then scales and shifts (`nn.LayerNorm`).
+public final class LayerNorm: Module, Layer {
+    public let weight: Tensor?
+    public let bias: Tensor?
+    public let eps: Double
+    let size: Int
+
+    public init(_ size: Int, eps: Double = 1e-5, affine: Bool = true, bias: Bool = true, dtype: DType = .float32) {
+        self.size = size
+        self.eps = eps
+        weight = affine ? Tensor.ones([size], dtype: dtype).requiringGrad() : nil
+        self.bias = affine && bias ? Tensor.zeros([size], dtype: dtype).requiringGrad() : nil
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { x.layerNorm(normalizedShape: [size], weight: weight, bias: bias, eps: eps) }
+}
+
+/// Root-mean-square normalisation of the last dimension with a learned scale (Llama / Qwen2 `RMSNorm`), computed in
+/// float32 or wider and cast back.
+public final class RMSNorm: Module, Layer {
+    public let weight: Tensor
+    public let eps: Double
+
+    public init(_ size: Int, eps: Double = 1e-6, dtype: DType = .float32) {
+        self.eps = eps
+        weight = Tensor.ones([size], dtype: dtype).requiringGrad()
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        let wide = x.dtype == .float64 ? x : x.to(dtype: .float32)
+        let normalized = wide * (wide.square().mean(dim: -1, keepDim: true) + eps).rsqrt()
+        return weight * normalized.to(dtype: x.dtype)
+    }
+}
+
+/// Zeroes elements with probability `p` in training mode and rescales the rest; the identity in evaluation mode.
+public final class Dropout: Module, Layer {
+    public let p: Double
+    /// The generator used for the masks (libtorch's global one when nil).
+    public var generator: Generator?
+
+    public init(_ p: Double = 0.5, generator: Generator? = nil) {
+        precondition(p >= 0 && p < 1, "Dropout probability must be in [0, 1), got \(p)")
+        self.p = p
+        self.generator = generator
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { x.dropout(p, training: isTraining, generator: generator) }
+}
+
+/// Elementwise nonlinearities by name (also used in configuration files).
+public enum ActivationKind: String, Codable, Sendable, CaseIterable {
+    case identity, tanh, relu, gelu, geluTanh = "gelu_tanh", silu, sigmoid
+
+    public func apply(_ x: Tensor) -> Tensor {
+        switch self {
+        case .identity: return x
+        case .tanh: return x.tanh()
+        case .relu: return x.relu()
+        case .gelu: return x.gelu()
+        case .geluTanh: return x.gelu(approximate: true)
+        case .silu: return x.silu()
+        case .sigmoid: return x.sigmoid()
+        }
+    }
+
+    /// The gain `Initializer.orthogonal` and Kaiming use for a layer followed by this activation.
+    public var initializerGain: Double {
+        switch self {
+        case .tanh: return Initializer.gain(.tanh)
+        case .relu, .gelu, .geluTanh, .silu: return Initializer.gain(.relu)
+        case .identity, .sigmoid: return 1
+        }
+    }
+}
+
+/// An activation function as a layer.
+public final class Activation: Module, Layer {
+    public let kind: ActivationKind
+    public init(_ kind: ActivationKind) { self.kind = kind }
+    public func callAsFunction(_ x: Tensor) -> Tensor { kind.apply(x) }
+}
+
+/// Layers applied in order. Children are named by position (`0.weight`, `2.bias`), as in PyTorch.
+public final class Sequential: Module, Layer {
+    public let layers: [any Layer]
+
+    public init(_ layers: [any Layer]) { self.layers = layers }
+    public convenience init(_ layers: any Layer...) { self.init(layers) }
+
+    public override func namedChildren() -> [(String, Any)] { layers.enumerated().map { ("\($0.offset)", $0.element) } }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { layers.reduce(x) { $1($0) } }
+}
+
+/// A multilayer perceptron: `sizes[0] → sizes[1] → … → sizes.last` with `activation` between layers and
+/// `outputActivation` after the last one. Layers are named `0`, `2`, … as in a PyTorch `nn.Sequential`.
+public func MLP(sizes: [Int], activation: ActivationKind = .tanh, outputActivation: ActivationKind = .identity,
+                bias: Bool = true, dtype: DType = .float32, generator: Generator? = nil) -> Sequential {
+    precondition(sizes.count >= 2, "MLP needs at least input and output sizes, got \(sizes)")
+    var layers: [any Layer] = []
+    for i in 0..<(sizes.count - 1) {
+        layers.append(Linear(inputSize: sizes[i], outputSize: sizes[i + 1], bias: bias, dtype: dtype, generator: generator))
+        let kind = i == sizes.count - 2 ? outputActivation : activation
+        if kind != .identity || i < sizes.count - 2 { layers.append(Activation(kind)) }
+    }
+    return Sequential(layers)
+}

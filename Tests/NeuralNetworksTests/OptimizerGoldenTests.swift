@@ -1,0 +1,153 @@
+import Foundation
+import Testing
+import TestSupport
+import Torch
+@testable import NeuralNetworks
+
+/// Runs every file of golden/optim (PyTorch 2.x reference trajectories in float64).
+@Suite("Optimizers, clipping and schedules against PyTorch (golden/optim)")
+struct OptimizerGoldenTests {
+    @Test("every golden/optim file matches", arguments: Fixtures.goldenFiles("optim"))
+    func golden(file: URL) throws {
+        let json = try Fixtures.json(file)
+        let tolerance = json["tolerance"] as? Double ?? 1e-9
+        switch json["function"] as? String {
+        case "optimizer": try checkOptimizer(json, tolerance: tolerance, file.lastPathComponent)
+        case "clip_grad_norm": checkClipping(json, tolerance: tolerance)
+        case "lr_schedule": checkSchedules(json, tolerance: tolerance)
+        default: Issue.record("\(file.lastPathComponent): unknown golden function \(json["function"] ?? "nil")")
+        }
+    }
+
+    func checkOptimizer(_ json: [String: Any], tolerance: Double, _ name: String) throws {
+        let params = json["params"] as! [String: Any]
+        let inputs = json["inputs"] as! [String: Any]
+        let shapes = inputs["shapes"] as! [[Int]]
+        let initial = inputs["initial_params"] as! [Any]
+        let tensors = zip(initial, shapes).map { Tensor(flatten($0.0).values, shape: $0.1).requiringGrad() }
+        let lr = params["lr"] as! Double
+        let weightDecay = params["weight_decay"] as? Double ?? 0
+        let betas = (params["betas"] as? [Double]) ?? [0.9, 0.999]
+        let optimizer: Optimizer
+        switch json["optimizer"] as! String {
+        case "SGD":
+            optimizer = SGD(parameters: tensors, learningRate: lr, momentum: params["momentum"] as? Double ?? 0,
+                            nesterov: params["nesterov"] as? Bool ?? false, weightDecay: weightDecay)
+        case "Adam":
+            optimizer = Adam(parameters: tensors, learningRate: lr, betas: (betas[0], betas[1]), eps: params["eps"] as? Double ?? 1e-8,
+                             weightDecay: weightDecay)
+        case "AdamW":
+            optimizer = Adam.adamW(parameters: tensors, learningRate: lr, betas: (betas[0], betas[1]), eps: params["eps"] as? Double ?? 1e-8,
+                                   weightDecay: weightDecay)
+        default:
+            Issue.record("\(name): unknown optimizer")
+            return
+        }
+        for (k, step) in (inputs["steps"] as! [[String: Any]]).enumerated() {
+            for (t, g) in zip(tensors, step["grads"] as! [Any]) { t.grad = Tensor(flatten(g).values, shape: t.shape) }
+            optimizer.step()
+            for (i, (t, expected)) in zip(tensors, step["params_after"] as! [Any]).enumerated() {
+                expectClose(t.doubles, flatten(expected).values, atol: tolerance, rtol: tolerance, "\(name) step \(k) param \(i)")
+            }
+        }
+    }
+
+    func checkClipping(_ json: [String: Any], tolerance: Double) {
+        for (k, c) in (json["cases"] as! [[String: Any]]).enumerated() {
+            let grads = (c["grads"] as! [Any]).map { tensor($0) }
+            let params = grads.map { Tensor.zeros(like: $0).requiringGrad() }
+            for (p, g) in zip(params, grads) { p.grad = g }
+            let normType: Double = (c["norm_type"] as? String) == "inf" ? .infinity : (c["norm_type"] as? Double ?? 2)
+            let total = clipGradNorm(params, maxNorm: c["max_norm"] as! Double, normType: normType)
+            expectClose([total], [c["total_norm_before"] as! Double], atol: tolerance, rtol: tolerance, "case \(k) total norm")
+            for (p, expected) in zip(params, c["grads_after"] as! [Any]) {
+                expectClose(p.grad!.doubles, flatten(expected).values, atol: tolerance, rtol: tolerance, "case \(k) clipped grads")
+            }
+        }
+    }
+
+    func checkSchedules(_ json: [String: Any], tolerance: Double) {
+        for c in json["cases"] as! [[String: Any]] {
+            let warmup = c["warmup_steps"] as! Int, total = c["total_steps"] as! Int, base = c["base_lr"] as! Double
+            let schedule: LearningRateSchedule
+            switch c["kind"] as! String {
+            case "cosine_warmup": schedule = .cosineWarmup(warmupSteps: warmup, totalSteps: total)
+            case "linear_warmup": schedule = .linearWarmup(warmupSteps: warmup, totalSteps: total)
+            default:
+                Issue.record("unknown schedule \(c["kind"]!)")
+                continue
+            }
+            let expected = c["lr_at_step"] as! [Double]
+            let actual = expected.indices.map { schedule.rate(base: base, at: $0) }
+            expectClose(actual, expected, atol: tolerance, rtol: tolerance, "\(c["kind"]!) warmup \(warmup)")
+        }
+    }
+}
+
+@Suite("Optimizer behaviour")
+struct OptimizerTests {
+    @Test("parameter groups keep their own learning rate and weight decay")
+    func groups() {
+        let a = Tensor([1.0] as [Double]).requiringGrad(), b = Tensor([1.0] as [Double]).requiringGrad()
+        let sgd = SGD([ParameterGroup(parameters: [a], learningRate: 0.1), ParameterGroup(parameters: [b], learningRate: 1, weightDecay: 0.5)])
+        a.grad = Tensor([1.0] as [Double]); b.grad = Tensor([1.0] as [Double])
+        sgd.step()
+        #expect(a.doubles == [0.9])
+        #expect(b.doubles == [-0.5])
+        sgd.setLearningRate(0.01)
+        #expect(sgd.parameterGroups.map(\.learningRate) == [0.01, 0.01])
+        sgd.zeroGrad()
+        #expect(a.grad == nil && b.grad == nil)
+    }
+
+    @Test("AMSGrad keeps the running maximum of the second moment")
+    func amsgrad() {
+        let p = Tensor([0.0] as [Double]).requiringGrad()
+        let adam = Adam(parameters: [p], learningRate: 0.1, amsgrad: true)
+        p.grad = Tensor([10.0] as [Double]); adam.step()
+        p.grad = Tensor([0.1] as [Double]); adam.step()
+        let m = adam.moments["0.0"]!
+        #expect(m.maxExpSquared!.item(Double.self) > m.expSquared.item(Double.self))
+    }
+
+    @Test("restoring optimizer state continues with the identical next step", arguments: ["sgd", "adam", "adamw", "rmsprop"])
+    func stateRoundTrip(kind: String) throws {
+        func make(_ p: Tensor) -> Optimizer {
+            switch kind {
+            case "sgd": return SGD(parameters: [p], learningRate: 0.1, momentum: 0.9)
+            case "adam": return Adam(parameters: [p], learningRate: 0.1, amsgrad: true)
+            case "adamw": return Adam.adamW(parameters: [p], learningRate: 0.1)
+            default: return RMSprop(parameters: [p], learningRate: 0.1)
+            }
+        }
+        let p = Tensor([1, -2, 3] as [Double]).requiringGrad()
+        let optimizer = make(p)
+        for g in [[1.0, 2, 3], [-1.0, 0.5, 2]] { p.grad = Tensor(g); optimizer.step() }
+        let saved = optimizer.state()
+        let q = p.detach().clone().requiringGrad()
+        let restored = make(q)
+        try restored.load(state: saved)
+        p.grad = Tensor([0.3, -0.2, 0.1] as [Double]); optimizer.step()
+        q.grad = Tensor([0.3, -0.2, 0.1] as [Double]); restored.step()
+        #expect(p.doubles == q.doubles)
+    }
+
+    @Test("state for a different parameter shape is refused")
+    func mismatchedState() {
+        let p = Tensor([1, 2] as [Double]).requiringGrad()
+        let adam = Adam(parameters: [p])
+        p.grad = Tensor([1, 1] as [Double]); adam.step()
+        let other = Adam(parameters: [Tensor([1, 2, 3] as [Double]).requiringGrad()])
+        #expect(throws: OptimizerStateError.self) { try other.load(state: adam.state()) }
+    }
+
+    @Test("schedules: constant, linear (PPO annealing) and step decay")
+    func schedules() {
+        #expect(LearningRateSchedule.constant.factor(at: 1000) == 1)
+        // PPO: frac = 1 − (update − 1) / updates, update = 1...updates.
+        let updates = 4
+        #expect((1...updates).map { LearningRateSchedule.linear(totalSteps: updates).factor(at: $0 - 1) } == [1, 0.75, 0.5, 0.25])
+        #expect(LearningRateSchedule.linear(totalSteps: 4).factor(at: 9) == 0)
+        #expect((0..<5).map { LearningRateSchedule.stepDecay(stepSize: 2, gamma: 0.5).factor(at: $0) } == [1, 1, 0.5, 0.5, 0.25])
+    }
+}
