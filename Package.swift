@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "Torch", targets: ["Torch"]),
         .library(name: "NeuralNetworks", targets: ["NeuralNetworks"]),
+        .library(name: "Environments", targets: ["Environments"]),
         .executable(name: "proxima", targets: ["proxima"]),
     ],
     dependencies: [
@@ -20,13 +21,15 @@ let package = Package(
         ),
         .target(name: "Torch", dependencies: ["CTorch"]),
         .target(name: "NeuralNetworks", dependencies: ["Torch"]),
+        .target(name: "Environments", dependencies: ["Torch"]),
         .executableTarget(
             name: "proxima",
-            dependencies: ["Torch", "NeuralNetworks", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Torch", "NeuralNetworks", "Environments", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "TestSupport", dependencies: ["Torch"], path: "Tests/TestSupport"),
         .testTarget(name: "TorchTests", dependencies: ["Torch", "TestSupport", "proxima"]),
         .testTarget(name: "NeuralNetworksTests", dependencies: ["NeuralNetworks", "TestSupport", "proxima"]),
+        .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "TestSupport"]),
     ],
     cxxLanguageStandard: .cxx17
 )

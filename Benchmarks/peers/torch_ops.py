@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""PyTorch-from-Python peer of `proxima bench tensor`: the same three measurements on the same machine, then the
-ratios against Proxima's JSON line.
+"""PyTorch-from-Python peer of `proxima bench tensor` and `proxima bench nn`: the same measurements on the same
+machine, then the ratios against Proxima's JSON line.
 
-Usage: Benchmarks/peers/torch_ops.py [--threads N] [--proxima PATH] [--scale S]
+Usage: Benchmarks/peers/torch_ops.py [tensor|nn] [--threads N] [--proxima PATH] [--scale S]
 Installs torch into .venv-peers (repo root) when it is missing; exits 0 with a message when that is impossible.
 """
 import argparse
@@ -91,8 +91,22 @@ def measure(scale):
     }
 
 
+def measure_nn(scale):
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(512, 1024), torch.nn.Tanh(), torch.nn.Linear(1024, 512))
+    for p in model.parameters():
+        p.grad = torch.randn(p.shape, generator=g)
+    adam = torch.optim.Adam(model.parameters(), lr=1e-3)
+    iterations = max(1, int(200 * scale))
+    seconds = fastest(5, iterations, adam.step)
+    return {"adam_step_ms": seconds / iterations * 1e3, "parameters": sum(p.numel() for p in model.parameters())}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("suite", nargs="?", choices=["tensor", "nn"], default="tensor")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--proxima", default=os.path.join(ROOT, ".build", "release", "proxima"))
@@ -107,8 +121,16 @@ def main():
     if not os.path.exists(args.proxima):
         print("building proxima (release) ...", flush=True)
         subprocess.run(["swift", "build", "-c", "release", "--product", "proxima"], cwd=ROOT, check=True)
-    command = [args.proxima, "bench", "tensor", "--threads", str(threads), "--scale", str(args.scale)]
+    command = [args.proxima, "bench", args.suite, "--threads", str(threads), "--scale", str(args.scale)]
     ours = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+    if args.suite == "nn":
+        peer = measure_nn(args.scale)
+        ratio = peer["adam_step_ms"] / ours["adam_step_ms"]
+        print(f"threads: {threads}   PyTorch {torch.__version__} (Python)   vs   Proxima")
+        print(f"Adam step on {ours['parameters']} parameters: Proxima {ours['adam_step_ms']:.3f} ms, "
+              f"PyTorch {peer['adam_step_ms']:.3f} ms, PyTorch/Proxima {ratio:.2f}x")
+        print(json.dumps({"threads": threads, "proxima": ours, "pytorch": peer, "speedup_adam": ratio}, sort_keys=True))
+        return
     peer = measure(args.scale)
 
     print(f"threads: {threads}   PyTorch {torch.__version__} (Python)   vs   Proxima (libtorch {ours.get('libtorch', '1.13')})")

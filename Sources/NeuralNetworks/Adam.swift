@@ -66,7 +66,10 @@ public final class Adam: Optimizer {
                     maxSquared.maximum_(m.expSquared)
                     second = maxSquared
                 }
-                let denominator = second.sqrt() / correction2.squareRoot() + eps
+                // One allocation: √v̂ + ε computed in place.
+                let denominator = second.sqrt()
+                denominator.div_(correction2.squareRoot())
+                denominator.add_(eps)
                 p.addcdiv_(m.exp, denominator, value: -group.learningRate / correction1)
                 moments[key] = m
             }
@@ -126,7 +129,9 @@ public final class RMSprop: Optimizer {
                 average.mul_(alpha)
                 average.addcmul_(grad, grad, value: 1 - alpha)
                 squareAverages[key] = average
-                p.addcdiv_(grad, average.sqrt() + eps, value: -group.learningRate)
+                let denominator = average.sqrt()
+                denominator.add_(eps)
+                p.addcdiv_(grad, denominator, value: -group.learningRate)
             }
         }
     }

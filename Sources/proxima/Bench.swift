@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
+import NeuralNetworks
 import Torch
 
 /// `proxima bench …`: speed measurements that print one JSON object on their last line.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure speed (prints one JSON object on the last line).",
-        subcommands: [TensorBench.self]
+        subcommands: [TensorBench.self, NNBench.self]
     )
 }
 
@@ -94,5 +95,27 @@ enum TensorBenchmarks {
             mlpStepMicroseconds: mlpSeconds / Double(mlpIterations) * 1e6,
             matmulGFlops: flops * Double(mmIterations) / mmSeconds / 1e9
         )
+    }
+}
+
+/// `proxima bench nn`: one Adam step on a 1M-parameter MLP (512→1024→512, gradients fixed).
+struct NNBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "nn", abstract: "Adam step on a 1M-parameter model.")
+
+    @OptionGroup var threads: ThreadOptions
+    @Option(help: "Scale the iteration counts.") var scale: Double = 1
+
+    func run() throws {
+        threads.apply()
+        let generator = Generator(seed: 0)
+        let model = MLP(sizes: [512, 1024, 512], generator: generator)
+        let parameters = model.parameters()
+        for p in parameters { p.grad = Tensor.randn(p.shape, generator: generator) }
+        let adam = Adam(parameters: parameters, learningRate: 1e-3)
+        let iterations = max(1, Int(200 * scale))
+        let seconds = fastestRun(iterations: iterations) { adam.step() }
+        let ms = seconds / Double(iterations) * 1e3
+        print("Adam step, \(model.parameterCount()) parameters: \(String(format: "%.3f", ms)) ms")
+        printJSON(["threads": LibTorch.numThreads, "parameters": model.parameterCount(), "adam_step_ms": ms])
     }
 }

@@ -1,0 +1,130 @@
+import Dispatch
+import Foundation
+import Torch
+
+/// N copies of an environment stepped in lock-step into contiguous buffers.
+///
+/// Autoreset follows Gymnasium's **same-step** mode (`AutoresetMode.SAME_STEP`): when an episode ends in `step`,
+/// that sub-environment is reset in the same call; `observations` then holds the *reset* observation, and the true
+/// last observation of the finished episode is in `finalObservations[i]` (its info in `finalInfos[i]`). Trainers
+/// bootstrap truncated episodes from `finalObservations`.
+///
+/// With `threads > 1` the sub-environments step concurrently in chunks (worth it for expensive environments only).
+public final class VectorEnvironment {
+    public let environments: [Environment]
+    public let observationSize: Int
+    public let threads: Int
+
+    /// [count × observationSize], row-major.
+    public private(set) var observations: [Float]
+    public private(set) var rewards: [Double]
+    public private(set) var terminated: [Bool]
+    public private(set) var truncated: [Bool]
+    /// The last observation of an episode that ended in the latest step, per sub-environment (nil otherwise).
+    public private(set) var finalObservations: [[Float]?]
+    public private(set) var finalInfos: [[String: Double]?]
+    public private(set) var infos: [[String: Double]]
+
+    public var count: Int { environments.count }
+    public var observationSpace: Space { environments[0].observationSpace }
+    public var actionSpace: Space { environments[0].actionSpace }
+
+    public init(_ environments: [Environment], threads: Int = 1) {
+        precondition(!environments.isEmpty, "VectorEnvironment needs at least one environment")
+        let size = environments[0].observationSpace.flatSize
+        precondition(environments.allSatisfy { $0.observationSpace.flatSize == size }, "sub-environments have different observation sizes")
+        self.environments = environments
+        self.observationSize = size
+        self.threads = Swift.max(1, threads)
+        observations = Array(repeating: 0, count: environments.count * size)
+        rewards = Array(repeating: 0, count: environments.count)
+        terminated = Array(repeating: false, count: environments.count)
+        truncated = Array(repeating: false, count: environments.count)
+        finalObservations = Array(repeating: nil, count: environments.count)
+        finalInfos = Array(repeating: nil, count: environments.count)
+        infos = Array(repeating: [:], count: environments.count)
+    }
+
+    /// `count` environments from the registry, each wrapped by `wrap` (e.g. in `RecordEpisodeStatistics`).
+    public convenience init(id: String, count: Int, threads: Int = 1, arguments: [String: Double] = [:],
+                            wrap: (Environment) -> Environment = { $0 }) throws {
+        guard count > 0 else { throw EnvironmentError.invalidArgument("number of environments must be positive, got \(count)") }
+        self.init(try (0..<count).map { _ in wrap(try Registry.make(id, arguments: arguments)) }, threads: threads)
+    }
+
+    /// Resets every sub-environment; sub-environment i gets seed `seed + i` when a seed is given.
+    @discardableResult
+    public func reset(seed: UInt64? = nil) -> [Float] {
+        for (i, env) in environments.enumerated() {
+            let (observation, info) = env.reset(seed: seed.map { $0 &+ UInt64(i) }, options: [:])
+            write(observation, at: i)
+            infos[i] = info
+        }
+        return observations
+    }
+
+    /// Steps every sub-environment with its action (autoresetting finished episodes).
+    public func step(_ actions: [Action]) throws {
+        precondition(actions.count == count, "step got \(actions.count) actions for \(count) environments")
+        if threads == 1 {
+            for i in 0..<count { record(try Self.advance(environments[i], actions[i]), at: i) }
+            return
+        }
+        // Sub-environments step concurrently into their own result slots; the buffers are filled afterwards.
+        let outcomes = UnsafeMutableBufferPointer<Result<Outcome, Error>?>.allocate(capacity: count)
+        outcomes.initialize(repeating: nil)
+        defer { outcomes.deinitialize(); outcomes.deallocate() }
+        let chunk = (count + threads - 1) / threads
+        nonisolated(unsafe) let environments = self.environments
+        nonisolated(unsafe) let slots = outcomes
+        let total = count
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            for i in (t * chunk)..<Swift.min(total, (t + 1) * chunk) {
+                slots[i] = Result { try Self.advance(environments[i], actions[i]) }
+            }
+        }
+        for i in 0..<count { record(try outcomes[i]!.get(), at: i) }
+    }
+
+    struct Outcome {
+        var step: Step
+        /// The reset observation and info when the episode ended.
+        var reset: (observation: [Float], info: [String: Double])?
+    }
+
+    private static func advance(_ env: Environment, _ action: Action) throws -> Outcome {
+        let result = try env.step(action)
+        let reset = result.terminated || result.truncated ? env.reset(seed: nil, options: [:]) : nil
+        return Outcome(step: result, reset: reset)
+    }
+
+    private func record(_ outcome: Outcome, at i: Int) {
+        let result = outcome.step
+        rewards[i] = result.reward
+        terminated[i] = result.terminated
+        truncated[i] = result.truncated
+        if let (observation, info) = outcome.reset {
+            finalObservations[i] = result.observation
+            finalInfos[i] = result.info
+            write(observation, at: i)
+            infos[i] = info
+        } else {
+            finalObservations[i] = nil
+            finalInfos[i] = nil
+            write(result.observation, at: i)
+            infos[i] = result.info
+        }
+    }
+
+    @inline(__always)
+    private func write(_ observation: [Float], at i: Int) {
+        observations.withUnsafeMutableBufferPointer { buffer in
+            observation.withUnsafeBufferPointer { source in
+                (buffer.baseAddress! + i * observationSize).update(from: source.baseAddress!, count: observationSize)
+            }
+        }
+    }
+
+    /// The observations as a [count, observationSize] float32 tensor (one copy).
+    public func observationTensor() -> Tensor { Tensor(observations, shape: [count, observationSize]) }
+}

@@ -1,0 +1,293 @@
+import Foundation
+
+/// Forwards everything to `env`; subclass and override what a wrapper changes.
+open class Wrapper: Environment {
+    public let env: Environment
+
+    public init(_ env: Environment) { self.env = env }
+
+    open var id: String { env.id }
+    open var observationSpace: Space { env.observationSpace }
+    open var actionSpace: Space { env.actionSpace }
+    open func reset(seed: UInt64?, options: [String: Double]) -> (observation: [Float], info: [String: Double]) {
+        env.reset(seed: seed, options: options)
+    }
+    open func step(_ action: Action) throws -> Step { try env.step(action) }
+
+    /// The innermost environment.
+    public var unwrapped: Environment {
+        var current: Environment = env
+        while let wrapper = current as? Wrapper { current = wrapper.env }
+        return current
+    }
+
+    /// The first wrapper of type `W` in the chain starting at this one, if any.
+    public func find<W: Wrapper>(_ type: W.Type) -> W? {
+        var current: Environment? = self
+        while let wrapper = current as? Wrapper {
+            if let match = wrapper as? W { return match }
+            current = wrapper.env
+        }
+        return nil
+    }
+}
+
+/// Truncates episodes after `maxEpisodeSteps` steps.
+public final class TimeLimit: Wrapper {
+    public let maxEpisodeSteps: Int
+    public private(set) var elapsedSteps = 0
+
+    public init(_ env: Environment, maxEpisodeSteps: Int) {
+        precondition(maxEpisodeSteps > 0, "maxEpisodeSteps must be positive, got \(maxEpisodeSteps)")
+        self.maxEpisodeSteps = maxEpisodeSteps
+        super.init(env)
+    }
+
+    public override func reset(seed: UInt64?, options: [String: Double]) -> (observation: [Float], info: [String: Double]) {
+        elapsedSteps = 0
+        return env.reset(seed: seed, options: options)
+    }
+
+    public override func step(_ action: Action) throws -> Step {
+        var result = try env.step(action)
+        elapsedSteps += 1
+        if elapsedSteps >= maxEpisodeSteps { result.truncated = true }
+        return result
+    }
+}
+
+/// Adds `episode.r` (return), `episode.l` (length) and `episode.t` (seconds) to the info of an episode's last step.
+public final class RecordEpisodeStatistics: Wrapper {
+    var episodeReturn = 0.0
+    var episodeLength = 0
+    var start = Date()
+    /// Returns and lengths of the most recent finished episodes (newest last, at most `historyLength`).
+    public private(set) var returns: [Double] = []
+    public private(set) var lengths: [Int] = []
+    public let historyLength: Int
+
+    public init(_ env: Environment, historyLength: Int = 100) {
+        self.historyLength = historyLength
+        super.init(env)
+    }
+
+    public override func reset(seed: UInt64?, options: [String: Double]) -> (observation: [Float], info: [String: Double]) {
+        episodeReturn = 0
+        episodeLength = 0
+        start = Date()
+        return env.reset(seed: seed, options: options)
+    }
+
+    public override func step(_ action: Action) throws -> Step {
+        var result = try env.step(action)
+        episodeReturn += result.reward
+        episodeLength += 1
+        if result.terminated || result.truncated {
+            result.info["episode.r"] = episodeReturn
+            result.info["episode.l"] = Double(episodeLength)
+            result.info["episode.t"] = Date().timeIntervalSince(start)
+            returns.append(episodeReturn)
+            lengths.append(episodeLength)
+            if returns.count > historyLength {
+                returns.removeFirst()
+                lengths.removeFirst()
+            }
+        }
+        return result
+    }
+}
+
+/// Running mean and variance with Gymnasium's parallel update (count starts at `epsilon`, variance at 1).
+public struct RunningMeanStd: Codable, Equatable, Sendable {
+    public var mean: [Double]
+    public var variance: [Double]
+    public var count: Double
+
+    public init(size: Int, epsilon: Double = 1e-4) {
+        mean = Array(repeating: 0, count: size)
+        variance = Array(repeating: 1, count: size)
+        count = epsilon
+    }
+
+    /// Folds in one sample.
+    public mutating func update(_ x: [Double]) { update(batchMean: x, batchVariance: Array(repeating: 0, count: x.count), batchCount: 1) }
+
+    /// Folds in a batch given by its mean, population variance and size.
+    public mutating func update(batchMean: [Double], batchVariance: [Double], batchCount: Double) {
+        let total = count + batchCount
+        for i in mean.indices {
+            let delta = batchMean[i] - mean[i]
+            let m2 = variance[i] * count + batchVariance[i] * batchCount + delta * delta * count * batchCount / total
+            mean[i] += delta * batchCount / total
+            variance[i] = m2 / total
+        }
+        count = total
+    }
+}
+
+/// Standardises observations with running statistics: (x − mean) / √(var + ε). Set `isFrozen` to stop updating
+/// (evaluation); save and restore `statistics` with checkpoints.
+public final class NormalizeObservation: Wrapper {
+    public var statistics: RunningMeanStd
+    public var isFrozen = false
+    public let epsilon: Double
+
+    public init(_ env: Environment, epsilon: Double = 1e-8) {
+        statistics = RunningMeanStd(size: env.observationSpace.flatSize)
+        self.epsilon = epsilon
+        super.init(env)
+    }
+
+    public override var observationSpace: Space { .box(low: -.infinity, high: .infinity, shape: env.observationSpace.shape) }
+
+    func normalize(_ observation: [Float]) -> [Float] {
+        let x = observation.map(Double.init)
+        if !isFrozen { statistics.update(x) }
+        return x.indices.map { Float((x[$0] - statistics.mean[$0]) / (statistics.variance[$0] + epsilon).squareRoot()) }
+    }
+
+    public override func reset(seed: UInt64?, options: [String: Double]) -> (observation: [Float], info: [String: Double]) {
+        let (observation, info) = env.reset(seed: seed, options: options)
+        return (normalize(observation), info)
+    }
+
+    public override func step(_ action: Action) throws -> Step {
+        var result = try env.step(action)
+        result.observation = normalize(result.observation)
+        return result
+    }
+}
+
+/// Scales rewards by the running standard deviation of the discounted return (Gymnasium's `NormalizeReward`):
+/// G ← γ·G·(1 − terminated) + r, reward / √(var(G) + ε).
+public final class NormalizeReward: Wrapper {
+    public var statistics = RunningMeanStd(size: 1)
+    public var isFrozen = false
+    public let gamma: Double
+    public let epsilon: Double
+    var discountedReturn = 0.0
+
+    public init(_ env: Environment, gamma: Double = 0.99, epsilon: Double = 1e-8) {
+        self.gamma = gamma
+        self.epsilon = epsilon
+        super.init(env)
+    }
+
+    public override func step(_ action: Action) throws -> Step {
+        var result = try env.step(action)
+        discountedReturn = discountedReturn * gamma * (result.terminated ? 0 : 1) + result.reward
+        if !isFrozen { statistics.update([discountedReturn]) }
+        result.reward /= (statistics.variance[0] + epsilon).squareRoot()
+        return result
+    }
+}
+
+/// Clips continuous actions to the wrapped environment's bounds; the action space becomes unbounded.
+public final class ClipAction: Wrapper {
+    public override var actionSpace: Space { .box(low: -.infinity, high: .infinity, shape: env.actionSpace.shape) }
+
+    public override func step(_ action: Action) throws -> Step {
+        guard case .box(let low, let high, _, _) = env.actionSpace, case .continuous(let values) = action, values.count == low.count else {
+            throw EnvironmentError.invalidAction(environment: id, action: action, space: actionSpace)
+        }
+        return try env.step(.continuous(values.indices.map { Swift.min(Swift.max(values[$0], low[$0]), high[$0]) }))
+    }
+}
+
+/// Lets the agent act in [minAction, maxAction] and maps linearly onto the environment's bounds.
+public final class RescaleAction: Wrapper {
+    public let minAction: Double
+    public let maxAction: Double
+
+    public init(_ env: Environment, minAction: Double = -1, maxAction: Double = 1) {
+        precondition(minAction < maxAction, "RescaleAction needs minAction < maxAction")
+        self.minAction = minAction
+        self.maxAction = maxAction
+        super.init(env)
+    }
+
+    public override var actionSpace: Space { .box(low: minAction, high: maxAction, shape: env.actionSpace.shape) }
+
+    public override func step(_ action: Action) throws -> Step {
+        try validate(action)
+        guard case .box(let low, let high, _, _) = env.actionSpace, case .continuous(let values) = action else {
+            throw EnvironmentError.invalidAction(environment: id, action: action, space: actionSpace)
+        }
+        let scaled = values.indices.map { low[$0] + (high[$0] - low[$0]) * (values[$0] - minAction) / (maxAction - minAction) }
+        return try env.step(.continuous(scaled))
+    }
+}
+
+/// Applies a function to every observation (give the new space when the function changes it).
+public final class TransformObservation: Wrapper {
+    let transform: ([Float]) -> [Float]
+    let space: Space?
+
+    public init(_ env: Environment, observationSpace: Space? = nil, _ transform: @escaping ([Float]) -> [Float]) {
+        self.transform = transform
+        self.space = observationSpace
+        super.init(env)
+    }
+
+    public override var observationSpace: Space { space ?? env.observationSpace }
+
+    public override func reset(seed: UInt64?, options: [String: Double]) -> (observation: [Float], info: [String: Double]) {
+        let (observation, info) = env.reset(seed: seed, options: options)
+        return (transform(observation), info)
+    }
+
+    public override func step(_ action: Action) throws -> Step {
+        var result = try env.step(action)
+        result.observation = transform(result.observation)
+        return result
+    }
+}
+
+/// Applies a function to every reward.
+public final class TransformReward: Wrapper {
+    let transform: (Double) -> Double
+
+    public init(_ env: Environment, _ transform: @escaping (Double) -> Double) {
+        self.transform = transform
+        super.init(env)
+    }
+
+    public override func step(_ action: Action) throws -> Step {
+        var result = try env.step(action)
+        result.reward = transform(result.reward)
+        return result
+    }
+}
+
+/// Observations are the last `count` observations stacked (oldest first) into one flat vector of shape
+/// [count] + shape; after a reset the stack is filled with the reset observation (Gymnasium's "reset" padding).
+public final class FrameStack: Wrapper {
+    public let count: Int
+    var frames: [[Float]] = []
+
+    public init(_ env: Environment, count: Int) {
+        precondition(count > 0, "FrameStack count must be positive, got \(count)")
+        self.count = count
+        super.init(env)
+    }
+
+    public override var observationSpace: Space {
+        guard case .box(let low, let high, let shape, let dtype) = env.observationSpace else { return env.observationSpace }
+        return .box(low: Array([[Double]](repeating: low, count: count).joined()), high: Array([[Double]](repeating: high, count: count).joined()),
+                    shape: [count] + shape, dtype: dtype)
+    }
+
+    public override func reset(seed: UInt64?, options: [String: Double]) -> (observation: [Float], info: [String: Double]) {
+        let (observation, info) = env.reset(seed: seed, options: options)
+        frames = Array(repeating: observation, count: count)
+        return (Array(frames.joined()), info)
+    }
+
+    public override func step(_ action: Action) throws -> Step {
+        var result = try env.step(action)
+        frames.removeFirst()
+        frames.append(result.observation)
+        result.observation = Array(frames.joined())
+        return result
+    }
+}
