@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Environments
 import NeuralNetworks
 import Torch
 
@@ -7,7 +8,7 @@ import Torch
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure speed (prints one JSON object on the last line).",
-        subcommands: [TensorBench.self, NNBench.self]
+        subcommands: [TensorBench.self, NNBench.self, EnvironmentBench.self]
     )
 }
 
@@ -117,5 +118,54 @@ struct NNBench: ParsableCommand {
         let ms = seconds / Double(iterations) * 1e3
         print("Adam step, \(model.parameterCount()) parameters: \(String(format: "%.3f", ms)) ms")
         printJSON(["threads": LibTorch.numThreads, "parameters": model.parameterCount(), "adam_step_ms": ms])
+    }
+}
+
+/// `proxima bench envs`: CartPole steps per second with random actions, single and vectorised.
+struct EnvironmentBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "envs", abstract: "CartPole steps per second (single, 8 and 64 envs).")
+
+    @Option(help: "Environment steps per measurement.") var steps: Int = 1_000_000
+
+    func validate() throws {
+        if steps <= 0 { throw ValidationError("--steps must be positive, got \(steps)") }
+    }
+
+    func run() throws {
+        var random = EnvironmentRandom(seed: 0)
+        let single = try Registry.make("CartPole-v1")
+        _ = single.reset(seed: 0)
+        let singleSeconds = try time {
+            for _ in 0..<steps {
+                let step = try single.step(.discrete(Int(random.next() & 1)))
+                if step.terminated || step.truncated { _ = single.reset() }
+            }
+        }
+        func vectorRate(_ n: Int) throws -> Double {
+            let vec = try VectorEnvironment(id: "CartPole-v1", count: n)
+            vec.reset(seed: 0)
+            var actions = [Action](repeating: .discrete(0), count: n)
+            let iterations = max(1, steps / n)
+            let seconds = try time {
+                for _ in 0..<iterations {
+                    for i in 0..<n { actions[i] = .discrete(Int(random.next() & 1)) }
+                    try vec.step(actions)
+                }
+            }
+            return Double(iterations * n) / seconds
+        }
+        let result: [String: Any] = [
+            "cartpole_single_sps": Double(steps) / singleSeconds,
+            "cartpole_vec8_sps": try vectorRate(8),
+            "cartpole_vec64_sps": try vectorRate(64),
+        ]
+        for key in result.keys.sorted() { print("\(key): \(String(format: "%.0f", result[key] as! Double))") }
+        printJSON(result)
+    }
+
+    private func time(_ body: () throws -> Void) rethrows -> Double {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try body()
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 }

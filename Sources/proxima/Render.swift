@@ -1,0 +1,66 @@
+import ArgumentParser
+import Environments
+import Foundation
+
+/// `proxima render`: draws an episode as an animated SVG (or text frames on the terminal).
+struct Render: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Render an episode as an animated SVG (random actions with --env).")
+
+    @Option(help: "Environment id to render with random actions.") var env: String?
+    @Option(help: "Output SVG file (text frames on stdout when omitted).") var out: String?
+    @Option(help: "Seed of the episode.") var seed: UInt64 = 0
+    @Option(help: "Maximum number of steps.") var maxSteps: Int = 500
+
+    func validate() throws {
+        if env == nil { throw ValidationError("give --env ID") }
+        if maxSteps <= 0 { throw ValidationError("--max-steps must be positive, got \(maxSteps)") }
+    }
+
+    func run() throws {
+        let environment = try Registry.make(env!)
+        var random = EnvironmentRandom(seed: seed)
+        let states = try recordEpisode(environment, seed: seed, maxSteps: maxSteps) { _ in
+            environment.actionSpace.sample(using: &random)
+        }
+        try writeEpisode(environment, states: states, title: "\(env!) — random actions, seed \(seed)", to: out)
+    }
+}
+
+/// Runs one episode with `policy` and returns the internal states (initial state first).
+func recordEpisode(_ environment: Environment, seed: UInt64, maxSteps: Int, policy: ([Float]) throws -> Action) throws -> [[Double]] {
+    var observation = environment.reset(seed: seed).observation
+    guard let inner = ((environment as? Wrapper)?.unwrapped ?? environment) as? StatefulEnvironment else {
+        throw ValidationError("\(environment.id) cannot be rendered (it does not expose its state)")
+    }
+    var states = [inner.state]
+    for _ in 0..<maxSteps {
+        let step = try environment.step(try policy(observation))
+        states.append(inner.state)
+        observation = step.observation
+        if step.terminated || step.truncated { break }
+    }
+    return states
+}
+
+func writeEpisode(_ environment: Environment, states: [[Double]], title: String, to path: String?) throws {
+    if let path {
+        guard let svg = renderEpisodeSVG(environment: environment, states: states, title: title) else {
+            throw ValidationError("\(environment.id) has no SVG renderer")
+        }
+        try svg.write(toFile: path, atomically: true, encoding: .utf8)
+        print("wrote \(path) (\(states.count) frames)")
+    } else {
+        var inner: Environment = environment
+        while let wrapper = inner as? Wrapper { inner = wrapper.env }
+        for state in states {
+            switch inner {
+            case is CartPole: print(CartPole.text(state))
+            case is Acrobot: print(Acrobot.text(state))
+            case is MountainCar, is MountainCarContinuous: print(MountainCar.text(state))
+            case is Pendulum: print(Pendulum.text(state))
+            default: print(state)
+            }
+        }
+    }
+}
