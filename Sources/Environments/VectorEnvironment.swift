@@ -67,7 +67,9 @@ public final class VectorEnvironment {
     public func step(_ actions: [Action]) throws {
         precondition(actions.count == count, "step got \(actions.count) actions for \(count) environments")
         if threads == 1 {
-            for i in 0..<count { record(try Self.advance(environments[i], actions[i]), at: i) }
+            var buffers = takeBuffers()
+            defer { putBack(&buffers) }
+            for i in 0..<count { buffers.record(try Self.advance(environments[i], actions[i]), at: i, size: observationSize) }
             return
         }
         // Sub-environments step concurrently into their own result slots; the buffers are filled afterwards.
@@ -83,7 +85,72 @@ public final class VectorEnvironment {
                 slots[i] = Result { try Self.advance(environments[i], actions[i]) }
             }
         }
-        for i in 0..<count { record(try outcomes[i]!.get(), at: i) }
+        var buffers = takeBuffers()
+        defer { putBack(&buffers) }
+        for i in 0..<count { buffers.record(try outcomes[i]!.get(), at: i, size: observationSize) }
+    }
+
+    /// The step buffers, moved out of the object while a step fills them: one exclusive access per step instead of
+    /// one per element, and no copy-on-write.
+    struct Buffers {
+        var observations: [Float] = []
+        var rewards: [Double] = []
+        var terminated: [Bool] = []
+        var truncated: [Bool] = []
+        var finalObservations: [[Float]?] = []
+        var finalInfos: [[String: Double]?] = []
+        var infos: [[String: Double]] = []
+
+        mutating func record(_ outcome: Outcome, at i: Int, size: Int) {
+            let result = outcome.step
+            rewards[i] = result.reward
+            terminated[i] = result.terminated
+            truncated[i] = result.truncated
+            if let (observation, info) = outcome.reset {
+                finalObservations[i] = result.observation
+                finalInfos[i] = result.info
+                write(observation, at: i, size: size)
+                infos[i] = info
+            } else {
+                if finalObservations[i] != nil {
+                    finalObservations[i] = nil
+                    finalInfos[i] = nil
+                }
+                write(result.observation, at: i, size: size)
+                if !(result.info.isEmpty && infos[i].isEmpty) { infos[i] = result.info }
+            }
+        }
+
+        @inline(__always)
+        mutating func write(_ observation: [Float], at i: Int, size: Int) {
+            observations.withUnsafeMutableBufferPointer { buffer in
+                observation.withUnsafeBufferPointer { source in
+                    (buffer.baseAddress! + i * size).update(from: source.baseAddress!, count: size)
+                }
+            }
+        }
+    }
+
+    private func takeBuffers() -> Buffers {
+        var b = Buffers()
+        swap(&b.observations, &observations)
+        swap(&b.rewards, &rewards)
+        swap(&b.terminated, &terminated)
+        swap(&b.truncated, &truncated)
+        swap(&b.finalObservations, &finalObservations)
+        swap(&b.finalInfos, &finalInfos)
+        swap(&b.infos, &infos)
+        return b
+    }
+
+    private func putBack(_ b: inout Buffers) {
+        swap(&b.observations, &observations)
+        swap(&b.rewards, &rewards)
+        swap(&b.terminated, &terminated)
+        swap(&b.truncated, &truncated)
+        swap(&b.finalObservations, &finalObservations)
+        swap(&b.finalInfos, &finalInfos)
+        swap(&b.infos, &infos)
     }
 
     struct Outcome {
@@ -96,24 +163,6 @@ public final class VectorEnvironment {
         let result = try env.step(action)
         let reset = result.terminated || result.truncated ? env.reset(seed: nil, options: [:]) : nil
         return Outcome(step: result, reset: reset)
-    }
-
-    private func record(_ outcome: Outcome, at i: Int) {
-        let result = outcome.step
-        rewards[i] = result.reward
-        terminated[i] = result.terminated
-        truncated[i] = result.truncated
-        if let (observation, info) = outcome.reset {
-            finalObservations[i] = result.observation
-            finalInfos[i] = result.info
-            write(observation, at: i)
-            infos[i] = info
-        } else {
-            finalObservations[i] = nil
-            finalInfos[i] = nil
-            write(result.observation, at: i)
-            infos[i] = result.info
-        }
     }
 
     @inline(__always)

@@ -17,8 +17,12 @@ public final class CartPole: StatefulEnvironment {
         return .box(low: high.map { -$0 }, high: high, shape: [4])
     }()
 
-    /// x, ẋ, θ, θ̇
-    public var state: [Double] = [0, 0, 0, 0]
+    /// x, ẋ, θ, θ̇ (kept in a SIMD vector so a step allocates nothing but its observation).
+    var physics = SIMD4<Double>(0, 0, 0, 0)
+    public var state: [Double] {
+        get { [physics[0], physics[1], physics[2], physics[3]] }
+        set { physics = SIMD4(newValue[0], newValue[1], newValue[2], newValue[3]) }
+    }
     public var random = EnvironmentRandom(seed: 0)
     var stepsBeyondTerminated: Int?
 
@@ -26,18 +30,18 @@ public final class CartPole: StatefulEnvironment {
 
     public func reset(seed: UInt64?, options: [String: Double]) -> (observation: [Float], info: [String: Double]) {
         if let seed { random = EnvironmentRandom(seed: seed) }
-        state = (0..<4).map { _ in random.uniform(-0.05, 0.05) }
+        for i in 0..<4 { physics[i] = random.uniform(-0.05, 0.05) }
         stepsBeyondTerminated = nil
         return (observation(), [:])
     }
 
-    public func observation() -> [Float] { state.map(Float.init) }
+    public func observation() -> [Float] { [Float(physics[0]), Float(physics[1]), Float(physics[2]), Float(physics[3])] }
 
     public func step(_ action: Action) throws -> Step {
         guard case .discrete(let a) = action, a == 0 || a == 1 else {
             throw EnvironmentError.invalidAction(environment: id, action: action, space: actionSpace)
         }
-        var x = state[0], xDot = state[1], theta = state[2], thetaDot = state[3]
+        var x = physics[0], xDot = physics[1], theta = physics[2], thetaDot = physics[3]
         let force = a == 1 ? Self.forceMagnitude : -Self.forceMagnitude
         let cosTheta = Foundation.cos(theta), sinTheta = Foundation.sin(theta)
         // Products grouped as in Gymnasium (pml · θ̇²) so rounding matches over 500-step episodes.
@@ -49,7 +53,7 @@ public final class CartPole: StatefulEnvironment {
         xDot += Self.tau * xAcc
         theta += Self.tau * thetaDot
         thetaDot += Self.tau * thetaAcc
-        state = [x, xDot, theta, thetaDot]
+        physics = SIMD4(x, xDot, theta, thetaDot)
 
         let terminated = x < -Self.xThreshold || x > Self.xThreshold || theta < -Self.thetaThreshold || theta > Self.thetaThreshold
         var reward = 1.0
