@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "Torch", targets: ["Torch"]),
         .library(name: "NeuralNetworks", targets: ["NeuralNetworks"]),
         .library(name: "Environments", targets: ["Environments"]),
+        .library(name: "Tracking", targets: ["Tracking"]),
         .executable(name: "proxima", targets: ["proxima"]),
     ],
     dependencies: [
@@ -22,14 +23,16 @@ let package = Package(
         .target(name: "Torch", dependencies: ["CTorch"]),
         .target(name: "NeuralNetworks", dependencies: ["Torch"]),
         .target(name: "Environments", dependencies: ["Torch"]),
+        .target(name: "Tracking"),
         .executableTarget(
             name: "proxima",
-            dependencies: ["Torch", "NeuralNetworks", "Environments", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Torch", "NeuralNetworks", "Environments", "Tracking", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "TestSupport", dependencies: ["Torch"], path: "Tests/TestSupport"),
         .testTarget(name: "TorchTests", dependencies: ["Torch", "TestSupport", "proxima"]),
         .testTarget(name: "NeuralNetworksTests", dependencies: ["NeuralNetworks", "TestSupport", "proxima"]),
         .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "TestSupport"]),
+        .testTarget(name: "TrackingTests", dependencies: ["Tracking", "TestSupport"]),
     ],
     cxxLanguageStandard: .cxx17
 )
