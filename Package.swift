@@ -9,10 +9,12 @@ let package = Package(
         .library(name: "NeuralNetworks", targets: ["NeuralNetworks"]),
         .library(name: "Environments", targets: ["Environments"]),
         .library(name: "Tracking", targets: ["Tracking"]),
+        .library(name: "ReinforcementLearning", targets: ["ReinforcementLearning"]),
         .executable(name: "proxima", targets: ["proxima"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // The only C++ in the project: a C ABI over libtorch (ATen + autograd).
@@ -24,15 +26,18 @@ let package = Package(
         .target(name: "NeuralNetworks", dependencies: ["Torch"]),
         .target(name: "Environments", dependencies: ["Torch"]),
         .target(name: "Tracking"),
+        .target(name: "ReinforcementLearning", dependencies: ["Torch", "NeuralNetworks", "Environments", "Tracking",
+                                                            .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "proxima",
-            dependencies: ["Torch", "NeuralNetworks", "Environments", "Tracking", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Torch", "NeuralNetworks", "Environments", "Tracking", "ReinforcementLearning", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "TestSupport", dependencies: ["Torch"], path: "Tests/TestSupport"),
         .testTarget(name: "TorchTests", dependencies: ["Torch", "TestSupport", "proxima"]),
         .testTarget(name: "NeuralNetworksTests", dependencies: ["NeuralNetworks", "TestSupport", "proxima"]),
         .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "TestSupport"]),
         .testTarget(name: "TrackingTests", dependencies: ["Tracking", "TestSupport"]),
+        .testTarget(name: "ReinforcementLearningTests", dependencies: ["ReinforcementLearning", "TestSupport", "proxima"]),
     ],
     cxxLanguageStandard: .cxx17
 )

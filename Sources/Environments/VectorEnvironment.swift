@@ -174,6 +174,14 @@ public final class VectorEnvironment {
         }
     }
 
+    func setObservations(_ values: [Float]) {
+        observations = values
+        for i in 0..<count {
+            finalObservations[i] = nil
+            finalInfos[i] = nil
+        }
+    }
+
     /// The observations as a [count, observationSize] float32 tensor (one copy).
     public func observationTensor() -> Tensor { Tensor(observations, shape: [count, observationSize]) }
 }

@@ -35,7 +35,7 @@ open class Wrapper: Environment {
 /// Truncates episodes after `maxEpisodeSteps` steps.
 public final class TimeLimit: Wrapper {
     public let maxEpisodeSteps: Int
-    public private(set) var elapsedSteps = 0
+    public internal(set) var elapsedSteps = 0
 
     public init(_ env: Environment, maxEpisodeSteps: Int) {
         precondition(maxEpisodeSteps > 0, "maxEpisodeSteps must be positive, got \(maxEpisodeSteps)")

@@ -1,0 +1,223 @@
+import Environments
+import Foundation
+import NeuralNetworks
+import Torch
+
+/// The action distribution a policy outputs for a batch of observations.
+public enum PolicyDistribution {
+    /// Discrete actions: actions are int64 [B].
+    case categorical(Categorical)
+    /// MultiDiscrete / MultiBinary actions: one categorical per component; actions are int64 [B, k].
+    case multiCategorical([Categorical])
+    /// Box actions: diagonal Gaussian; actions are float [B, D].
+    case gaussian(DiagonalGaussian)
+
+    public func logProb(_ actions: Tensor) -> Tensor {
+        switch self {
+        case .categorical(let d): return d.logProb(actions)
+        case .multiCategorical(let ds): return sum(ds.enumerated().map { $0.element.logProb(actions[.all, $0.offset]) })
+        case .gaussian(let d): return d.logProb(actions)
+        }
+    }
+
+    public func entropy() -> Tensor {
+        switch self {
+        case .categorical(let d): return d.entropy()
+        case .multiCategorical(let ds): return sum(ds.map { $0.entropy() })
+        case .gaussian(let d): return d.entropy()
+        }
+    }
+
+    public func sample(generator: Generator?) -> Tensor {
+        switch self {
+        case .categorical(let d): return d.sample(generator: generator)
+        case .multiCategorical(let ds): return Tensor.stack(ds.map { $0.sample(generator: generator) }, dim: 1)
+        case .gaussian(let d): return d.sample(generator: generator)
+        }
+    }
+
+    /// The most likely action (deterministic evaluation).
+    public func mode() -> Tensor {
+        switch self {
+        case .categorical(let d): return d.mode()
+        case .multiCategorical(let ds): return Tensor.stack(ds.map { $0.mode() }, dim: 1)
+        case .gaussian(let d): return d.mode()
+        }
+    }
+
+    /// KL(self ‖ other) per batch element, in closed form.
+    public func kl(to other: PolicyDistribution) -> Tensor {
+        switch (self, other) {
+        case (.categorical(let p), .categorical(let q)): return p.kl(to: q)
+        case (.multiCategorical(let ps), .multiCategorical(let qs)): return sum(zip(ps, qs).map { $0.kl(to: $1) })
+        case (.gaussian(let p), .gaussian(let q)): return p.kl(to: q)
+        default: preconditionFailure("KL between different distribution families")
+        }
+    }
+
+    /// The same distribution with its parameters cut from the graph.
+    public func detached() -> PolicyDistribution {
+        switch self {
+        case .categorical(let d): return .categorical(Categorical(logits: d.logProbabilities.detach()))
+        case .multiCategorical(let ds): return .multiCategorical(ds.map { Categorical(logits: $0.logProbabilities.detach()) })
+        case .gaussian(let d): return .gaussian(DiagonalGaussian(mean: d.mean.detach(), logStd: d.logStd.detach()))
+        }
+    }
+
+    /// The parameters as one [B, P] tensor (log-probabilities or mean and log-std), to store with a rollout.
+    public var parameters: Tensor {
+        switch self {
+        case .categorical(let d): return d.logProbabilities
+        case .multiCategorical(let ds): return Tensor.cat(ds.map(\.logProbabilities), dim: -1)
+        case .gaussian(let d): return Tensor.cat([d.mean, d.logStd], dim: -1)
+        }
+    }
+
+    /// Rebuilds a distribution of the same family from stored `parameters` rows.
+    public func sameFamily(parameters p: Tensor) -> PolicyDistribution {
+        switch self {
+        case .categorical: return .categorical(Categorical(logits: p))
+        case .multiCategorical(let ds):
+            let sizes = ds.map { $0.logProbabilities.size(-1) }
+            return .multiCategorical(p.split(sizes: sizes, dim: -1).map { Categorical(logits: $0) })
+        case .gaussian(let d):
+            let dims = d.mean.size(-1)
+            return .gaussian(DiagonalGaussian(mean: p[.ellipsis, ..<dims], logStd: p[.ellipsis, dims...]))
+        }
+    }
+}
+
+/// Elementwise sum of equally shaped tensors.
+func sum(_ tensors: [Tensor]) -> Tensor { tensors.dropFirst().reduce(tensors[0]) { $0 + $1 } }
+
+/// A policy with a critic: maps a batch of observations to an action distribution and state values [B]. Implement
+/// this (as a `Module`) to train your own network with Proxima's trainers.
+public protocol ActorCriticPolicy: Module {
+    func callAsFunction(_ observations: Tensor) -> (distribution: PolicyDistribution, value: Tensor)
+}
+
+/// Network shape options (`policy_kwargs` in Stable-Baselines3).
+public struct PolicyOptions: Codable, Equatable, Sendable {
+    /// Hidden layer sizes of the policy and value networks.
+    public var netArch: [Int] = [64, 64]
+    public var activation: ActivationKind = .tanh
+    /// Orthogonal initialisation with gains √2 (hidden), 0.01 (action head) and 1 (value head); zero biases.
+    public var orthoInit = true
+    /// Initial log standard deviation of Gaussian policies (state-independent).
+    public var logStdInit = 0.0
+    /// One trunk shared by policy and value heads instead of two separate networks.
+    public var sharedTrunk = false
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case netArch = "net_arch", activation = "activation_fn", orthoInit = "ortho_init", logStdInit = "log_std_init",
+             sharedTrunk = "share_features_extractor"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = PolicyOptions()
+        netArch = try c.decodeIfPresent([Int].self, forKey: .netArch) ?? defaults.netArch
+        activation = try c.decodeIfPresent(ActivationKind.self, forKey: .activation) ?? defaults.activation
+        orthoInit = try c.decodeIfPresent(Bool.self, forKey: .orthoInit) ?? defaults.orthoInit
+        logStdInit = try c.decodeIfPresent(Double.self, forKey: .logStdInit) ?? defaults.logStdInit
+        sharedTrunk = try c.decodeIfPresent(Bool.self, forKey: .sharedTrunk) ?? defaults.sharedTrunk
+    }
+}
+
+/// Stable-Baselines3's `MlpPolicy` for any action space: MLP trunks (separate for policy and value unless shared),
+/// a linear action head (logits, or Gaussian means with a state-independent `log_std`) and a linear value head.
+/// Parameter names follow SB3 (`mlp_extractor.policy_net.0.weight`, `action_net.weight`, `log_std`).
+public final class MLPActorCritic: Module, ActorCriticPolicy {
+    final class Extractor: Module {
+        let policyNet: Sequential?
+        let valueNet: Sequential?
+        let sharedNet: Sequential?
+        init(policy: Sequential?, value: Sequential?, shared: Sequential?) {
+            policyNet = policy
+            valueNet = value
+            sharedNet = shared
+        }
+        override func namedChildren() -> [(String, Any)] {
+            [("policy_net", policyNet as Any), ("value_net", valueNet as Any), ("shared_net", sharedNet as Any)]
+        }
+    }
+
+    let extractor: Extractor
+    let actionNet: Linear
+    let valueNet: Linear
+    let logStd: Tensor?
+    public let actionSpace: Space
+
+    public override func namedChildren() -> [(String, Any)] {
+        [("mlp_extractor", extractor), ("action_net", actionNet), ("value_net", valueNet), ("log_std", logStd as Any)]
+    }
+
+    public init(observationSize: Int, actionSpace: Space, options: PolicyOptions = PolicyOptions(), generator: Generator? = nil) throws {
+        let actionOutputs: Int
+        switch actionSpace {
+        case .discrete(let n, _): actionOutputs = n
+        case .multiDiscrete(let nvec): actionOutputs = nvec.reduce(0, +)
+        case .multiBinary(let n): actionOutputs = 2 * n
+        case .box(_, _, let shape, _): actionOutputs = shape.reduce(1, *)
+        }
+        guard options.netArch.allSatisfy({ $0 > 0 }) else {
+            throw ConfigurationError("policy_kwargs.net_arch sizes must be positive, got \(options.netArch)")
+        }
+        self.actionSpace = actionSpace
+        func trunk() -> Sequential? {
+            options.netArch.isEmpty ? nil : MLP(sizes: [observationSize] + options.netArch, activation: options.activation,
+                                               outputActivation: options.activation, generator: generator)
+        }
+        let features = options.netArch.last ?? observationSize
+        extractor = options.sharedTrunk ? Extractor(policy: nil, value: nil, shared: trunk())
+                                        : Extractor(policy: trunk(), value: trunk(), shared: nil)
+        actionNet = Linear(inputSize: features, outputSize: actionOutputs, generator: generator)
+        valueNet = Linear(inputSize: features, outputSize: 1, generator: generator)
+        if case .box(_, _, let shape, _) = actionSpace {
+            logStd = Tensor.full([shape.reduce(1, *)], value: options.logStdInit).requiringGrad()
+        } else {
+            logStd = nil
+        }
+        super.init()
+        if options.orthoInit {
+            let hiddenGain = options.activation.initializerGain == 1 ? 1 : 2.0.squareRoot()
+            for net in [extractor.policyNet, extractor.valueNet, extractor.sharedNet].compactMap({ $0 }) {
+                for case let layer as Linear in net.layers { Self.orthogonal(layer, gain: hiddenGain, generator) }
+            }
+            Self.orthogonal(actionNet, gain: 0.01, generator)
+            Self.orthogonal(valueNet, gain: 1, generator)
+        }
+    }
+
+    static func orthogonal(_ layer: Linear, gain: Double, _ generator: Generator?) {
+        Initializer.orthogonal(gain: gain).apply(to: layer.weight, generator: generator)
+        if let bias = layer.bias { Initializer.zeros.apply(to: bias) }
+    }
+
+    public func callAsFunction(_ observations: Tensor) -> (distribution: PolicyDistribution, value: Tensor) {
+        let policyFeatures: Tensor, valueFeatures: Tensor
+        if let shared = extractor.sharedNet {
+            policyFeatures = shared(observations)
+            valueFeatures = policyFeatures
+        } else {
+            policyFeatures = extractor.policyNet.map { $0(observations) } ?? observations
+            valueFeatures = extractor.valueNet.map { $0(observations) } ?? observations
+        }
+        let head = actionNet(policyFeatures)
+        let value = valueNet(valueFeatures).squeezed(-1)
+        switch actionSpace {
+        case .discrete: return (.categorical(Categorical(logits: head)), value)
+        case .multiDiscrete(let nvec): return (.multiCategorical(head.split(sizes: nvec, dim: -1).map { Categorical(logits: $0) }), value)
+        case .multiBinary(let n): return (.multiCategorical(head.split(sizes: Array(repeating: 2, count: n), dim: -1).map { Categorical(logits: $0) }), value)
+        case .box: return (.gaussian(DiagonalGaussian(mean: head, logStd: logStd!)), value)
+        }
+    }
+}
+
+/// A configuration or input mistake, reported in one line.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
