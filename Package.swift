@@ -27,7 +27,8 @@ let package = Package(
         .target(name: "Environments", dependencies: ["Torch"]),
         .target(name: "Tracking"),
         .target(name: "ReinforcementLearning", dependencies: ["Torch", "NeuralNetworks", "Environments", "Tracking",
-                                                            .product(name: "Yams", package: "Yams")]),
+                                                            .product(name: "Yams", package: "Yams")],
+                resources: [.copy("Resources/hyperparams")]),
         .executableTarget(
             name: "proxima",
             dependencies: ["Torch", "NeuralNetworks", "Environments", "Tracking", "ReinforcementLearning", .product(name: "ArgumentParser", package: "swift-argument-parser")]

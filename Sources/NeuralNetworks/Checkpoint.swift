@@ -118,5 +118,6 @@ public struct TrainingCheckpoint {
 
 public struct CheckpointError: Error, CustomStringConvertible {
     public let reason: String
+    public init(reason: String) { self.reason = reason }
     public var description: String { reason }
 }

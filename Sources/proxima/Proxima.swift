@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Torch
 
 @main
@@ -6,6 +7,24 @@ struct Proxima: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "proxima",
         abstract: "Policy optimization in Swift: reinforcement learning and preference alignment on libtorch.",
-        subcommands: [Demo.self, Render.self, Bench.self, Info.self, Diagnose.self]
+        subcommands: [Train.self, Evaluate.self, Render.self, Plot.self, Runs.self, Bench.self, Demo.self, Info.self, Diagnose.self]
     )
+
+    /// Bad input — unknown flags or values, invalid settings, unreadable files — ends with a one-line error and exit
+    /// code 2.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as UserError {
+            FileHandle.standardError.write(Data("proxima: error: \(error.message)\n".utf8))
+            Foundation.exit(2)
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }

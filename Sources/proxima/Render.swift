@@ -1,23 +1,40 @@
 import ArgumentParser
 import Environments
 import Foundation
+import ReinforcementLearning
+import Torch
 
 /// `proxima render`: draws an episode as an animated SVG (or text frames on the terminal).
 struct Render: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Render an episode as an animated SVG (random actions with --env).")
+        abstract: "Render an episode of a trained policy (--run) or of random actions (--env) as an animated SVG.")
 
+    @Option(name: .customLong("run"), help: "Run directory (or model file) whose policy acts deterministically.") var runPath: String?
     @Option(help: "Environment id to render with random actions.") var env: String?
     @Option(help: "Output SVG file (text frames on stdout when omitted).") var out: String?
     @Option(help: "Seed of the episode.") var seed: UInt64 = 0
     @Option(help: "Maximum number of steps.") var maxSteps: Int = 500
 
     func validate() throws {
-        if env == nil { throw ValidationError("give --env ID") }
+        if (env == nil) == (runPath == nil) { throw ValidationError("give either --run DIR or --env ID") }
         if maxSteps <= 0 { throw ValidationError("--max-steps must be positive, got \(maxSteps)") }
     }
 
     func run() throws {
+        try withUserErrors { try render() }
+    }
+
+    func render() throws {
+        if let runPath {
+            let artifact = try PolicyArtifact.read(modelFile(runPath))
+            let environment = try Registry.make(artifact.config.env)
+            let states = try recordEpisode(environment, seed: seed, maxSteps: maxSteps) {
+                artifact.act($0, deterministic: true, generator: nil)
+            }
+            let title = "\(artifact.config.algorithm.rawValue.uppercased()) on \(artifact.config.env) — \(states.count - 1) steps, seed \(seed)"
+            try writeEpisode(environment, states: states, title: title, to: out)
+            return
+        }
         let environment = try Registry.make(env!)
         var random = EnvironmentRandom(seed: seed)
         let states = try recordEpisode(environment, seed: seed, maxSteps: maxSteps) { _ in

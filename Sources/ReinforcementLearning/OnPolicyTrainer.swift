@@ -1,0 +1,308 @@
+import Environments
+import Foundation
+import NeuralNetworks
+import Torch
+import Tracking
+
+/// What a finished (or resumed and finished) run reports.
+public struct TrainingSummary: Sendable {
+    public var runDirectory: URL
+    public var steps: Int
+    public var updates: Int
+    public var seconds: Double
+    /// Mean return of the last (up to 100) training episodes.
+    public var meanEpisodeReturn: Double
+    public var episodes: Int
+    public var learningCurve: URL
+}
+
+/// Trains a policy with one of the on-policy algorithms: collect a rollout from a vector environment, compute
+/// advantages (GAE with truncation bootstrap), let the algorithm update, log, checkpoint — the loop all four share.
+///
+/// A run directory holds `config.json` (resolved hyperparameters), `run.json` (seed, threads, versions, status),
+/// `metrics.jsonl` / `metrics.csv` / TensorBoard events, `checkpoints/checkpoint.safetensors` (complete state, for
+/// `--resume`), `model.safetensors` (final policy and normalisation statistics) and `learning_curve.svg`.
+public final class OnPolicyTrainer {
+    public let config: OnPolicyConfig
+    public let runDirectory: URL
+    public let policy: ActorCriticPolicy
+    public let optimizer: Optimizer
+    public let collector: RolloutCollector
+    let sampleGenerator: Generator
+    let shuffleGenerator: Generator
+    /// Updates already done (non-zero after a resume).
+    public private(set) var update = 0
+    public private(set) var steps = 0
+    var curve: [(x: Double, y: Double)] = []
+    /// Print progress (a live line on terminals, plain lines otherwise).
+    public var showProgress = true
+
+    var checkpointURL: URL { runDirectory.appendingPathComponent("checkpoints/checkpoint.safetensors") }
+    public var modelURL: URL { runDirectory.appendingPathComponent("model.safetensors") }
+
+    /// - Parameters:
+    ///   - policy: your own network; nil builds `MLPActorCritic` from `policy_kwargs`.
+    ///   - makeEnvironment: your own environment factory; nil uses the registry's `config.env`.
+    public init(config: OnPolicyConfig, runDirectory: URL, policy: ActorCriticPolicy? = nil,
+                makeEnvironment: (() throws -> Environment)? = nil) throws {
+        try config.validate()
+        self.config = config
+        self.runDirectory = runDirectory
+        let make = makeEnvironment ?? { try Registry.make(config.env) }
+        let vector = VectorEnvironment(try (0..<config.nEnvs).map { _ in RecordEpisodeStatistics(try make()) })
+        if case .box(_, _, let shape, _) = vector.observationSpace, shape.count != 1 {
+            throw ConfigurationError("\(config.env): observations of shape \(shape) need a custom policy (MLPActorCritic takes flat vectors)")
+        }
+        collector = RolloutCollector(environments: vector, normalize: config.normalize, gamma: config.gamma)
+        self.policy = try policy ?? MLPActorCritic(observationSize: vector.observationSize, actionSpace: vector.actionSpace,
+                                                  options: config.policyKwargs, generator: Generator(seed: config.seed))
+        let parameters = self.policy.trainableParameters()
+        let lr = config.learningRate.initial
+        if config.algorithm == .a2c && config.useRmsProp {
+            optimizer = RMSprop(parameters: parameters, learningRate: lr, alpha: 0.99, eps: config.rmsPropEps)
+        } else {
+            optimizer = Adam(parameters: parameters, learningRate: lr, eps: config.adamEps)
+        }
+        sampleGenerator = Generator(seed: config.seed &+ 1)
+        shuffleGenerator = Generator(seed: config.seed &+ 2)
+        collector.reset(seed: config.seed)
+    }
+
+    /// Continues the run in `runDirectory` from its last checkpoint.
+    public static func resume(runDirectory: URL, makeEnvironment: (() throws -> Environment)? = nil) throws -> OnPolicyTrainer {
+        let config = try loadConfig(runDirectory)
+        let trainer = try OnPolicyTrainer(config: config, runDirectory: runDirectory, makeEnvironment: makeEnvironment)
+        try trainer.restoreCheckpoint()
+        return trainer
+    }
+
+    static func loadConfig(_ runDirectory: URL) throws -> OnPolicyConfig {
+        let url = runDirectory.appendingPathComponent("config.json")
+        guard let data = try? Data(contentsOf: url) else { throw ConfigurationError("\(url.path): no config.json (is this a run directory?)") }
+        do { return try JSONDecoder().decode(OnPolicyConfig.self, from: data) } catch {
+            throw ConfigurationError("\(url.path): unreadable config: \(error)")
+        }
+    }
+
+    // MARK: Training
+
+    /// Runs the remaining updates and writes the final model and learning curve.
+    @discardableResult
+    public func train() throws -> TrainingSummary {
+        try FileManager.default.createDirectory(at: runDirectory.appendingPathComponent("checkpoints"), withIntermediateDirectories: true)
+        if update == 0 { try config.json().write(to: runDirectory.appendingPathComponent("config.json"), atomically: true, encoding: .utf8) }
+        try writeRunFacts(status: "running")
+        let logger = try MetricsLogger(directory: runDirectory, resumeFromStep: update == 0 ? nil : steps)
+        if update > 0 { curve = (try? readMetrics(runDirectory)["rollout/ep_rew_mean"]?.map { (Double($0.step), $0.value) }) ?? [] }
+        let totalUpdates = config.updates
+        let totalSteps = totalUpdates * config.nSteps * config.nEnvs
+        let progress = ProgressReporter(total: totalSteps, label: "\(config.algorithm.rawValue) \(config.env)")
+        let start = Date()
+        let stepsAtStart = steps
+        policy.train()
+        while update < totalUpdates {
+            let rolloutStart = Date()
+            let rollout = try collector.collect(policy: policy, steps: config.nSteps, generator: sampleGenerator)
+            let rolloutSeconds = Date().timeIntervalSince(rolloutStart)
+            steps += rollout.count
+            update += 1
+            let progressRemaining = 1 - Double(steps) / Double(totalSteps)
+            optimizer.setLearningRate(config.learningRate.value(progressRemaining: progressRemaining))
+
+            let (advantages, returns) = generalizedAdvantages(
+                rewards: rollout.rewards, values: TimeMajor(rollout.values.doubles, steps: config.nSteps, environments: config.nEnvs),
+                terminated: rollout.terminated, truncated: rollout.truncated, lastValues: rollout.lastValues,
+                truncationValues: rollout.truncationValues, gamma: config.gamma, lambda: config.gaeLambda)
+            let batch = TrainingBatch(rollout: rollout, advantages: Tensor(advantages.values.map(Float.init)),
+                                      returns: Tensor(returns.values.map(Float.init)), progressRemaining: progressRemaining,
+                                      update: update, totalUpdates: totalUpdates)
+            let trainStart = Date()
+            var metrics: [String: Double]
+            switch config.algorithm {
+            case .ppo: metrics = try PPO.update(policy: policy, optimizer: optimizer, batch: batch, config: config, generator: shuffleGenerator)
+            case .a2c: metrics = try A2C.update(policy: policy, optimizer: optimizer, batch: batch, config: config)
+            case .reinforce: metrics = try Reinforce.update(policy: policy, optimizer: optimizer, batch: batch, config: config)
+            case .mdpo: metrics = try MDPO.update(policy: policy, optimizer: optimizer, batch: batch, config: config, generator: shuffleGenerator)
+            }
+            let elapsed = Date().timeIntervalSince(start)
+            metrics["train/learning_rate"] = optimizer.learningRate
+            metrics["train/explained_variance"] = explainedVariance(predictions: rollout.values.doubles, targets: returns.values)
+            metrics["train/n_updates"] = Double(update)
+            metrics["time/fps"] = Double(steps - stepsAtStart) / Swift.max(elapsed, 1e-9)
+            metrics["time/rollout_seconds"] = rolloutSeconds
+            metrics["time/train_seconds"] = Date().timeIntervalSince(trainStart)
+            metrics["rollout/episodes"] = Double(collector.totalEpisodes)
+            if !collector.episodeReturns.isEmpty {
+                let meanReturn = collector.episodeReturns.reduce(0, +) / Double(collector.episodeReturns.count)
+                metrics["rollout/ep_rew_mean"] = meanReturn
+                metrics["rollout/ep_len_mean"] = collector.episodeLengths.reduce(0, +) / Double(collector.episodeLengths.count)
+                curve.append((Double(steps), meanReturn))
+            }
+            logger.log(step: steps, metrics)
+            if showProgress {
+                progress.update(step: steps, metrics: [("return", metrics["rollout/ep_rew_mean"] ?? .nan), ("loss", metrics["train/value_loss"] ?? .nan)])
+            }
+            if update % config.checkpointInterval == 0 || update == totalUpdates { try saveCheckpoint() }
+        }
+        if showProgress {
+            progress.finish(step: steps, metrics: [("return", collector.episodeReturns.isEmpty ? .nan : collector.episodeReturns.reduce(0, +) / Double(collector.episodeReturns.count))])
+        }
+        try PolicyArtifact(policy: policy, normalizer: collector.observationNormalizer, config: config).write(to: modelURL)
+        let curveURL = try writeLearningCurve()
+        try writeRunFacts(status: "finished")
+        let meanReturn = collector.episodeReturns.isEmpty ? .nan : collector.episodeReturns.reduce(0, +) / Double(collector.episodeReturns.count)
+        return TrainingSummary(runDirectory: runDirectory, steps: steps, updates: update, seconds: Date().timeIntervalSince(start),
+                               meanEpisodeReturn: meanReturn, episodes: collector.totalEpisodes, learningCurve: curveURL)
+    }
+
+    func writeLearningCurve() throws -> URL {
+        let url = runDirectory.appendingPathComponent("learning_curve.svg")
+        let threshold = try? Registry.spec(config.env).rewardThreshold
+        let plot = LinePlot(title: "\(config.algorithm.rawValue.uppercased()) on \(config.env) (seed \(config.seed))",
+                            xLabel: "environment steps", yLabel: "mean episode return (last 100)",
+                            series: [PlotSeries(name: "", points: curve)],
+                            reference: threshold.flatMap { $0 }.map { ($0, "reward threshold \(String(format: "%g", $0))") })
+        try plot.svg().write(to: url, atomically: true, encoding: .utf8)
+        return url
+    }
+
+    func writeRunFacts(status: String) throws {
+        var facts: [String: Any] = [
+            "algorithm": config.algorithm.rawValue, "env": config.env, "seed": config.seed, "threads": LibTorch.numThreads,
+            "libtorch": LibTorch.version, "proxima": proximaVersion, "status": status, "steps": steps, "updates": update,
+            "total_steps": config.updates * config.nSteps * config.nEnvs, "updated_at": ISO8601DateFormatter().string(from: Date()),
+        ]
+        if !collector.episodeReturns.isEmpty {
+            facts["last_return"] = collector.episodeReturns.reduce(0, +) / Double(collector.episodeReturns.count)
+        }
+        if let best = curve.map(\.y).max() { facts["best_return"] = best }
+        let data = try JSONSerialization.data(withJSONObject: facts, options: [.prettyPrinted, .sortedKeys])
+        try AtomicFile.write(data, to: runDirectory.appendingPathComponent("run.json"))
+    }
+
+    // MARK: Checkpoints
+
+    /// Writes the complete state at an update boundary (atomically).
+    public func saveCheckpoint() throws {
+        guard let snapshot = collector.environments.snapshot() else {
+            throw ConfigurationError("\(config.env): environments without snapshots cannot be checkpointed for resume")
+        }
+        var extra: [String: Tensor] = [
+            "environments": Tensor(snapshot.map { Int($0) }),
+            "observations": Tensor(collector.observations, shape: [collector.observations.count]),
+            "episode_returns": Tensor(collector.episodeReturns + [0], shape: [collector.episodeReturns.count + 1]),
+            "episode_lengths": Tensor(collector.episodeLengths + [0], shape: [collector.episodeLengths.count + 1]),
+        ]
+        if let normalizer = collector.observationNormalizer { extra["observation_statistics"] = Tensor(encode(normalizer.statistics)) }
+        if let normalizer = collector.rewardNormalizer {
+            extra["reward_statistics"] = Tensor(encode(normalizer.statistics))
+            extra["reward_returns"] = Tensor(normalizer.returns)
+        }
+        let checkpoint = TrainingCheckpoint.capture(
+            model: policy, optimizer: optimizer, generators: ["sample": sampleGenerator, "shuffle": shuffleGenerator], extra: extra,
+            counters: ["update": update, "steps": steps, "episodes": collector.totalEpisodes], config: config.json())
+        try checkpoint.write(to: checkpointURL)
+    }
+
+    func restoreCheckpoint() throws {
+        let checkpoint = try TrainingCheckpoint.read(from: checkpointURL)
+        try checkpoint.restore(model: policy, optimizer: optimizer, generators: ["sample": sampleGenerator, "shuffle": shuffleGenerator])
+        guard let update = checkpoint.counters["update"], let steps = checkpoint.counters["steps"],
+              let snapshot = checkpoint.extra["environments"], let observations = checkpoint.extra["observations"] else {
+            throw CheckpointError(reason: "\(checkpointURL.path): checkpoint lacks training counters or environment state")
+        }
+        self.update = update
+        self.steps = steps
+        try collector.environments.restore(snapshot: snapshot.ints.map(Int64.init))
+        collector.restoreObservations(observations.floats)
+        let returns = checkpoint.extra["episode_returns"]?.doubles.dropLast() ?? []
+        let lengths = checkpoint.extra["episode_lengths"]?.doubles.dropLast() ?? []
+        collector.restoreHistory(returns: Array(returns), lengths: Array(lengths), total: checkpoint.counters["episodes"] ?? 0)
+        if let s = checkpoint.extra["observation_statistics"] { collector.observationNormalizer?.statistics = decode(s.doubles) }
+        if let s = checkpoint.extra["reward_statistics"] { collector.rewardNormalizer?.statistics = decode(s.doubles) }
+        if let r = checkpoint.extra["reward_returns"] { collector.rewardNormalizer?.returns = r.doubles }
+    }
+}
+
+/// Mean, variance and count in one vector.
+func encode(_ s: RunningMeanStd) -> [Double] { s.mean + s.variance + [s.count] }
+
+func decode(_ v: [Double]) -> RunningMeanStd {
+    let n = (v.count - 1) / 2
+    var s = RunningMeanStd(size: n)
+    s.mean = Array(v[0..<n])
+    s.variance = Array(v[n..<(2 * n)])
+    s.count = v[2 * n]
+    return s
+}
+
+public let proximaVersion = "0.1.0"
+
+/// The trained policy as it is shipped: parameters, observation-normalisation statistics (frozen for evaluation) and
+/// the configuration, in one safetensors file.
+public struct PolicyArtifact {
+    public var policy: ActorCriticPolicy
+    public var normalizer: ObservationNormalizer?
+    public var config: OnPolicyConfig
+
+    public func write(to url: URL) throws {
+        var tensors = policy.stateDict()
+        if let normalizer { tensors["normalizer.observation_statistics"] = Tensor(encode(normalizer.statistics)) }
+        try SafeTensors.write(tensors, metadata: ["format": "pt", "proxima.config": config.json()], to: url)
+    }
+
+    /// Loads a model file (or a run directory's `model.safetensors`) into a freshly built `MLPActorCritic`.
+    public static func read(_ url: URL) throws -> PolicyArtifact {
+        let (tensors, metadata) = try SafeTensors.read(url)
+        guard let text = metadata["proxima.config"], let config = try? JSONDecoder().decode(OnPolicyConfig.self, from: Data(text.utf8)) else {
+            throw ConfigurationError("\(url.path): not a Proxima policy file (no 'proxima.config' metadata)")
+        }
+        let env = try Registry.make(config.env)
+        let policy = try MLPActorCritic(observationSize: env.observationSpace.flatSize, actionSpace: env.actionSpace, options: config.policyKwargs)
+        var state = tensors
+        var normalizer: ObservationNormalizer?
+        if let s = state.removeValue(forKey: "normalizer.observation_statistics") {
+            normalizer = ObservationNormalizer(size: env.observationSpace.flatSize)
+            normalizer?.statistics = decode(s.doubles)
+        }
+        try policy.load(stateDict: state)
+        policy.eval()
+        return PolicyArtifact(policy: policy, normalizer: normalizer, config: config)
+    }
+
+    /// The action for one raw observation (normalised with the frozen statistics).
+    public func act(_ observation: [Float], deterministic: Bool, generator: Generator?) -> Action {
+        let input = normalizer.map { $0.normalize(observation) } ?? observation
+        let action = withNoGrad { () -> Tensor in
+            let (distribution, _) = policy(Tensor(input, shape: [1, input.count]))
+            return deterministic ? distribution.mode() : distribution.sample(generator: generator)
+        }
+        let space = (policy as? MLPActorCritic)?.actionSpace ?? .discrete(n: 1)
+        switch space {
+        case .discrete(_, let start): return .discrete(action.ints[0] + start)
+        case .multiDiscrete, .multiBinary: return .multiDiscrete(action.ints)
+        case .box(let low, let high, _, _):
+            let values = action.doubles
+            return .continuous(values.indices.map { Swift.min(high[$0], Swift.max(low[$0], values[$0])) })
+        }
+    }
+
+    /// Returns of `episodes` evaluation episodes (seeds `seed`, `seed + 1`, …) on a fresh environment.
+    public func evaluate(episodes: Int, deterministic: Bool, seed: UInt64) throws -> [Double] {
+        let env = try Registry.make(config.env)
+        let generator = Generator(seed: seed)
+        var returns: [Double] = []
+        for episode in 0..<episodes {
+            var observation = env.reset(seed: seed &+ UInt64(episode)).observation
+            var total = 0.0
+            while true {
+                let step = try env.step(act(observation, deterministic: deterministic, generator: generator))
+                total += step.reward
+                observation = step.observation
+                if step.terminated || step.truncated { break }
+            }
+            returns.append(total)
+        }
+        return returns
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import NeuralNetworks
+import Torch
+
+/// A rollout with its advantages and returns, ready for an algorithm's update.
+public struct TrainingBatch {
+    public let rollout: Rollout
+    public let advantages: Tensor
+    public let returns: Tensor
+    /// 1 − steps done / total steps, after this rollout.
+    public let progressRemaining: Double
+    /// 1-based index of this update and the run's total.
+    public let update: Int
+    public let totalUpdates: Int
+
+    /// Random minibatches of row indices covering the batch once (the last one may be smaller).
+    func minibatches(size: Int, generator: Generator) -> [Tensor] {
+        let permutation = Tensor.randperm(rollout.count, generator: generator)
+        return permutation.split(size: Swift.min(size, rollout.count))
+    }
+}
+
+/// Why training stopped early.
+public enum TrainingError: Error, CustomStringConvertible {
+    case nonFiniteLoss(update: Int, losses: [String: Double])
+
+    public var description: String {
+        switch self {
+        case .nonFiniteLoss(let update, let losses):
+            let detail = losses.sorted { $0.key < $1.key }.map { "\($0.key) = \($0.value)" }.joined(separator: ", ")
+            return "non-finite loss in update \(update) (\(detail)); training stopped, the last good checkpoint is kept"
+        }
+    }
+}
+
+/// Averages of per-minibatch diagnostics.
+struct MetricAccumulator {
+    private var sums: [String: Double] = [:]
+    private var counts: [String: Int] = [:]
+
+    mutating func add(_ name: String, _ value: Double) {
+        sums[name, default: 0] += value
+        counts[name, default: 0] += 1
+    }
+
+    var means: [String: Double] { sums.reduce(into: [:]) { $0[$1.key] = $1.value / Double(counts[$1.key]!) } }
+}
+
+/// One gradient step: checks the loss is finite, back-propagates, clips the global gradient norm and updates.
+/// Returns the gradient norm before clipping.
+@discardableResult
+func optimizationStep(_ loss: Tensor, parts: [String: Tensor], parameters: [Tensor], optimizer: Optimizer,
+                      maxGradNorm: Double, update: Int) throws -> Double {
+    let value = loss.item(Double.self)
+    guard value.isFinite else {
+        throw TrainingError.nonFiniteLoss(update: update, losses: parts.mapValues { $0.item(Double.self) }.merging(["loss": value]) { $1 })
+    }
+    optimizer.zeroGrad()
+    loss.backward()
+    let norm = clipGradNorm(parameters, maxNorm: maxGradNorm)
+    optimizer.step()
+    return norm
+}
