@@ -73,7 +73,7 @@ public final class MetricsLogger {
 }
 
 func jsonString(_ s: String) -> String {
-    let data = try! JSONSerialization.data(withJSONObject: [s], options: [])
+    let data = try! JSONSerialization.data(withJSONObject: [s], options: [.withoutEscapingSlashes])
     return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
 }
 

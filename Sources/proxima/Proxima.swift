@@ -21,7 +21,7 @@ struct Proxima: ParsableCommand {
             Foundation.exit(2)
         } catch {
             if exitCode(for: error) == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                FileHandle.standardError.write(Data(("proxima: error: " + message(for: error).trimmingCharacters(in: .whitespacesAndNewlines) + "\n").utf8))
                 Foundation.exit(2)
             }
             exit(withError: error)

@@ -26,7 +26,7 @@ struct Render: ParsableCommand {
 
     func render() throws {
         if let runPath {
-            let artifact = try PolicyArtifact.read(modelFile(runPath))
+            let artifact = try PolicyArtifact.read(try modelFile(runPath))
             let environment = try Registry.make(artifact.config.env)
             let states = try recordEpisode(environment, seed: seed, maxSteps: maxSteps) {
                 artifact.act($0, deterministic: true, generator: nil)

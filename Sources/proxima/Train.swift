@@ -1,6 +1,7 @@
 import ArgumentParser
 import Environments
 import Foundation
+import NeuralNetworks
 import ReinforcementLearning
 import Torch
 
@@ -87,6 +88,8 @@ func withUserErrors(_ body: () throws -> Void) throws {
         throw UserError(message: error.description)
     } catch let error as TrainingError {
         throw UserError(message: error.description)
+    } catch let error as CheckpointError {
+        throw UserError(message: error.description)
     }
 }
 
@@ -113,7 +116,7 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         threads.apply()
         try withUserErrors {
-            let artifact = try PolicyArtifact.read(modelFile(runPath))
+            let artifact = try PolicyArtifact.read(try modelFile(runPath))
             let returns = try artifact.evaluate(episodes: episodes, deterministic: deterministic, seed: seed)
             let (mean, std) = meanAndStd(returns)
             if json {
@@ -127,11 +130,19 @@ struct Evaluate: ParsableCommand {
     }
 }
 
-func modelFile(_ path: String) -> URL {
+/// The model file of a run directory (or the file itself).
+func modelFile(_ path: String) throws -> URL {
     let url = URL(fileURLWithPath: path)
     var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-        return url.appendingPathComponent("model.safetensors")
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+        throw UserError(message: "\(path): no such run directory or model file")
+    }
+    if isDirectory.boolValue {
+        let model = url.appendingPathComponent("model.safetensors")
+        guard FileManager.default.fileExists(atPath: model.path) else {
+            throw UserError(message: "\(model.path): no final model (the run has not finished; resume it with proxima train --resume)")
+        }
+        return model
     }
     return url
 }

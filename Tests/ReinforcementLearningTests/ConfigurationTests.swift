@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import ReinforcementLearning
+
+@Suite("Hyperparameters and the command line")
+struct ConfigurationTests {
+    @Test("SB3 defaults, then the shipped file, then overrides")
+    func layering() throws {
+        let sb3 = OnPolicyConfig(algorithm: .ppo, env: "CartPole-v1")
+        #expect(sb3.nSteps == 2048 && sb3.batchSize == 64 && sb3.clipRangeVf == nil && sb3.valueLoss == .sb3 && sb3.adamEps == 1e-5)
+        let zoo = try OnPolicyConfig.resolve(algorithm: .ppo, env: "CartPole-v1")
+        #expect(zoo.nEnvs == 8 && zoo.nSteps == 32 && zoo.batchSize == 256 && zoo.nEpochs == 20 && zoo.nTimesteps == 100_000)
+        #expect(zoo.learningRate == .linear(0.001) && zoo.clipRange == .linear(0.2))
+        let overridden = try OnPolicyConfig.resolve(algorithm: .ppo, env: "CartPole-v1", overrides: ["n_epochs=3", "target_kl=0.02", "clip_range_vf=null"])
+        #expect(overridden.nEpochs == 3 && overridden.targetKL == 0.02 && overridden.clipRangeVf == nil)
+        let a2c = try OnPolicyConfig.resolve(algorithm: .a2c, env: "CartPole-v1")
+        #expect(a2c.nSteps == 5 && a2c.useRmsProp && a2c.gaeLambda == 1 && a2c.nTimesteps == 500_000)
+        for algorithm in Algorithm.allCases {
+            for env in ["CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0", "Pendulum-v1"] {
+                #expect(throws: Never.self) { try OnPolicyConfig.resolve(algorithm: algorithm, env: env) }
+            }
+        }
+        #expect(ScheduledValue.linear(0.001).value(progressRemaining: 0.25) == 0.00025)
+    }
+
+    @Test("the resolved config round-trips through JSON")
+    func jsonRoundTrip() throws {
+        let config = try OnPolicyConfig.resolve(algorithm: .ppo, env: "Pendulum-v1")
+        let decoded = try JSONDecoder().decode(OnPolicyConfig.self, from: Data(config.json().utf8))
+        #expect(decoded == config)
+        #expect(config.json().contains("\"learning_rate\" : 0.001"))
+    }
+
+    @Test("a YAML key that does not exist names the file, the line and the closest key")
+    func unknownYAMLKey() throws {
+        let file = try temporaryDirectory().appendingPathComponent("ppo.yml")
+        try "CartPole-v1:\n  n_envs: 4\n  learning_rat: 0.001\n".write(to: file, atomically: true, encoding: .utf8)
+        let error = #expect(throws: ConfigurationError.self) { try OnPolicyConfig.resolve(algorithm: .ppo, env: "CartPole-v1", file: file) }
+        #expect(error?.description == "\(file.path):3: unknown key 'learning_rat' (did you mean 'learning_rate'?)")
+    }
+
+    @Test("bad values and sizes are rejected naming the field")
+    func badValues() throws {
+        let cases: [(String, String)] = [("n_envs=0", "n_envs must be positive"), ("batch_size=-3", "batch_size must be positive"),
+                                         ("gamma=1.5", "gamma must be in [0, 1]"), ("n_steps=abc", "n_steps expects an integer"),
+                                         ("value_loss=huber", "value_loss expects one of"), ("normalize=maybe", "normalize expects true or false"),
+                                         ("n_timesteps=10", "smaller than one rollout"), ("clip_rang=0.1", "did you mean 'clip_range'")]
+        for (override, phrase) in cases {
+            let error = #expect(throws: ConfigurationError.self) {
+                try OnPolicyConfig.resolve(algorithm: .ppo, env: "CartPole-v1", overrides: [override])
+            }
+            #expect(error?.description.contains(phrase) == true, "\(override): \(error?.description ?? "no error")")
+        }
+    }
+
+    @Test("bad command lines fail with one line and exit code 2", arguments: [
+        (["train", "sac", "--env", "CartPole-v1"], "sac"),
+        (["train", "ppo", "--env", "CartPole-v9"], "unknown environment 'CartPole-v9'"),
+        (["train", "ppo", "--env", "CartPole-v1", "--set", "n_epocs=3"], "did you mean 'n_epochs'"),
+        (["train", "ppo", "--env", "CartPole-v1", "--total-steps", "0"], "--total-steps must be positive"),
+        (["train", "ppo", "--env", "CartPole-v1", "--set", "batch_size=-1"], "batch_size must be positive"),
+        (["eval", "--run", "/nonexistent/run"], "/nonexistent/run: no such run directory or model file"),
+    ])
+    func badCommandLines(arguments: [String], phrase: String) throws {
+        let result = try runProxima(arguments + ["--quiet"].filter { _ in arguments[0] == "train" })
+        #expect(result.status == 2, "\(arguments): status \(result.status), output \(result.output)")
+        #expect(result.output.contains(phrase), "\(arguments): \(result.output)")
+        #expect(result.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count == 1, "\(result.output)")
+    }
+
+    @Test("eval --json prints mean, std and episode count on its last line; render --run writes an SVG")
+    func evalAndRender() throws {
+        let dir = try temporaryDirectory().appendingPathComponent("run")
+        let trained = try runProxima(["train", "ppo", "--env", "CartPole-v1", "--total-steps", "1024", "--set", "n_envs=2", "--set", "n_steps=64",
+                                      "--set", "batch_size=64", "--set", "n_epochs=1", "--out", dir.path, "--eval-episodes", "0", "--quiet"])
+        #expect(trained.status == 0, "\(trained.output)")
+        let result = try runProxima(["eval", "--run", dir.path, "--episodes", "3", "--deterministic", "--json"])
+        #expect(result.status == 0)
+        let last = try #require(result.output.split(separator: "\n").last)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
+        #expect(object["episodes"] as? Int == 3)
+        #expect((object["mean_return"] as? Double ?? 0) >= 8)
+        #expect(object["std_return"] is Double)
+        let svg = dir.appendingPathComponent("episode.svg")
+        #expect(try runProxima(["render", "--run", dir.path, "--out", svg.path]).status == 0)
+        #expect(try String(contentsOf: svg, encoding: .utf8).contains("<animateTransform"))
+        let listing = try runProxima(["runs", dir.deletingLastPathComponent().path])
+        #expect(listing.output.contains("ppo") && listing.output.contains("CartPole-v1") && listing.output.contains("finished"))
+        let plot = dir.deletingLastPathComponent().appendingPathComponent("plot.svg")
+        #expect(try runProxima(["plot", dir.path, "--smooth", "2", "--out", plot.path]).status == 0)
+        #expect(FileManager.default.fileExists(atPath: plot.path))
+    }
+}

@@ -1,0 +1,207 @@
+import Environments
+import Foundation
+import NeuralNetworks
+import Testing
+import TestSupport
+import Torch
+@testable import ReinforcementLearning
+
+/// A short PPO configuration for CartPole that finishes in seconds.
+func quickConfig(steps: Int = 2048, seed: UInt64 = 0) throws -> OnPolicyConfig {
+    try OnPolicyConfig.resolve(algorithm: .ppo, env: "CartPole-v1",
+                               overrides: ["n_envs=2", "n_steps=64", "batch_size=64", "n_epochs=2", "checkpoint_interval=2",
+                                           "n_timesteps=\(steps)", "seed=\(seed)"])
+}
+
+@Suite("On-policy training", .serialized)
+struct TrainerTests {
+    @Test("PPO on CartPole improves the mean return well above random within a short budget")
+    func ppoLearns() throws {
+        let config = try OnPolicyConfig.resolve(algorithm: .ppo, env: "CartPole-v1", overrides: ["n_timesteps=20480"])
+        let trainer = try OnPolicyTrainer(config: config, runDirectory: try temporaryDirectory())
+        trainer.showProgress = false
+        let summary = try trainer.train()
+        // A uniformly random policy averages about 22 on CartPole.
+        #expect(summary.meanEpisodeReturn > 80, "mean return \(summary.meanEpisodeReturn)")
+        let artifact = try PolicyArtifact.read(trainer.modelURL)
+        let returns = try artifact.evaluate(episodes: 5, deterministic: true, seed: 7)
+        #expect(returns.reduce(0, +) / 5 > 80, "evaluation returns \(returns)")
+    }
+
+    @Test("every algorithm trains on a discrete and a continuous task and writes its run directory",
+          arguments: [Algorithm.ppo, .a2c, .reinforce, .mdpo])
+    func allAlgorithms(algorithm: Algorithm) throws {
+        for env in ["CartPole-v1", "Pendulum-v1"] {
+            let config = try OnPolicyConfig.resolve(algorithm: algorithm, env: env,
+                                                    overrides: ["n_envs=2", "n_steps=32", "batch_size=32", "n_epochs=1", "n_timesteps=256"])
+            let dir = try temporaryDirectory()
+            let trainer = try OnPolicyTrainer(config: config, runDirectory: dir)
+            trainer.showProgress = false
+            let summary = try trainer.train()
+            #expect(summary.steps == 256)
+            for file in ["config.json", "run.json", "metrics.jsonl", "metrics.csv", "model.safetensors", "learning_curve.svg",
+                         "checkpoints/checkpoint.safetensors"] {
+                #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent(file).path), "\(algorithm) \(env): \(file)")
+            }
+            let metrics = try String(contentsOf: dir.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+            #expect(metrics.contains("train/policy_loss") && metrics.contains("train/value_loss"))
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).contains { $0.hasPrefix("events.out.tfevents") })
+        }
+    }
+
+    @Test("the same seed gives the same parameters; another seed different ones")
+    func determinism() throws {
+        func train(_ seed: UInt64) throws -> [String: Tensor] {
+            let trainer = try OnPolicyTrainer(config: try quickConfig(steps: 512, seed: seed), runDirectory: try temporaryDirectory())
+            trainer.showProgress = false
+            try trainer.train()
+            return trainer.policy.stateDict()
+        }
+        let a = try train(3), b = try train(3), c = try train(4)
+        for (name, t) in a { #expect(t.equal(b[name]!), "\(name)") }
+        #expect(a.contains { !$0.value.equal(c[$0.key]!) })
+    }
+
+    @Test("a killed run resumed from its checkpoint ends with the same parameters as an uninterrupted run")
+    func killAndResume() throws {
+        let common = ["train", "ppo", "--env", "CartPole-v1", "--set", "n_envs=2", "--set", "n_steps=64", "--set", "batch_size=64",
+                      "--set", "n_epochs=2", "--set", "checkpoint_interval=2", "--total-steps", "4096", "--seed", "5",
+                      "--threads", "1", "--eval-episodes", "0", "--quiet"]
+        let straight = try temporaryDirectory().appendingPathComponent("straight")
+        #expect(try runProxima(common + ["--out", straight.path]).status == 0)
+
+        let killed = try temporaryDirectory().appendingPathComponent("killed")
+        let process = Process()
+        process.executableURL = proximaExecutable
+        process.arguments = common + ["--out", killed.path]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let checkpoint = killed.appendingPathComponent("checkpoints/checkpoint.safetensors")
+        let deadline = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: checkpoint.path) && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        Thread.sleep(forTimeInterval: 0.2)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let partial = try TrainingCheckpoint.read(from: checkpoint).counters["update"] ?? 0
+        #expect(partial > 0)
+
+        let resumed = try runProxima(["train", "--resume", killed.path, "--threads", "1", "--eval-episodes", "0", "--quiet"])
+        #expect(resumed.status == 0, "\(resumed.output)")
+        let a = try SafeTensors.read(straight.appendingPathComponent("model.safetensors")).tensors
+        let b = try SafeTensors.read(killed.appendingPathComponent("model.safetensors")).tensors
+        #expect(Set(a.keys) == Set(b.keys))
+        for (name, t) in a { #expect(t.equal(b[name]!), "\(name) differs after resume (killed at update \(partial))") }
+        // The metrics of the resumed run have no repeated steps.
+        let steps = try String(contentsOf: killed.appendingPathComponent("metrics.csv"), encoding: .utf8)
+            .split(separator: "\n").dropFirst().filter { $0.contains(",rollout/episodes,") }.map { $0.split(separator: ",")[0] }
+        #expect(steps.count == Set(steps).count && steps.count == 32)
+    }
+
+    @Test("a NaN loss stops training with a message and keeps the last good checkpoint")
+    func nonFiniteLoss() throws {
+        final class Broken: Module, ActorCriticPolicy {
+            let inner: MLPActorCritic
+            var calls = 0
+            init(inner: MLPActorCritic) { self.inner = inner }
+            func callAsFunction(_ observations: Tensor) -> (distribution: PolicyDistribution, value: Tensor) {
+                calls += 1
+                let (d, v) = inner(observations)
+                // After a while the critic starts returning NaN during training.
+                return (d, calls > 400 && isGradEnabled ? v * Double.nan : v)
+            }
+        }
+        let dir = try temporaryDirectory()
+        let trainer = try OnPolicyTrainer(config: try quickConfig(steps: 4096), runDirectory: dir, policy: Broken(inner: try MLPActorCritic(observationSize: 4, actionSpace: .discrete(n: 2))))
+        trainer.showProgress = false
+        let error = #expect(throws: TrainingError.self) { try trainer.train() }
+        #expect(error?.description.contains("non-finite loss") == true)
+        let checkpoint = try TrainingCheckpoint.read(from: dir.appendingPathComponent("checkpoints/checkpoint.safetensors"))
+        #expect((checkpoint.counters["update"] ?? 0) >= 2)
+        for (_, t) in checkpoint.model { #expect(t.isFinite().all().item(Bool.self)) }
+    }
+
+    @Test("normalisation statistics are saved with the model and frozen for evaluation")
+    func normalizationSaved() throws {
+        let config = try OnPolicyConfig.resolve(algorithm: .ppo, env: "Pendulum-v1", overrides: ["n_envs=2", "n_steps=64", "batch_size=64", "n_epochs=1", "n_timesteps=256"])
+        #expect(config.normalize)
+        let trainer = try OnPolicyTrainer(config: config, runDirectory: try temporaryDirectory())
+        trainer.showProgress = false
+        try trainer.train()
+        let artifact = try PolicyArtifact.read(trainer.modelURL)
+        let saved = try #require(artifact.normalizer)
+        #expect(saved == trainer.collector.observationNormalizer)
+        _ = try artifact.evaluate(episodes: 1, deterministic: true, seed: 0)
+        #expect(artifact.normalizer == saved)
+    }
+
+    @Test("a custom environment and a custom policy network train through the same trainer")
+    func customEnvironmentAndPolicy() throws {
+        /// Walk right along a line: reward 1 at the right end, which terminates the episode.
+        final class Corridor: Environment {
+            let id = "Corridor"
+            let observationSpace = Space.box(low: 0, high: 1, shape: [1])
+            let actionSpace = Space.discrete(n: 2)
+            var position = 0
+            func reset(seed: UInt64?, options: [String: Double]) -> (observation: [Float], info: [String: Double]) {
+                position = 0
+                return ([0], [:])
+            }
+            func step(_ action: Action) throws -> Step {
+                try validate(action)
+                position = Swift.max(0, position + (action == .discrete(1) ? 1 : -1))
+                return Step(observation: [Float(position) / 5], reward: position == 5 ? 1 : 0, terminated: position == 5, truncated: false)
+            }
+        }
+        /// A tiny shared-trunk network written by hand.
+        final class TinyPolicy: Module, ActorCriticPolicy {
+            let trunk = Linear(inputSize: 1, outputSize: 16, generator: Generator(seed: 1))
+            let logits = Linear(inputSize: 16, outputSize: 2, generator: Generator(seed: 2))
+            let critic = Linear(inputSize: 16, outputSize: 1, generator: Generator(seed: 3))
+            func callAsFunction(_ observations: Tensor) -> (distribution: PolicyDistribution, value: Tensor) {
+                let h = trunk(observations).tanh()
+                return (.categorical(Categorical(logits: logits(h))), critic(h).squeezed(-1))
+            }
+        }
+        var config = OnPolicyConfig(algorithm: .ppo, env: "Corridor")
+        try config.apply(overrides: ["n_envs=4", "n_steps=64", "batch_size=64", "n_epochs=4", "n_timesteps=8192", "learning_rate=0.003", "gamma=0.9"])
+        let trainer = try OnPolicyTrainer(config: config, runDirectory: try temporaryDirectory(), policy: TinyPolicy(),
+                                          makeEnvironment: { TimeLimit(Corridor(), maxEpisodeSteps: 50) })
+        trainer.showProgress = false
+        let summary = try trainer.train()
+        // Walking straight right takes 5 steps; random walking rarely finishes within 50.
+        let lengths = trainer.collector.episodeLengths
+        #expect(lengths.suffix(20).reduce(0, +) / 20 < 10, "recent episode lengths \(lengths.suffix(20))")
+        #expect(summary.meanEpisodeReturn > 0.9)
+    }
+
+    @Test("observations that are not flat vectors need a custom policy")
+    func unsupportedObservations() throws {
+        let config = try quickConfig()
+        #expect(throws: ConfigurationError.self) {
+            _ = try OnPolicyTrainer(config: config, runDirectory: try temporaryDirectory(),
+                                    makeEnvironment: { FrameStack(try Registry.make("CartPole-v1"), count: 2) })
+        }
+    }
+}
+
+/// Runs the `proxima` executable and returns its exit status and combined output.
+func runProxima(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = proximaExecutable
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+var proximaExecutable: URL {
+    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("proxima").path), dir.path != "/" {
+        dir = dir.deletingLastPathComponent()
+    }
+    return dir.appendingPathComponent("proxima")
+}
