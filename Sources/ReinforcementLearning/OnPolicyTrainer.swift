@@ -140,7 +140,7 @@ public final class OnPolicyTrainer {
             }
             logger.log(step: steps, metrics)
             if showProgress {
-                progress.update(step: steps, metrics: [("return", metrics["rollout/ep_rew_mean"] ?? .nan), ("loss", metrics["train/value_loss"] ?? .nan)])
+                progress.update(step: steps, metrics: [("return", metrics["rollout/ep_rew_mean"] ?? .nan), ("value loss", metrics["train/value_loss"] ?? .nan)])
             }
             if update % config.checkpointInterval == 0 || update == totalUpdates { try saveCheckpoint() }
         }
