@@ -655,6 +655,8 @@ int ct_sqrt_(ct_tensor t) { CT_STATUS(t->t.sqrt_()) }
 int ct_uniform_(ct_tensor t, double lo, double hi, ct_generator g) { CT_STATUS(t->t.uniform_(lo, hi, gen_of(g))) }
 int ct_normal_(ct_tensor t, double mean, double std, ct_generator g) { CT_STATUS(t->t.normal_(mean, std, gen_of(g))) }
 
+int ct_set_data(ct_tensor t, ct_tensor src) { CT_STATUS(t->t.set_data(src->t)) }
+
 // ---- autograd --------------------------------------------------------------------------------------------------
 int ct_set_requires_grad(ct_tensor t, int32_t flag) { CT_STATUS(t->t.requires_grad_(flag != 0)) }
 int32_t ct_requires_grad(ct_tensor t) { return t->t.requires_grad() ? 1 : 0; }

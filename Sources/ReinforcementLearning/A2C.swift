@@ -5,16 +5,13 @@ import Torch
 /// Synchronous advantage actor-critic (ALGORITHMS-rl A5), Stable-Baselines3's form: one gradient step per rollout
 /// on the whole batch, n-step returns from GAE with λ = 1, RMSprop by default.
 enum A2C {
-    static func update(policy: ActorCriticPolicy, optimizer: Optimizer, batch: TrainingBatch, config: OnPolicyConfig) throws -> [String: Double] {
-        // Reflection is slow: collect the parameters once per update, not per gradient step.
-        let parameters = policy.trainableParameters()
+    static func update(policy: ActorCriticPolicy, optimization: Optimization, batch: TrainingBatch, config: OnPolicyConfig) throws -> [String: Double] {
         let rollout = batch.rollout
         let (distribution, values) = policy(rollout.observations)
         let loss = A2CLoss(logProbs: distribution.logProb(rollout.actions), advantages: batch.advantages, returns: batch.returns,
                            values: values, entropy: distribution.entropy(), valueCoefficient: config.vfCoef,
                            entropyCoefficient: config.entCoef, normalizeAdvantage: config.normalizeAdvantage)
-        let norm = try optimizationStep(loss.loss, parts: ["policy_loss": loss.policyLoss, "value_loss": loss.valueLoss],
-                                        parameters: parameters, optimizer: optimizer, maxGradNorm: config.maxGradNorm, update: batch.update)
+        let norm = try optimization.step(loss.loss, parts: ["policy_loss": loss.policyLoss, "value_loss": loss.valueLoss], maxGradNorm: config.maxGradNorm, update: batch.update)
         return ["train/policy_loss": loss.policyLoss.item(Double.self), "train/value_loss": loss.valueLoss.item(Double.self),
                 "train/entropy_loss": loss.entropyLoss.item(Double.self), "train/grad_norm": norm]
     }

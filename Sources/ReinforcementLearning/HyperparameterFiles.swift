@@ -11,7 +11,10 @@ extension OnPolicyConfig {
     /// SB3 defaults, then the bundled settings for `env`, then `file`'s settings (if given), then `overrides`.
     public static func resolve(algorithm: Algorithm, env: String, file: URL? = nil, overrides: [String] = []) throws -> OnPolicyConfig {
         var config = OnPolicyConfig(algorithm: algorithm, env: env)
-        if let (text, path) = bundledYAML(for: algorithm) { try config.apply(yaml: text, file: path) }
+        guard let (text, path) = bundledYAML(for: algorithm) else {
+            throw ConfigurationError("the shipped hyperparameter file hyperparams/\(algorithm.rawValue).yml is missing from this installation")
+        }
+        try config.apply(yaml: text, file: path)
         if let file {
             let text: String
             do { text = try String(contentsOf: file, encoding: .utf8) } catch {

@@ -7,10 +7,8 @@ import Torch
 /// t_k = 1 − (k − 1)/K, advantages standardised over the whole batch with the population std and no ε; the value
 /// function trains alongside with the configured value loss.
 enum MDPO {
-    static func update(policy: ActorCriticPolicy, optimizer: Optimizer, batch: TrainingBatch, config: OnPolicyConfig,
+    static func update(policy: ActorCriticPolicy, optimization: Optimization, batch: TrainingBatch, config: OnPolicyConfig,
                        generator: Generator) throws -> [String: Double] {
-        // Reflection is slow: collect the parameters once per update, not per gradient step.
-        let parameters = policy.trainableParameters()
         let rollout = batch.rollout
         let advantages = config.normalizeAdvantage ? normalizeAdvantages(batch.advantages, eps: 0, unbiased: false) : batch.advantages
         var metrics = MetricAccumulator()
@@ -28,8 +26,7 @@ enum MDPO {
                                                   clipRange: config.clipRangeVf, variant: config.valueLoss)
                 let entropyLoss = -distribution.entropy().mean()
                 let total = loss.loss + config.vfCoef * valueLoss + config.entCoef * entropyLoss
-                let norm = try optimizationStep(total, parts: ["policy_loss": loss.loss, "value_loss": valueLoss],
-                                                parameters: parameters, optimizer: optimizer, maxGradNorm: config.maxGradNorm, update: batch.update)
+                let norm = try optimization.step(total, parts: ["policy_loss": loss.loss, "value_loss": valueLoss], maxGradNorm: config.maxGradNorm, update: batch.update)
                 metrics.add("train/policy_loss", loss.loss.item(Double.self))
                 metrics.add("train/value_loss", valueLoss.item(Double.self))
                 metrics.add("train/entropy_loss", entropyLoss.item(Double.self))

@@ -26,7 +26,8 @@ public final class OnPolicyTrainer {
     public let config: OnPolicyConfig
     public let runDirectory: URL
     public let policy: ActorCriticPolicy
-    public let optimizer: Optimizer
+    public var optimizer: Optimizer { optimization.optimizer }
+    let optimization: Optimization
     public let collector: RolloutCollector
     let sampleGenerator: Generator
     let shuffleGenerator: Generator
@@ -56,12 +57,12 @@ public final class OnPolicyTrainer {
         collector = RolloutCollector(environments: vector, normalize: config.normalize, gamma: config.gamma)
         self.policy = try policy ?? MLPActorCritic(observationSize: vector.observationSize, actionSpace: vector.actionSpace,
                                                   options: config.policyKwargs, generator: Generator(seed: config.seed))
-        let parameters = self.policy.trainableParameters()
         let lr = config.learningRate.initial
-        if config.algorithm == .a2c && config.useRmsProp {
-            optimizer = RMSprop(parameters: parameters, learningRate: lr, alpha: 0.99, eps: config.rmsPropEps)
-        } else {
-            optimizer = Adam(parameters: parameters, learningRate: lr, eps: config.adamEps)
+        optimization = Optimization(policy: self.policy) { parameters in
+            if config.algorithm == .a2c && config.useRmsProp {
+                return RMSprop(parameters: parameters, learningRate: lr, alpha: 0.99, eps: config.rmsPropEps)
+            }
+            return Adam(parameters: parameters, learningRate: lr, eps: config.adamEps)
         }
         sampleGenerator = Generator(seed: config.seed &+ 1)
         shuffleGenerator = Generator(seed: config.seed &+ 2)
@@ -119,10 +120,10 @@ public final class OnPolicyTrainer {
             let trainStart = Date()
             var metrics: [String: Double]
             switch config.algorithm {
-            case .ppo: metrics = try PPO.update(policy: policy, optimizer: optimizer, batch: batch, config: config, generator: shuffleGenerator)
-            case .a2c: metrics = try A2C.update(policy: policy, optimizer: optimizer, batch: batch, config: config)
-            case .reinforce: metrics = try Reinforce.update(policy: policy, optimizer: optimizer, batch: batch, config: config)
-            case .mdpo: metrics = try MDPO.update(policy: policy, optimizer: optimizer, batch: batch, config: config, generator: shuffleGenerator)
+            case .ppo: metrics = try PPO.update(policy: policy, optimization: optimization, batch: batch, config: config, generator: shuffleGenerator)
+            case .a2c: metrics = try A2C.update(policy: policy, optimization: optimization, batch: batch, config: config)
+            case .reinforce: metrics = try Reinforce.update(policy: policy, optimization: optimization, batch: batch, config: config)
+            case .mdpo: metrics = try MDPO.update(policy: policy, optimization: optimization, batch: batch, config: config, generator: shuffleGenerator)
             }
             let elapsed = Date().timeIntervalSince(start)
             metrics["train/learning_rate"] = optimizer.learningRate

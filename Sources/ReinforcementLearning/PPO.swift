@@ -6,10 +6,8 @@ import Torch
 /// shuffled minibatches; per minibatch the clipped surrogate on (optionally normalised) advantages, the value loss,
 /// the entropy bonus, global gradient-norm clipping; early stop when approx-KL (k3) > 1.5 × target_kl.
 enum PPO {
-    static func update(policy: ActorCriticPolicy, optimizer: Optimizer, batch: TrainingBatch, config: OnPolicyConfig,
+    static func update(policy: ActorCriticPolicy, optimization: Optimization, batch: TrainingBatch, config: OnPolicyConfig,
                        generator: Generator) throws -> [String: Double] {
-        // Reflection is slow: collect the parameters once per update, not per gradient step.
-        let parameters = policy.trainableParameters()
         let clip = config.clipRange.value(progressRemaining: batch.progressRemaining)
         let rollout = batch.rollout
         var metrics = MetricAccumulator()
@@ -35,8 +33,7 @@ enum PPO {
                     break epochs
                 }
                 let loss = policyLoss.loss + config.entCoef * entropyLoss + config.vfCoef * valueLoss
-                let norm = try optimizationStep(loss, parts: ["policy_loss": policyLoss.loss, "value_loss": valueLoss, "entropy_loss": entropyLoss],
-                                                parameters: parameters, optimizer: optimizer, maxGradNorm: config.maxGradNorm, update: batch.update)
+                let norm = try optimization.step(loss, parts: ["policy_loss": policyLoss.loss, "value_loss": valueLoss, "entropy_loss": entropyLoss], maxGradNorm: config.maxGradNorm, update: batch.update)
                 gradientSteps += 1
                 metrics.add("train/policy_loss", policyLoss.loss.item(Double.self))
                 metrics.add("train/value_loss", valueLoss.item(Double.self))

@@ -6,17 +6,14 @@ import Torch
 /// gives advantages G − b and returns G), policy loss −mean(logπ·sg[G − b]) (optionally normalised), baseline loss
 /// ½·mean((b − G)²) weighted by vf_coef, one gradient step per rollout.
 enum Reinforce {
-    static func update(policy: ActorCriticPolicy, optimizer: Optimizer, batch: TrainingBatch, config: OnPolicyConfig) throws -> [String: Double] {
-        // Reflection is slow: collect the parameters once per update, not per gradient step.
-        let parameters = policy.trainableParameters()
+    static func update(policy: ActorCriticPolicy, optimization: Optimization, batch: TrainingBatch, config: OnPolicyConfig) throws -> [String: Double] {
         let rollout = batch.rollout
         let (distribution, baseline) = policy(rollout.observations)
         let loss = ReinforceLoss(logProbs: distribution.logProb(rollout.actions), returns: batch.returns, baseline: baseline,
                                  normalize: config.normalizeAdvantage)
         let entropyLoss = -distribution.entropy().mean()
         let total = loss.policyLoss + config.vfCoef * loss.baselineLoss! + config.entCoef * entropyLoss
-        let norm = try optimizationStep(total, parts: ["policy_loss": loss.policyLoss, "baseline_loss": loss.baselineLoss!],
-                                        parameters: parameters, optimizer: optimizer, maxGradNorm: config.maxGradNorm, update: batch.update)
+        let norm = try optimization.step(total, parts: ["policy_loss": loss.policyLoss, "baseline_loss": loss.baselineLoss!], maxGradNorm: config.maxGradNorm, update: batch.update)
         return ["train/policy_loss": loss.policyLoss.item(Double.self), "train/value_loss": loss.baselineLoss!.item(Double.self),
                 "train/entropy_loss": entropyLoss.item(Double.self), "train/grad_norm": norm]
     }

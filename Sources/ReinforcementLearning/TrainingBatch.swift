@@ -46,18 +46,38 @@ struct MetricAccumulator {
     var means: [String: Double] { sums.reduce(into: [:]) { $0[$1.key] = $1.value / Double(counts[$1.key]!) } }
 }
 
-/// One gradient step: checks the loss is finite, back-propagates, clips the global gradient norm and updates.
-/// Returns the gradient norm before clipping.
-@discardableResult
-func optimizationStep(_ loss: Tensor, parts: [String: Tensor], parameters: [Tensor], optimizer: Optimizer,
-                      maxGradNorm: Double, update: Int) throws -> Double {
-    let value = loss.item(Double.self)
-    guard value.isFinite else {
-        throw TrainingError.nonFiniteLoss(update: update, losses: parts.mapValues { $0.item(Double.self) }.merging(["loss": value]) { $1 })
+/// The optimizer and the parameters it updates. Parameters of one dtype are packed into a `ParameterBuffer`, so that
+/// zeroing, clipping and the optimizer step touch one tensor instead of one per parameter.
+struct Optimization {
+    let optimizer: Optimizer
+    let buffer: ParameterBuffer?
+    let parameters: [Tensor]
+
+    init(policy: ActorCriticPolicy, make: ([Tensor]) -> Optimizer) {
+        let trainable = policy.trainableParameters()
+        if Set(trainable.map(\.dtype)).count == 1 {
+            let buffer = ParameterBuffer(trainable)
+            self.buffer = buffer
+            parameters = [buffer.flat]
+        } else {
+            buffer = nil
+            parameters = trainable
+        }
+        optimizer = make(parameters)
     }
-    optimizer.zeroGrad()
-    loss.backward()
-    let norm = clipGradNorm(parameters, maxNorm: maxGradNorm)
-    optimizer.step()
-    return norm
+
+    /// One gradient step: checks the loss is finite, back-propagates, clips the global gradient norm and updates.
+    /// Returns the gradient norm before clipping.
+    @discardableResult
+    func step(_ loss: Tensor, parts: [String: Tensor], maxGradNorm: Double, update: Int) throws -> Double {
+        let value = loss.item(Double.self)
+        guard value.isFinite else {
+            throw TrainingError.nonFiniteLoss(update: update, losses: parts.mapValues { $0.item(Double.self) }.merging(["loss": value]) { $1 })
+        }
+        if let buffer { buffer.zeroGrad() } else { optimizer.zeroGrad() }
+        loss.backward()
+        let norm = clipGradNorm(parameters, maxNorm: maxGradNorm)
+        optimizer.step()
+        return norm
+    }
 }

@@ -39,6 +39,12 @@ extension Tensor {
         if setToNone { grad = nil } else { grad?.zero_() }
     }
 
+    /// Points this tensor at `source`'s storage and shape (PyTorch's `tensor.data = source`); the tensor keeps its
+    /// identity, so modules and optimizers holding it see the new storage.
+    public func setData(_ source: Tensor) {
+        withHandle { h in source.withHandle { check(ct_set_data(h, $0), "setData of \(source.shape) into \(shape)") } }
+    }
+
     /// Keeps the gradient of a non-leaf tensor after `backward()`.
     public func retainGrad() { withHandle { check(ct_retain_grad($0), "retainGrad") } }
 

@@ -2,13 +2,14 @@ import ArgumentParser
 import Foundation
 import Environments
 import NeuralNetworks
+import ReinforcementLearning
 import Torch
 
 /// `proxima bench …`: speed measurements that print one JSON object on their last line.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure speed (prints one JSON object on the last line).",
-        subcommands: [TensorBench.self, NNBench.self, EnvironmentBench.self]
+        subcommands: [TensorBench.self, NNBench.self, EnvironmentBench.self, LearnBench.self]
     )
 }
 
@@ -167,5 +168,61 @@ struct EnvironmentBench: ParsableCommand {
         let start = DispatchTime.now().uptimeNanoseconds
         try body()
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+}
+
+/// `proxima bench learn`: the learning claims, checked by training and evaluating deterministically.
+struct LearnBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "learn",
+        abstract: "Train the benchmark tasks and check the learning targets (takes minutes).",
+        discussion: "Targets: PPO CartPole-v1 >= 475 within 100k steps on 3 of 3 seeds; PPO Acrobot-v1 >= -100 within 200k; PPO Pendulum-v1 >= -300 within 300k; A2C CartPole-v1 >= 475 within 500k.")
+
+    struct Task {
+        let name: String, algorithm: Algorithm, env: String, steps: Int, seeds: [UInt64], target: Double
+    }
+
+    static let tasks = [
+        Task(name: "ppo-cartpole", algorithm: .ppo, env: "CartPole-v1", steps: 100_000, seeds: [0, 1, 2], target: 475),
+        Task(name: "ppo-acrobot", algorithm: .ppo, env: "Acrobot-v1", steps: 200_000, seeds: [0], target: -100),
+        Task(name: "ppo-pendulum", algorithm: .ppo, env: "Pendulum-v1", steps: 300_000, seeds: [0], target: -300),
+        Task(name: "a2c-cartpole", algorithm: .a2c, env: "CartPole-v1", steps: 500_000, seeds: [0], target: 475),
+    ]
+
+    @Option(help: "Only these tasks (\(tasks.map(\.name).joined(separator: ", "))).") var only: [String] = []
+    @Option(help: "Where the runs go.") var out = "runs/bench-learn"
+    @Option(help: "Evaluation episodes per run.") var episodes = 20
+    @OptionGroup var threads: ThreadOptions
+
+    func validate() throws {
+        for name in only where !Self.tasks.contains(where: { $0.name == name }) {
+            throw ValidationError("unknown task '\(name)'; tasks: \(Self.tasks.map(\.name).joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        threads.apply()
+        var results: [[String: Any]] = []
+        for task in Self.tasks where only.isEmpty || only.contains(task.name) {
+            var scores: [Double] = []
+            var seconds: [Double] = []
+            for seed in task.seeds {
+                let config = try OnPolicyConfig.resolve(algorithm: task.algorithm, env: task.env,
+                                                        overrides: ["seed=\(seed)", "n_timesteps=\(task.steps)"])
+                let trainer = try OnPolicyTrainer(config: config, runDirectory: URL(fileURLWithPath: "\(out)/\(task.name)-seed\(seed)"))
+                trainer.showProgress = false
+                let summary = try trainer.train()
+                let returns = try PolicyArtifact.read(trainer.modelURL).evaluate(episodes: episodes, deterministic: true, seed: 1_000_000)
+                let mean = returns.reduce(0, +) / Double(returns.count)
+                scores.append(mean)
+                seconds.append(summary.seconds)
+                print(String(format: "%@ seed %llu: %d steps in %.0f s, deterministic return %.1f (target %.0f) %@", task.name, seed,
+                             summary.steps, summary.seconds, mean, task.target, mean >= task.target ? "ok" : "MISSED"))
+            }
+            results.append(["task": task.name, "steps": task.steps, "target": task.target, "returns": scores, "seconds": seconds,
+                            "passed": scores.allSatisfy { $0 >= task.target }])
+        }
+        let data = try JSONSerialization.data(withJSONObject: ["threads": LibTorch.numThreads, "results": results], options: [.sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
     }
 }

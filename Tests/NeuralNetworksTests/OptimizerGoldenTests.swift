@@ -151,3 +151,37 @@ struct OptimizerTests {
         #expect((0..<5).map { LearningRateSchedule.stepDecay(stepSize: 2, gamma: 0.5).factor(at: $0) } == [1, 1, 0.5, 0.5, 0.25])
     }
 }
+
+@Suite("Packed parameters")
+struct ParameterBufferTests {
+    @Test("Adam on a ParameterBuffer follows exactly the trajectory of Adam on the separate parameters")
+    func sameTrajectory() {
+        func run(packed: Bool) -> [Tensor] {
+            let net = MLP(sizes: [3, 8, 2], dtype: .float64, generator: Generator(seed: 4))
+            let x = Tensor.randn([5, 3], dtype: .float64, generator: Generator(seed: 5))
+            let buffer = packed ? ParameterBuffer(net.parameters()) : nil
+            let adam = Adam(parameters: buffer.map { [$0.flat] } ?? net.parameters(), learningRate: 0.05)
+            for _ in 0..<5 {
+                if let buffer { buffer.zeroGrad() } else { adam.zeroGrad() }
+                net(x).square().mean().backward()
+                clipGradNorm(buffer.map { [$0.flat] } ?? net.parameters(), maxNorm: 0.1)
+                adam.step()
+            }
+            return net.parameters()
+        }
+        let a = run(packed: false), b = run(packed: true)
+        for (x, y) in zip(a, b) { expectClose(x.doubles, y.doubles, atol: 1e-12, rtol: 1e-12, "parameter") }
+    }
+
+    @Test("packed parameters keep their identity, names and state-dict loading")
+    func identity() throws {
+        let net = MLP(sizes: [2, 3], generator: Generator(seed: 1))
+        let before = net.parameters().map(ObjectIdentifier.init)
+        let buffer = ParameterBuffer(net.parameters())
+        #expect(net.parameters().map(ObjectIdentifier.init) == before)
+        #expect(buffer.flat.count == 9)
+        try net.load(stateDict: ["0.weight": Tensor.ones([3, 2]), "0.bias": Tensor.zeros([3])])
+        #expect(buffer.flat.floats == [1, 1, 1, 1, 1, 1, 0, 0, 0])
+        #expect(net.parameters()[0].isLeaf && net.parameters()[0].requiresGrad)
+    }
+}

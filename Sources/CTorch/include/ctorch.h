@@ -202,6 +202,9 @@ int ct_sqrt_(ct_tensor t);
 int ct_uniform_(ct_tensor t, double lo, double hi, ct_generator gen);
 int ct_normal_(ct_tensor t, double mean, double std, ct_generator gen);
 
+/// Makes `t` use `src`'s storage and shape (torch's `t.data = src`): `t` keeps its identity and autograd role.
+int ct_set_data(ct_tensor t, ct_tensor src);
+
 // ---- autograd --------------------------------------------------------------------------------------------------
 int ct_set_requires_grad(ct_tensor t, int32_t flag);
 int32_t ct_requires_grad(ct_tensor t);
