@@ -218,6 +218,7 @@ struct LearnBench: ParsableCommand {
                 seconds.append(summary.seconds)
                 print(String(format: "%@ seed %llu: %d steps in %.0f s, deterministic return %.1f (target %.0f) %@", task.name, seed,
                              summary.steps, summary.seconds, mean, task.target, mean >= task.target ? "ok" : "MISSED"))
+                fflush(nil)
             }
             results.append(["task": task.name, "steps": task.steps, "target": task.target, "returns": scores, "seconds": seconds,
                             "passed": scores.allSatisfy { $0 >= task.target }])
