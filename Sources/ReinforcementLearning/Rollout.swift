@@ -100,13 +100,12 @@ public final class RolloutCollector {
 
             try environments.step(environmentActions(actions))
             let done = (0..<n).map { environments.terminated[$0] || environments.truncated[$0] }
-            let stepRewards = rewardNormalizer.map { normalizer -> [Double] in
-                var normalizer = normalizer
-                let out = normalizer.normalize(environments.rewards, done: done, update: training)
+            if var normalizer = rewardNormalizer {
+                rewards += normalizer.normalize(environments.rewards, done: done, update: training)
                 rewardNormalizer = normalizer
-                return out
-            } ?? environments.rewards
-            rewards += stepRewards
+            } else {
+                rewards += environments.rewards
+            }
             terminated += environments.terminated
             truncated += environments.truncated
 

@@ -29,7 +29,8 @@ struct ConfigurationTests {
         let config = try OnPolicyConfig.resolve(algorithm: .ppo, env: "Pendulum-v1")
         let decoded = try JSONDecoder().decode(OnPolicyConfig.self, from: Data(config.json().utf8))
         #expect(decoded == config)
-        #expect(config.json().contains("\"learning_rate\" : 0.001"))
+        #expect(config.json().contains("\"learning_rate\" : 0.0005"))
+        #expect(config.json().contains("\"clip_range\" : 0.2"))
     }
 
     @Test("a YAML key that does not exist names the file, the line and the closest key")
