@@ -1,4 +1,5 @@
 import Foundation
+import Torch
 
 /// Forwards everything to `env`; subclass and override what a wrapper changes.
 open class Wrapper: Environment {
@@ -107,6 +108,21 @@ public struct RunningMeanStd: Codable, Equatable, Sendable {
         mean = Array(repeating: 0, count: size)
         variance = Array(repeating: 1, count: size)
         count = epsilon
+    }
+
+    /// Mean, variance and count in one float64 vector, for checkpoints.
+    public var tensor: Tensor { Tensor(mean + variance + [count]) }
+
+    /// Statistics saved as `tensor`.
+    public init(tensor: Tensor) throws {
+        let v = tensor.doubles
+        guard v.count >= 3, v.count % 2 == 1 else {
+            throw EnvironmentError.invalidArgument("running statistics need 2n + 1 values (mean, variance, count), got \(v.count)")
+        }
+        let n = (v.count - 1) / 2
+        mean = Array(v[0..<n])
+        variance = Array(v[n..<(2 * n)])
+        count = v[2 * n]
     }
 
     /// Folds in one sample.

@@ -194,9 +194,9 @@ public final class OnPolicyTrainer {
             "episode_returns": Tensor(collector.episodeReturns + [0], shape: [collector.episodeReturns.count + 1]),
             "episode_lengths": Tensor(collector.episodeLengths + [0], shape: [collector.episodeLengths.count + 1]),
         ]
-        if let normalizer = collector.observationNormalizer { extra["observation_statistics"] = Tensor(encode(normalizer.statistics)) }
+        if let normalizer = collector.observationNormalizer { extra["observation_statistics"] = normalizer.statistics.tensor }
         if let normalizer = collector.rewardNormalizer {
-            extra["reward_statistics"] = Tensor(encode(normalizer.statistics))
+            extra["reward_statistics"] = normalizer.statistics.tensor
             extra["reward_returns"] = Tensor(normalizer.returns)
         }
         let checkpoint = TrainingCheckpoint.capture(
@@ -219,22 +219,10 @@ public final class OnPolicyTrainer {
         let returns = checkpoint.extra["episode_returns"]?.doubles.dropLast() ?? []
         let lengths = checkpoint.extra["episode_lengths"]?.doubles.dropLast() ?? []
         collector.restoreHistory(returns: Array(returns), lengths: Array(lengths), total: checkpoint.counters["episodes"] ?? 0)
-        if let s = checkpoint.extra["observation_statistics"] { collector.observationNormalizer?.statistics = decode(s.doubles) }
-        if let s = checkpoint.extra["reward_statistics"] { collector.rewardNormalizer?.statistics = decode(s.doubles) }
+        if let s = checkpoint.extra["observation_statistics"] { collector.observationNormalizer?.statistics = try RunningMeanStd(tensor: s) }
+        if let s = checkpoint.extra["reward_statistics"] { collector.rewardNormalizer?.statistics = try RunningMeanStd(tensor: s) }
         if let r = checkpoint.extra["reward_returns"] { collector.rewardNormalizer?.returns = r.doubles }
     }
-}
-
-/// Mean, variance and count in one vector.
-func encode(_ s: RunningMeanStd) -> [Double] { s.mean + s.variance + [s.count] }
-
-func decode(_ v: [Double]) -> RunningMeanStd {
-    let n = (v.count - 1) / 2
-    var s = RunningMeanStd(size: n)
-    s.mean = Array(v[0..<n])
-    s.variance = Array(v[n..<(2 * n)])
-    s.count = v[2 * n]
-    return s
 }
 
 public let proximaVersion = "0.1.0"
@@ -248,7 +236,7 @@ public struct PolicyArtifact {
 
     public func write(to url: URL) throws {
         var tensors = policy.stateDict()
-        if let normalizer { tensors["normalizer.observation_statistics"] = Tensor(encode(normalizer.statistics)) }
+        if let normalizer { tensors["normalizer.observation_statistics"] = normalizer.statistics.tensor }
         try SafeTensors.write(tensors, metadata: ["format": "pt", "proxima.config": config.json()], to: url)
     }
 
@@ -264,7 +252,7 @@ public struct PolicyArtifact {
         var normalizer: ObservationNormalizer?
         if let s = state.removeValue(forKey: "normalizer.observation_statistics") {
             normalizer = ObservationNormalizer(size: env.observationSpace.flatSize)
-            normalizer?.statistics = decode(s.doubles)
+            normalizer?.statistics = try RunningMeanStd(tensor: s)
         }
         try policy.load(stateDict: state)
         policy.eval()

@@ -205,3 +205,28 @@ var proximaExecutable: URL {
     }
     return dir.appendingPathComponent("proxima")
 }
+
+@Suite("Normalisation wrappers in checkpoints")
+struct WrapperCheckpointTests {
+    @Test("NormalizeObservation statistics survive a checkpoint and, frozen, normalise identically")
+    func wrapperStatistics() throws {
+        let env = NormalizeObservation(try Registry.make("CartPole-v1"))
+        _ = env.reset(seed: 1)
+        for i in 0..<200 {
+            let step = try env.step(.discrete(i % 2))
+            if step.terminated || step.truncated { _ = env.reset() }
+        }
+        let url = try temporaryDirectory().appendingPathComponent("c.safetensors")
+        try TrainingCheckpoint(model: [:], extra: ["obs_rms": env.statistics.tensor]).write(to: url)
+
+        let restored = NormalizeObservation(try Registry.make("CartPole-v1"))
+        restored.statistics = try RunningMeanStd(tensor: try #require(TrainingCheckpoint.read(from: url).extra["obs_rms"]))
+        #expect(restored.statistics == env.statistics)
+        env.isFrozen = true
+        restored.isFrozen = true
+        #expect(env.reset(seed: 9).observation == restored.reset(seed: 9).observation)
+        #expect(try env.step(.discrete(1)).observation == restored.step(.discrete(1)).observation)
+        #expect(restored.statistics == env.statistics)
+        #expect(throws: EnvironmentError.self) { try RunningMeanStd(tensor: Tensor([1.0, 2.0] as [Double])) }
+    }
+}
