@@ -105,3 +105,51 @@ public struct Bernoulli {
 
     public func mode() -> Tensor { (logits .> 0).to(dtype: logits.dtype) }
 }
+
+/// A Gaussian squashed by tanh into bounded actions (SAC-style): u ~ N(μ, e^{2s}), a = scale·tanh(u) + bias
+/// (ALGORITHMS-rl A3). Work with the pre-tanh sample u: inverting atanh(a) is unstable near the bounds.
+public struct SquashedGaussian {
+    public let base: DiagonalGaussian
+    public let scale: Tensor?
+    public let bias: Tensor?
+
+    public init(mean: Tensor, logStd: Tensor, scale: Tensor? = nil, bias: Tensor? = nil) {
+        base = DiagonalGaussian(mean: mean, logStd: logStd)
+        self.scale = scale
+        self.bias = bias
+    }
+
+    /// The action for pre-tanh values `u`.
+    public func action(preTanh u: Tensor) -> Tensor {
+        var a = u.tanh()
+        if let scale { a = a * scale }
+        if let bias { a = a + bias }
+        return a
+    }
+
+    /// Σ_d log|∂a_d/∂u_d|: exactly log scale + 2(log 2 − u − softplus(−2u)), stable when tanh saturates; with
+    /// `epsilon`, Stable-Baselines3's log(scale·(1 − tanh²u) + ε).
+    public func logDetJacobian(preTanh u: Tensor, epsilon: Double? = nil) -> Tensor {
+        let logScale = scale.map { $0.log() }
+        let perDimension: Tensor
+        if let epsilon {
+            let derivative = 1 - u.tanh().square()
+            perDimension = ((scale.map { derivative * $0 } ?? derivative) + epsilon).log()
+        } else {
+            let exact = 2 * (Foundation.log(2.0) - u - (-2 * u).softplus())
+            perDimension = logScale.map { exact + $0 } ?? exact
+        }
+        return perDimension.sum(dim: -1)
+    }
+
+    /// log π(a) = log N(u; μ, s) − log|det ∂a/∂u|.
+    public func logProb(preTanh u: Tensor, epsilon: Double? = nil) -> Tensor {
+        base.logProb(u) - logDetJacobian(preTanh: u, epsilon: epsilon)
+    }
+
+    /// A pre-tanh sample (reparameterised) and its action.
+    public func rsample(generator: Generator? = nil) -> (preTanh: Tensor, action: Tensor) {
+        let u = base.rsample(generator: generator)
+        return (u, action(preTanh: u))
+    }
+}

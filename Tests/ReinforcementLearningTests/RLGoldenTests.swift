@@ -5,10 +5,9 @@ import Torch
 @testable import NeuralNetworks
 @testable import ReinforcementLearning
 
-/// Functions of golden/rl that belong to later work (tanh-squashed policies, natural gradients and language-model
-/// RLHF); every other function in the folder is checked here, and a function in neither list fails the test.
+/// Functions of golden/rl that belong to later work (natural gradients and language-model RLHF); every other function in the folder is checked here, and a function in neither list fails the test.
 let pendingRLFunctions: Set<String> = [
-    "tanh_gaussian_log_prob", "npg_step", "kl_estimators", "rlhf_ppo_advantages", "remax_loss", "rloo_advantages", "rloo_loss",
+    "npg_step", "rlhf_ppo_advantages", "remax_loss", "rloo_advantages", "rloo_loss",
     "reinforce_pp_advantages", "grpo_advantages", "grpo_loss", "dapo_group_filter", "dapo_overlong_penalty", "pf_ppo_filter",
     "ppo_c_calibrated_reward", "reward_ensemble", "rebel_loss", "online_dpo_loss", "drpo_reset_mask", "nash_md_loss",
     "geometric_mixture_logprobs", "inpo_loss", "dno_loss", "sppo_loss", "apo_extrapolate", "vpo_loss", "rto_token_rewards",
@@ -144,6 +143,22 @@ struct RLGoldenTests {
             check(l.loss, "loss"); check(l.stepSize, "t_k"); check(l.klMean, "kl_mean"); check(l.surrogate, "surrogate")
             let g = gradients(of: [l.loss], withRespectTo: [mean, logStd])
             check(g[0]!, "grad_mean_new"); check(g[1]!, "grad_log_std_new")
+        case "tanh_gaussian_log_prob":
+            let d = SquashedGaussian(mean: input("mean"), logStd: input("log_std"), scale: optionalInput("action_scale"))
+            let u = input("pre_tanh")
+            check(d.logProb(preTanh: u, epsilon: double("epsilon")), "log_prob")
+            check(d.action(preTanh: u), "action")
+            check(d.logDetJacobian(preTanh: u, epsilon: double("epsilon")), "log_det_jacobian")
+        case "kl_estimators":
+            let logp = input("logp").requiringGrad()
+            let mask = optionalInput("mask")
+            let k = KLEstimates(logProbs: logp, referenceLogProbs: input("ref_logp"), mask: mask, clamp: double("clamp"))
+            for (name, value) in [("k1", k.k1), ("k2", k.k2), ("k3", k.k3)] {
+                check(value, name)
+                check(KLEstimates.sequenceSum(value), "\(name)_seq_sum")
+                check(KLEstimates.mean(value, mask: mask), "\(name)_mean")
+                check(gradients(of: [value.sum()], withRespectTo: [logp], retainGraph: true)[0]!, "grad_logp_\(name)_sum")
+            }
         default:
             #expect(pendingRLFunctions.contains(function), "\(name): function '\(function)' is neither implemented nor listed as pending")
         }
