@@ -1,5 +1,4 @@
 import CTorch
-import Foundation
 
 /// An error about input from outside the program (files, configuration). Programming errors such as a shape mismatch
 /// are not thrown: they stop the program with libtorch's message (see `torchFailure`).
@@ -17,9 +16,7 @@ var lastTorchError: String { String(cString: ct_last_error()) }
 /// call site in the caller's code.
 @inline(never)
 func torchFailure(_ operation: String, file: StaticString = #fileID, line: UInt = #line) -> Never {
-    let message = "libtorch error in \(operation): \(lastTorchError)"
-    FileHandleStderr.write("Proxima: \(message)\n")
-    fatalError(message, file: file, line: line)
+    fatalError("libtorch error in \(operation): \(lastTorchError)", file: file, line: line)
 }
 
 /// Wraps a handle returned by the C layer, stopping with libtorch's message when it is NULL.
@@ -35,8 +32,3 @@ func check(_ status: Int32, _ operation: @autoclosure () -> String) {
     if status != 0 { torchFailure(operation()) }
 }
 
-enum FileHandleStderr {
-    static func write(_ text: String) {
-        FileHandle.standardError.write(Data(text.utf8))
-    }
-}
