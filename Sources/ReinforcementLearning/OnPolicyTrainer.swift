@@ -51,7 +51,7 @@ public final class OnPolicyTrainer {
         self.runDirectory = runDirectory
         let make = makeEnvironment ?? { try Registry.make(config.env) }
         let vector = VectorEnvironment(try (0..<config.nEnvs).map { _ in RecordEpisodeStatistics(try make()) })
-        if case .box(_, _, let shape, _) = vector.observationSpace, shape.count != 1 {
+        if policy == nil, case .box(_, _, let shape, _) = vector.observationSpace, shape.count != 1 {
             throw ConfigurationError("\(config.env): observations of shape \(shape) need a custom policy (MLPActorCritic takes flat vectors)")
         }
         collector = RolloutCollector(environments: vector, normalize: config.normalize, gamma: config.gamma)
