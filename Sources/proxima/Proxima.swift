@@ -6,7 +6,7 @@ import Torch
 struct Proxima: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "proxima",
-        abstract: "Policy optimization in Swift: reinforcement learning and preference alignment on libtorch.",
+        abstract: "Policy optimization in Swift on libtorch: train, evaluate, render and compare reinforcement-learning policies.",
         subcommands: [Train.self, Evaluate.self, Render.self, Plot.self, Runs.self, Bench.self, Demo.self, Info.self, Diagnose.self]
     )
 

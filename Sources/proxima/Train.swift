@@ -14,7 +14,7 @@ struct Train: ParsableCommand {
         abstract: "Train a policy with an on-policy algorithm.",
         discussion: "Hyperparameters: Stable-Baselines3 defaults, then the shipped RL-Zoo-style file for the algorithm, then --config, then --set and the flags.")
 
-    @Argument(help: "Algorithm: \(Algorithm.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Argument(help: "The on-policy algorithm.")
     var algorithm: Algorithm?
 
     @Option(help: "Environment id, e.g. CartPole-v1.") var env: String?
