@@ -60,7 +60,9 @@ public func discountedReturns(rewards: TimeMajor<Double>, terminated: TimeMajor<
 /// (A − mean) / (std + ε) over the elements where `mask` is 1 (all when nil); unbiased std unless `unbiased` is
 /// false. Mean first, then the variance as the mean squared deviation (two passes).
 public func normalizeAdvantages(_ advantages: Tensor, mask: Tensor? = nil, eps: Double = 1e-8, unbiased: Bool = true) -> Tensor {
-    let m = mask ?? Tensor.ones(like: advantages)
+    guard let m = mask else {
+        return (advantages - advantages.mean()) / (advantages.std(correction: unbiased ? 1 : 0) + eps)
+    }
     let count = m.sum()
     let mean = (advantages * m).sum() / count
     let squared = ((advantages - mean).square() * m).sum()

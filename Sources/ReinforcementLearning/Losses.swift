@@ -2,16 +2,17 @@ import Foundation
 import NeuralNetworks
 import Torch
 
-/// The PPO clipped surrogate and its diagnostics (ALGORITHMS-rl A6).
+/// The PPO clipped surrogate and its diagnostics (ALGORITHMS-rl A6). The diagnostics are computed when read, so a
+/// training step pays only for the ones it logs.
 public struct PPOPolicyLoss {
     public var loss: Tensor
-    /// Fraction with ρ outside [1 − ε_low, 1 + ε_high] (CleanRL / SB3).
-    public var clipFractionRange: Double
-    /// Fraction where the clipped term is strictly larger, i.e. clipping changed the loss (TRL).
-    public var clipFractionActive: Double
-    /// mean(−log ρ), mean(½ log² ρ), mean(ρ − 1 − log ρ).
-    public var approxKL: (k1: Double, k2: Double, k3: Double)
+    /// ρ = exp(logπ − logπ_old), without gradient.
     public var ratio: Tensor
+    let logRatio: Tensor
+    let unclipped: Tensor
+    let clipped: Tensor
+    let mask: Tensor?
+    let bounds: (low: Double, high: Double)
 
     /// - Parameters:
     ///   - clipHigh: upper clip ε (defaults to `clipLow`).
@@ -31,16 +32,27 @@ public struct PPOPolicyLoss {
             perElement = Tensor.where(a .< 0, capped, perElement)
         }
         loss = maskedMean(perElement, mask)
-        self.ratio = ratio
-        (clipFractionRange, clipFractionActive, approxKL) = withNoGrad {
-            let outside = ((ratio .< (1 - clipLow)) .| (ratio .> (1 + high))).to(dtype: logProbs.dtype)
-            let active = (clipped .> unclipped).to(dtype: logProbs.dtype)
-            let lr = logRatio.detach()
-            return (maskedMean(outside, mask).item(Double.self), maskedMean(active, mask).item(Double.self),
-                    (maskedMean(-lr, mask).item(Double.self), maskedMean(0.5 * lr.square(), mask).item(Double.self),
-                     maskedMean(ratio.detach() - 1 - lr, mask).item(Double.self)))
-        }
+        self.ratio = ratio.detach()
+        self.logRatio = logRatio.detach()
+        self.unclipped = unclipped.detach()
+        self.clipped = clipped.detach()
+        self.mask = mask
+        bounds = (1 - clipLow, 1 + high)
     }
+
+    /// Fraction with ρ outside [1 − ε_low, 1 + ε_high] (CleanRL / SB3).
+    public var clipFractionRange: Double {
+        maskedMean(((ratio .< bounds.low) .| (ratio .> bounds.high)).to(dtype: ratio.dtype), mask).item(Double.self)
+    }
+
+    /// Fraction where the clipped term is strictly larger, i.e. clipping changed the loss (TRL).
+    public var clipFractionActive: Double { maskedMean((clipped .> unclipped).to(dtype: ratio.dtype), mask).item(Double.self) }
+
+    /// mean(−log ρ), mean(½ log² ρ), mean(ρ − 1 − log ρ).
+    public var approxKL: (k1: Double, k2: Double, k3: Double) { (approxKL1, maskedMean(0.5 * logRatio.square(), mask).item(Double.self), approxKL3) }
+    public var approxKL1: Double { maskedMean(-logRatio, mask).item(Double.self) }
+    /// The k3 estimate, used for early stopping (SB3, CleanRL).
+    public var approxKL3: Double { maskedMean(ratio - 1 - logRatio, mask).item(Double.self) }
 }
 
 func ppoNormalize(_ advantages: Tensor, mask: Tensor?, eps: Double) -> Tensor {

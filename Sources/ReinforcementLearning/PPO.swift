@@ -27,9 +27,10 @@ enum PPO {
                     values: values, oldValues: rollout.values.indexSelect(dim: 0, index: indices),
                     returns: batch.returns.indexSelect(dim: 0, index: indices), clipRange: config.clipRangeVf, variant: config.valueLoss)
                 let entropyLoss = -distribution.entropy().mean()
-                if let target = config.targetKL, policyLoss.approxKL.k3 > 1.5 * target {
+                let approxKL = policyLoss.approxKL3
+                if let target = config.targetKL, approxKL > 1.5 * target {
                     stoppedEarly = true
-                    metrics.add("train/approx_kl", policyLoss.approxKL.k3)
+                    metrics.add("train/approx_kl", approxKL)
                     break epochs
                 }
                 let loss = policyLoss.loss + config.entCoef * entropyLoss + config.vfCoef * valueLoss
@@ -38,8 +39,7 @@ enum PPO {
                 metrics.add("train/policy_loss", policyLoss.loss.item(Double.self))
                 metrics.add("train/value_loss", valueLoss.item(Double.self))
                 metrics.add("train/entropy_loss", entropyLoss.item(Double.self))
-                metrics.add("train/approx_kl", policyLoss.approxKL.k3)
-                metrics.add("train/approx_kl_k1", policyLoss.approxKL.k1)
+                metrics.add("train/approx_kl", approxKL)
                 metrics.add("train/clip_fraction", policyLoss.clipFractionRange)
                 metrics.add("train/value_clip_fraction", valueClipFraction)
                 metrics.add("train/grad_norm", norm)
