@@ -230,3 +230,38 @@ struct WrapperCheckpointTests {
         #expect(throws: EnvironmentError.self) { try RunningMeanStd(tensor: Tensor([1.0, 2.0] as [Double])) }
     }
 }
+
+@Suite("Policies for every action space")
+struct PolicyTests {
+    @Test("MultiDiscrete and MultiBinary heads: one categorical per component, log-probs and entropies summed")
+    func multiDiscrete() throws {
+        for space in [Space.multiDiscrete(nvec: [3, 2]), .multiBinary(n: 3)] {
+            let policy = try MLPActorCritic(observationSize: 4, actionSpace: space, generator: Generator(seed: 0))
+            let obs = Tensor.randn([5, 4], generator: Generator(seed: 1))
+            let (distribution, value) = policy(obs)
+            #expect(value.shape == [5])
+            guard case .multiCategorical(let parts) = distribution else { Issue.record("\(space): not multi-categorical"); continue }
+            let actions = distribution.sample(generator: Generator(seed: 2))
+            #expect(actions.shape == [5, space.flatSize])
+            let expected = parts.enumerated().map { $0.element.logProb(actions[.all, $0.offset]) }.reduce(Tensor.zeros([5])) { $0 + $1 }
+            #expect(distribution.logProb(actions).allClose(expected))
+            #expect(distribution.entropy().allClose(parts.map { $0.entropy() }.reduce(Tensor.zeros([5])) { $0 + $1 }))
+            let rebuilt = distribution.sameFamily(parameters: distribution.parameters)
+            #expect(rebuilt.logProb(actions).allClose(distribution.logProb(actions), atol: 1e-6))
+            #expect(distribution.kl(to: rebuilt).abs().max().item(Double.self) < 1e-6)
+        }
+    }
+
+    @Test("a Gaussian head keeps a state-independent log-std; sampled Box actions are clipped only on the way to the env")
+    func gaussian() throws {
+        let policy = try MLPActorCritic(observationSize: 3, actionSpace: .box(low: -2, high: 2, shape: [1]), options: {
+            var o = PolicyOptions(); o.logStdInit = -0.5; return o }(), generator: Generator(seed: 0))
+        #expect(policy.namedParameters().map(\.0).contains("log_std"))
+        guard case .gaussian(let d) = policy(Tensor.zeros([4, 3])).distribution else { Issue.record("not Gaussian"); return }
+        #expect(d.logStd.floats == [-0.5, -0.5, -0.5, -0.5])
+        let vector = try VectorEnvironment(id: "Pendulum-v1", count: 2)
+        let collector = RolloutCollector(environments: vector, normalize: false, gamma: 0.9)
+        let actions = collector.environmentActions(Tensor([[5.0], [-0.5]] as [[Float]]))
+        #expect(actions == [.continuous([2]), .continuous([-0.5])])
+    }
+}
