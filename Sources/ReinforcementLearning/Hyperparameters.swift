@@ -296,7 +296,6 @@ func plain(_ node: Node) -> Any {
         return s.string
     case .mapping(let m): return Dictionary(m.map { ($0.key.string ?? "", plain($0.value)) }, uniquingKeysWith: { $1 })
     case .sequence(let seq): return seq.map(plain)
-    default: return NSNull()
     }
 }
 

@@ -10,7 +10,9 @@ public final class TensorBoardWriter {
     public init(directory: URL) throws {
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
         url = directory.appendingPathComponent("events.out.tfevents.\(Int(Date().timeIntervalSince1970)).\(host).proxima")
-        FileManager.default.createFile(atPath: url.path, contents: nil)
+        guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+            throw TrackingError("\(url.path): cannot create the TensorBoard event file")
+        }
         handle = try FileHandle(forWritingTo: url)
         write(event(wallTime: Date().timeIntervalSince1970, step: 0, body: Protobuf.string(field: 3, "brain.Event:2")))
     }
