@@ -35,6 +35,7 @@ public final class MetricsLogger {
         try jsonl.seekToEnd()
         try csv.seekToEnd()
         self.tensorBoard = tensorBoard ? try TensorBoardWriter(directory: directory) : nil
+        if let step = resumeFromStep { self.tensorBoard?.markRestart(step: step + 1) }
         start = Date()
     }
 

@@ -19,6 +19,13 @@ public final class TensorBoardWriter {
 
     deinit { try? handle.close() }
 
+    /// Tells TensorBoard that the run restarted at `step` (a resumed run): a `SessionLog` START event, on which
+    /// TensorBoard drops the points at or after `step` that an earlier, killed process had logged.
+    public func markRestart(step: Int) {
+        let sessionLog = Protobuf.varintField(field: 1, 1)  // status = START
+        write(event(wallTime: Date().timeIntervalSince1970, step: step, body: Protobuf.bytes(field: 7, sessionLog)))
+    }
+
     /// One event per call holding all scalars of that step.
     public func add(step: Int, wallTime: Double, scalars: [String: Double]) {
         var summary = Data()

@@ -47,6 +47,23 @@ struct RecordFramingTests {
     }
 }
 
+@Suite("Resumed runs in TensorBoard")
+struct TensorBoardRestartTests {
+    @Test("a resumed logger writes a SessionLog START event at the first step after the checkpoint")
+    func restartEvent() throws {
+        let dir = try temporaryDirectory()
+        do { _ = try MetricsLogger(directory: dir).log(step: 10, ["x": 1]) }
+        Thread.sleep(forTimeInterval: 1.1)  // event file names carry seconds
+        do { _ = try MetricsLogger(directory: dir, resumeFromStep: 8) }
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("events.out.tfevents") }.sorted()
+        #expect(files.count == 2)
+        let records = try TFRecord.records(Data(contentsOf: dir.appendingPathComponent(files[1])))
+        // Second record: step 9 (field 2) and session_log (field 7) holding status START (field 1 = 1).
+        #expect(records.count == 2)
+        #expect(records[1].suffix(6) == Data([0x10, 0x09, 0x3A, 0x02, 0x08, 0x01]))
+    }
+}
+
 @Suite("Metrics files")
 struct MetricsTests {
     @Test("JSONL and CSV hold every record; a resumed run drops later steps and appends")
