@@ -50,6 +50,9 @@ struct Train: ParsableCommand {
                                                           overrides: settings)
                 let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "-")
                 let directory = URL(fileURLWithPath: out ?? "runs/\(resolved.env)__\(resolved.algorithm.rawValue)__\(resolved.seed)__\(stamp)")
+                if FileManager.default.fileExists(atPath: directory.appendingPathComponent("run.json").path) {
+                    throw UserError(message: "\(directory.path) already holds a run; continue it with --resume \(directory.path) or choose another --out")
+                }
                 trainer = try OnPolicyTrainer(config: resolved, runDirectory: directory)
                 let c = resolved
                 print("\(c.algorithm.rawValue.uppercased()) on \(c.env): \(c.nTimesteps) steps, \(c.nEnvs) envs × \(c.nSteps) steps per rollout, seed \(c.seed), \(LibTorch.numThreads) thread(s)")

@@ -88,6 +88,11 @@ struct ConfigurationTests {
         #expect(try String(contentsOf: svg, encoding: .utf8).contains("<animateTransform"))
         let listing = try runProxima(["runs", dir.deletingLastPathComponent().path])
         #expect(listing.output.contains("ppo") && listing.output.contains("CartPole-v1") && listing.output.contains("finished"))
+        // A second training into the same directory would overwrite the run: refused, nothing touched.
+        let before = try Data(contentsOf: dir.appendingPathComponent("model.safetensors"))
+        let again = try runProxima(["train", "ppo", "--env", "CartPole-v1", "--total-steps", "1024", "--out", dir.path, "--quiet"])
+        #expect(again.status == 2 && again.output.contains("already holds a run"), "\(again.output)")
+        #expect(try Data(contentsOf: dir.appendingPathComponent("model.safetensors")) == before)
         let plot = dir.deletingLastPathComponent().appendingPathComponent("plot.svg")
         #expect(try runProxima(["plot", dir.path, "--smooth", "2", "--out", plot.path]).status == 0)
         #expect(FileManager.default.fileExists(atPath: plot.path))
