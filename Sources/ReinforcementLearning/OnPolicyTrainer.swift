@@ -87,9 +87,17 @@ public final class OnPolicyTrainer {
 
     // MARK: Training
 
-    /// Runs the remaining updates and writes the final model and learning curve.
+    /// Runs the remaining updates and writes the final model and learning curve. On an error the run's status says so
+    /// and the last checkpoint stays in place for `resume`.
     @discardableResult
     public func train() throws -> TrainingSummary {
+        do { return try runUpdates() } catch {
+            try? writeRunFacts(status: "failed: \(error)")
+            throw error
+        }
+    }
+
+    func runUpdates() throws -> TrainingSummary {
         try FileManager.default.createDirectory(at: runDirectory.appendingPathComponent("checkpoints"), withIntermediateDirectories: true)
         if update == 0 { try config.json().write(to: runDirectory.appendingPathComponent("config.json"), atomically: true, encoding: .utf8) }
         try writeRunFacts(status: "running")

@@ -115,6 +115,8 @@ struct TrainerTests {
         trainer.showProgress = false
         let error = #expect(throws: TrainingError.self) { try trainer.train() }
         #expect(error?.description.contains("non-finite loss") == true)
+        let facts = try String(contentsOf: dir.appendingPathComponent("run.json"), encoding: .utf8)
+        #expect(facts.contains("failed: non-finite loss"))
         let checkpoint = try TrainingCheckpoint.read(from: dir.appendingPathComponent("checkpoints/checkpoint.safetensors"))
         #expect((checkpoint.counters["update"] ?? 0) >= 2)
         for (_, t) in checkpoint.model { #expect(t.isFinite().all().item(Bool.self)) }
