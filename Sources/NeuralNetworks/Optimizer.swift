@@ -62,6 +62,24 @@ extension Optimizer {
         }
     }
 
+    /// The state of an optimizer that keeps one tensor per parameter (`<group>.<index>.<name>`) plus learning rates.
+    func state(perParameter tensors: [String: Tensor], name: String) -> OptimizerState {
+        var state = OptimizerState()
+        for (key, t) in tensors { state.tensors["\(key).\(name)"] = t.clone() }
+        storeLearningRates(&state)
+        return state
+    }
+
+    /// Restores learning rates and the per-parameter tensors written by `state(perParameter:name:)`.
+    func restore(perParameter name: String, from state: OptimizerState) throws -> [String: Tensor] {
+        try restoreLearningRates(state)
+        var restored: [String: Tensor] = [:]
+        for (key, _, p) in allParameters {
+            if let t = try restoreTensor(state, "\(key).\(name)", like: p) { restored[key] = t }
+        }
+        return restored
+    }
+
     func restoreLearningRates(_ state: OptimizerState) throws {
         for g in parameterGroups.indices {
             guard let lr = state.scalars["group.\(g).lr"] else {

@@ -31,19 +31,7 @@ public final class RMSprop: Optimizer {
         }
     }
 
-    public func state() -> OptimizerState {
-        var state = OptimizerState()
-        for (key, v) in squareAverages { state.tensors["\(key).square_avg"] = v.clone() }
-        storeLearningRates(&state)
-        return state
-    }
+    public func state() -> OptimizerState { state(perParameter: squareAverages, name: "square_avg") }
 
-    public func load(state: OptimizerState) throws {
-        try restoreLearningRates(state)
-        var restored: [String: Tensor] = [:]
-        for (key, _, p) in allParameters {
-            if let v = try restoreTensor(state, "\(key).square_avg", like: p) { restored[key] = v }
-        }
-        squareAverages = restored
-    }
+    public func load(state: OptimizerState) throws { squareAverages = try restore(perParameter: "square_avg", from: state) }
 }

@@ -43,19 +43,7 @@ public final class SGD: Optimizer {
         }
     }
 
-    public func state() -> OptimizerState {
-        var state = OptimizerState()
-        for (key, buffer) in momentumBuffers { state.tensors["\(key).momentum_buffer"] = buffer.clone() }
-        storeLearningRates(&state)
-        return state
-    }
+    public func state() -> OptimizerState { state(perParameter: momentumBuffers, name: "momentum_buffer") }
 
-    public func load(state: OptimizerState) throws {
-        try restoreLearningRates(state)
-        var buffers: [String: Tensor] = [:]
-        for (key, _, p) in allParameters {
-            if let b = try restoreTensor(state, "\(key).momentum_buffer", like: p) { buffers[key] = b }
-        }
-        momentumBuffers = buffers
-    }
+    public func load(state: OptimizerState) throws { momentumBuffers = try restore(perParameter: "momentum_buffer", from: state) }
 }
