@@ -85,12 +85,3 @@ struct CheckpointTests {
         }
     }
 }
-
-/// The `proxima` executable built beside the test bundle.
-var proximaExecutable: URL {
-    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-    while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("proxima").path), dir.path != "/" {
-        dir = dir.deletingLastPathComponent()
-    }
-    return dir.appendingPathComponent("proxima")
-}

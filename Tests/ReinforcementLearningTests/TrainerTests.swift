@@ -186,28 +186,6 @@ struct TrainerTests {
     }
 }
 
-/// Runs the `proxima` executable and returns its exit status and combined output.
-func runProxima(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = proximaExecutable
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}
-
-var proximaExecutable: URL {
-    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-    while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("proxima").path), dir.path != "/" {
-        dir = dir.deletingLastPathComponent()
-    }
-    return dir.appendingPathComponent("proxima")
-}
-
 @Suite("Normalisation wrappers in checkpoints")
 struct WrapperCheckpointTests {
     @Test("NormalizeObservation statistics survive a checkpoint and, frozen, normalise identically")

@@ -138,3 +138,28 @@ public func gradientCheck(_ c: GradCase, epsilon: Double = 1e-6, tolerance: Doub
     }
 }
 
+
+/// The `proxima` executable, built into the same products directory as the test bundle.
+public var proximaExecutable: URL {
+    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("proxima").path), dir.path != "/" {
+        dir = dir.deletingLastPathComponent()
+    }
+    return dir.appendingPathComponent("proxima")
+}
+
+/// Runs `proxima` to completion: exit status, how it ended, and standard output and error together.
+public func runProxima(_ arguments: [String], environment extra: [String: String] = [:])
+    throws -> (status: Int32, reason: Process.TerminationReason, output: String) {
+    let process = Process()
+    process.executableURL = proximaExecutable
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, process.terminationReason, String(decoding: data, as: UTF8.self))
+}
