@@ -156,7 +156,8 @@ public final class OnPolicyTrainer {
         if showProgress {
             progress.finish(step: steps, metrics: [("return", collector.episodeReturns.isEmpty ? .nan : collector.episodeReturns.reduce(0, +) / Double(collector.episodeReturns.count))])
         }
-        try PolicyArtifact(policy: policy, normalizer: collector.observationNormalizer, config: config).write(to: modelURL)
+        try PolicyArtifact(policy: policy, normalizer: collector.observationNormalizer, config: config,
+                           actionSpace: collector.environments.actionSpace).write(to: modelURL)
         let curveURL = try writeLearningCurve()
         try writeRunFacts(status: "finished")
         let meanReturn = collector.episodeReturns.isEmpty ? .nan : collector.episodeReturns.reduce(0, +) / Double(collector.episodeReturns.count)
@@ -241,6 +242,8 @@ public struct PolicyArtifact {
     public var policy: ActorCriticPolicy
     public var normalizer: ObservationNormalizer?
     public var config: OnPolicyConfig
+    /// The environment's action space (what `act` returns actions for).
+    public var actionSpace: Space
 
     public func write(to url: URL) throws {
         var tensors = policy.stateDict()
@@ -264,7 +267,7 @@ public struct PolicyArtifact {
         }
         try policy.load(stateDict: state)
         policy.eval()
-        return PolicyArtifact(policy: policy, normalizer: normalizer, config: config)
+        return PolicyArtifact(policy: policy, normalizer: normalizer, config: config, actionSpace: env.actionSpace)
     }
 
     /// The action for one raw observation (normalised with the frozen statistics).
@@ -274,14 +277,7 @@ public struct PolicyArtifact {
             let (distribution, _) = policy(Tensor(input, shape: [1, input.count]))
             return deterministic ? distribution.mode() : distribution.sample(generator: generator)
         }
-        let space = (policy as? MLPActorCritic)?.actionSpace ?? .discrete(n: 1)
-        switch space {
-        case .discrete(_, let start): return .discrete(action.ints[0] + start)
-        case .multiDiscrete, .multiBinary: return .multiDiscrete(action.ints)
-        case .box(let low, let high, _, _):
-            let values = action.doubles
-            return .continuous(values.indices.map { Swift.min(high[$0], Swift.max(low[$0], values[$0])) })
-        }
+        return environmentActions(action, space: actionSpace, count: 1)[0]
     }
 
     /// Returns of `episodes` evaluation episodes (seeds `seed`, `seed + 1`, …) on a fresh environment.

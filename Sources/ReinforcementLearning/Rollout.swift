@@ -22,6 +22,22 @@ public struct Rollout {
     public var count: Int { rewards.values.count }
 }
 
+/// The environment actions for `count` sampled action rows: integers (offset by the space's start) for discrete
+/// spaces, Box actions clipped to the bounds (the unclipped values stay in the rollout).
+func environmentActions(_ actions: Tensor, space: Space, count n: Int) -> [Action] {
+    switch space {
+    case .discrete(_, let start): return actions.ints.map { .discrete($0 + start) }
+    case .multiDiscrete, .multiBinary:
+        let width = space.flatSize
+        let values = actions.ints
+        return (0..<n).map { i in .multiDiscrete(Array(values[(i * width)..<((i + 1) * width)])) }
+    case .box(let low, let high, _, _):
+        let d = low.count
+        let values = actions.doubles
+        return (0..<n).map { i in .continuous((0..<d).map { j in Swift.min(high[j], Swift.max(low[j], values[i * d + j])) }) }
+    }
+}
+
 /// Steps a vector environment with a policy, normalising observations and rewards as configured, and records the
 /// episodes that finish.
 public final class RolloutCollector {
@@ -60,23 +76,8 @@ public final class RolloutCollector {
         return normalizer.normalize(raw)
     }
 
-    /// The environment actions for sampled action rows: integers for discrete spaces, Box actions clipped to the
-    /// bounds (the unclipped values stay in the rollout).
     func environmentActions(_ actions: Tensor) -> [Action] {
-        let n = environments.count
-        switch environments.actionSpace {
-        case .discrete(_, let start): return actions.ints.map { .discrete($0 + start) }
-        case .multiDiscrete(let nvec):
-            let values = actions.ints
-            return (0..<n).map { i in .multiDiscrete(Array(values[(i * nvec.count)..<((i + 1) * nvec.count)])) }
-        case .multiBinary(let bits):
-            let values = actions.ints
-            return (0..<n).map { i in .multiDiscrete(Array(values[(i * bits)..<((i + 1) * bits)])) }
-        case .box(let low, let high, _, _):
-            let d = low.count
-            let values = actions.doubles
-            return (0..<n).map { i in .continuous((0..<d).map { j in Swift.min(high[j], Swift.max(low[j], values[i * d + j])) }) }
-        }
+        ReinforcementLearning.environmentActions(actions, space: environments.actionSpace, count: environments.count)
     }
 
     /// Collects `steps` steps from every environment.
