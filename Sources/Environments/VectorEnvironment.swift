@@ -15,15 +15,19 @@ public final class VectorEnvironment {
     public let observationSize: Int
     public let threads: Int
 
+    /// The step buffers, in one value so that a step can move them out, fill them and move them back: one exclusive
+    /// access per step instead of one per element, and no copy-on-write.
+    private var buffers: Buffers
+
     /// [count × observationSize], row-major.
-    public private(set) var observations: [Float]
-    public private(set) var rewards: [Double]
-    public private(set) var terminated: [Bool]
-    public private(set) var truncated: [Bool]
+    public var observations: [Float] { buffers.observations }
+    public var rewards: [Double] { buffers.rewards }
+    public var terminated: [Bool] { buffers.terminated }
+    public var truncated: [Bool] { buffers.truncated }
     /// The last observation of an episode that ended in the latest step, per sub-environment (nil otherwise).
-    public private(set) var finalObservations: [[Float]?]
-    public private(set) var finalInfos: [[String: Double]?]
-    public private(set) var infos: [[String: Double]]
+    public var finalObservations: [[Float]?] { buffers.finalObservations }
+    public var finalInfos: [[String: Double]?] { buffers.finalInfos }
+    public var infos: [[String: Double]] { buffers.infos }
 
     public var count: Int { environments.count }
     public var observationSpace: Space { environments[0].observationSpace }
@@ -36,13 +40,11 @@ public final class VectorEnvironment {
         self.environments = environments
         self.observationSize = size
         self.threads = Swift.max(1, threads)
-        observations = Array(repeating: 0, count: environments.count * size)
-        rewards = Array(repeating: 0, count: environments.count)
-        terminated = Array(repeating: false, count: environments.count)
-        truncated = Array(repeating: false, count: environments.count)
-        finalObservations = Array(repeating: nil, count: environments.count)
-        finalInfos = Array(repeating: nil, count: environments.count)
-        infos = Array(repeating: [:], count: environments.count)
+        let n = environments.count
+        buffers = Buffers(observations: Array(repeating: 0, count: n * size), rewards: Array(repeating: 0, count: n),
+                          terminated: Array(repeating: false, count: n), truncated: Array(repeating: false, count: n),
+                          finalObservations: Array(repeating: nil, count: n), finalInfos: Array(repeating: nil, count: n),
+                          infos: Array(repeating: [:], count: n))
     }
 
     /// `count` environments from the registry, each wrapped by `wrap` (e.g. in `RecordEpisodeStatistics`).
@@ -57,8 +59,8 @@ public final class VectorEnvironment {
     public func reset(seed: UInt64? = nil) -> [Float] {
         for (i, env) in environments.enumerated() {
             let (observation, info) = env.reset(seed: seed.map { $0 &+ UInt64(i) }, options: [:])
-            write(observation, at: i)
-            infos[i] = info
+            buffers.write(observation, at: i, size: observationSize)
+            buffers.infos[i] = info
         }
         return observations
     }
@@ -67,9 +69,9 @@ public final class VectorEnvironment {
     public func step(_ actions: [Action]) throws {
         precondition(actions.count == count, "step got \(actions.count) actions for \(count) environments")
         if threads == 1 {
-            var buffers = takeBuffers()
-            defer { putBack(&buffers) }
-            for i in 0..<count { buffers.record(try Self.advance(environments[i], actions[i]), at: i, size: observationSize) }
+            var b = takeBuffers()
+            defer { buffers = b }
+            for i in 0..<count { b.record(try Self.advance(environments[i], actions[i]), at: i, size: observationSize) }
             return
         }
         // Sub-environments step concurrently into their own result slots; the buffers are filled afterwards.
@@ -85,21 +87,19 @@ public final class VectorEnvironment {
                 slots[i] = Result { try Self.advance(environments[i], actions[i]) }
             }
         }
-        var buffers = takeBuffers()
-        defer { putBack(&buffers) }
-        for i in 0..<count { buffers.record(try outcomes[i]!.get(), at: i, size: observationSize) }
+        var b = takeBuffers()
+        defer { buffers = b }
+        for i in 0..<count { b.record(try outcomes[i]!.get(), at: i, size: observationSize) }
     }
 
-    /// The step buffers, moved out of the object while a step fills them: one exclusive access per step instead of
-    /// one per element, and no copy-on-write.
     struct Buffers {
-        var observations: [Float] = []
-        var rewards: [Double] = []
-        var terminated: [Bool] = []
-        var truncated: [Bool] = []
-        var finalObservations: [[Float]?] = []
-        var finalInfos: [[String: Double]?] = []
-        var infos: [[String: Double]] = []
+        var observations: [Float]
+        var rewards: [Double]
+        var terminated: [Bool]
+        var truncated: [Bool]
+        var finalObservations: [[Float]?]
+        var finalInfos: [[String: Double]?]
+        var infos: [[String: Double]]
 
         mutating func record(_ outcome: Outcome, at i: Int, size: Int) {
             let result = outcome.step
@@ -131,26 +131,11 @@ public final class VectorEnvironment {
         }
     }
 
+    /// Moves the buffers out (leaving empty ones) so a step can fill them without copy-on-write.
     private func takeBuffers() -> Buffers {
-        var b = Buffers()
-        swap(&b.observations, &observations)
-        swap(&b.rewards, &rewards)
-        swap(&b.terminated, &terminated)
-        swap(&b.truncated, &truncated)
-        swap(&b.finalObservations, &finalObservations)
-        swap(&b.finalInfos, &finalInfos)
-        swap(&b.infos, &infos)
+        var b = Buffers(observations: [], rewards: [], terminated: [], truncated: [], finalObservations: [], finalInfos: [], infos: [])
+        swap(&b, &buffers)
         return b
-    }
-
-    private func putBack(_ b: inout Buffers) {
-        swap(&b.observations, &observations)
-        swap(&b.rewards, &rewards)
-        swap(&b.terminated, &terminated)
-        swap(&b.truncated, &truncated)
-        swap(&b.finalObservations, &finalObservations)
-        swap(&b.finalInfos, &finalInfos)
-        swap(&b.infos, &infos)
     }
 
     struct Outcome {
@@ -165,20 +150,11 @@ public final class VectorEnvironment {
         return Outcome(step: result, reset: reset)
     }
 
-    @inline(__always)
-    private func write(_ observation: [Float], at i: Int) {
-        observations.withUnsafeMutableBufferPointer { buffer in
-            observation.withUnsafeBufferPointer { source in
-                (buffer.baseAddress! + i * observationSize).update(from: source.baseAddress!, count: observationSize)
-            }
-        }
-    }
-
     func setObservations(_ values: [Float]) {
-        observations = values
+        buffers.observations = values
         for i in 0..<count {
-            finalObservations[i] = nil
-            finalInfos[i] = nil
+            buffers.finalObservations[i] = nil
+            buffers.finalInfos[i] = nil
         }
     }
 
