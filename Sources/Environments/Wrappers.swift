@@ -33,6 +33,23 @@ open class Wrapper: Environment {
     }
 }
 
+/// A wrapper that changes only observations (Gymnasium's `ObservationWrapper`): override `observation(_:)`; it is
+/// applied to the observations of `reset` and `step`.
+open class ObservationWrapper: Wrapper {
+    open func observation(_ observation: [Float]) -> [Float] { observation }
+
+    open override func reset(seed: UInt64?, options: [String: Double]) -> (observation: [Float], info: [String: Double]) {
+        let (observation, info) = env.reset(seed: seed, options: options)
+        return (self.observation(observation), info)
+    }
+
+    open override func step(_ action: Action) throws -> Step {
+        var result = try env.step(action)
+        result.observation = observation(result.observation)
+        return result
+    }
+}
+
 /// Truncates episodes after `maxEpisodeSteps` steps.
 public final class TimeLimit: Wrapper {
     public let maxEpisodeSteps: Int
@@ -143,7 +160,7 @@ public struct RunningMeanStd: Codable, Equatable, Sendable {
 
 /// Standardises observations with running statistics: (x − mean) / √(var + ε). Set `isFrozen` to stop updating
 /// (evaluation); save and restore `statistics` with checkpoints.
-public final class NormalizeObservation: Wrapper {
+public final class NormalizeObservation: ObservationWrapper {
     public var statistics: RunningMeanStd
     public var isFrozen = false
     public let epsilon: Double
@@ -156,21 +173,10 @@ public final class NormalizeObservation: Wrapper {
 
     public override var observationSpace: Space { .box(low: -.infinity, high: .infinity, shape: env.observationSpace.shape) }
 
-    func normalize(_ observation: [Float]) -> [Float] {
+    public override func observation(_ observation: [Float]) -> [Float] {
         let x = observation.map(Double.init)
         if !isFrozen { statistics.update(x) }
         return x.indices.map { Float((x[$0] - statistics.mean[$0]) / (statistics.variance[$0] + epsilon).squareRoot()) }
-    }
-
-    public override func reset(seed: UInt64?, options: [String: Double]) -> (observation: [Float], info: [String: Double]) {
-        let (observation, info) = env.reset(seed: seed, options: options)
-        return (normalize(observation), info)
-    }
-
-    public override func step(_ action: Action) throws -> Step {
-        var result = try env.step(action)
-        result.observation = normalize(result.observation)
-        return result
     }
 }
 
@@ -235,7 +241,7 @@ public final class RescaleAction: Wrapper {
 }
 
 /// Applies a function to every observation (give the new space when the function changes it).
-public final class TransformObservation: Wrapper {
+public final class TransformObservation: ObservationWrapper {
     let transform: ([Float]) -> [Float]
     let space: Space?
 
@@ -247,16 +253,7 @@ public final class TransformObservation: Wrapper {
 
     public override var observationSpace: Space { space ?? env.observationSpace }
 
-    public override func reset(seed: UInt64?, options: [String: Double]) -> (observation: [Float], info: [String: Double]) {
-        let (observation, info) = env.reset(seed: seed, options: options)
-        return (transform(observation), info)
-    }
-
-    public override func step(_ action: Action) throws -> Step {
-        var result = try env.step(action)
-        result.observation = transform(result.observation)
-        return result
-    }
+    public override func observation(_ observation: [Float]) -> [Float] { transform(observation) }
 }
 
 /// Applies a function to every reward.
