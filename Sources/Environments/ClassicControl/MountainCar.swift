@@ -18,9 +18,12 @@ public final class MountainCar: StatefulEnvironment {
 
     public func reset(seed: UInt64?, options: [String: Double]) -> (observation: [Float], info: [String: Double]) {
         if let seed { random = EnvironmentRandom(seed: seed) }
-        state = [random.uniform(-0.6, -0.4), 0]
+        state = Self.initialState(using: &random)
         return (observation(), [:])
     }
+
+    /// Both mountain-car tasks start at rest at a position uniform in [−0.6, −0.4).
+    static func initialState(using random: inout EnvironmentRandom) -> [Double] { [random.uniform(-0.6, -0.4), 0] }
 
     public func observation() -> [Float] { state.map(Float.init) }
 
@@ -45,7 +48,8 @@ public final class MountainCar: StatefulEnvironment {
 /// arithmetic below rounds where NumPy does.
 public final class MountainCarContinuous: StatefulEnvironment {
     public let id = "MountainCarContinuous-v0"
-    public static let minPosition = -1.2, maxPosition = 0.6, maxSpeed = 0.07, goalPosition = 0.45, power = 0.0015
+    public static let minPosition = MountainCar.minPosition, maxPosition = MountainCar.maxPosition, maxSpeed = MountainCar.maxSpeed
+    public static let goalPosition = 0.45, power = 0.0015
 
     public let actionSpace = Space.box(low: -1, high: 1, shape: [1])
     public let observationSpace = Space.box(low: [minPosition, -maxSpeed], high: [maxPosition, maxSpeed], shape: [2])
@@ -57,7 +61,7 @@ public final class MountainCarContinuous: StatefulEnvironment {
 
     public func reset(seed: UInt64?, options: [String: Double]) -> (observation: [Float], info: [String: Double]) {
         if let seed { random = EnvironmentRandom(seed: seed) }
-        state = [random.uniform(-0.6, -0.4), 0]
+        state = MountainCar.initialState(using: &random)
         return (observation(), [:])
     }
 
