@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels.h"
+
 struct ct_tensor_s { at::Tensor t; };
 struct ct_generator_s { at::Generator g; };
 
@@ -124,6 +126,16 @@ std::vector<at::indexing::TensorIndex> indices_of(const ct_index_item *items, in
     }
   }
   return out;
+}
+
+at::Tensor mlp(const at::Tensor &x, const ct_tensor *weights, const ct_tensor *biases, const int32_t *activations,
+               int64_t layers) {
+  std::vector<at::Tensor> ws = tensors_of(weights, layers);
+  std::vector<at::Tensor> bs(static_cast<size_t>(layers));
+  for (int64_t i = 0; i < layers; ++i) {
+    if (biases[i]) bs[static_cast<size_t>(i)] = biases[i]->t;
+  }
+  return ctorch::fused_mlp(x, ws, bs, activations);
 }
 
 }  // namespace
@@ -419,7 +431,7 @@ ct_tensor ct_unary(int32_t op, ct_tensor t) {
       case CT_RSQRT: r = x.rsqrt(); break;
       case CT_ABS: r = x.abs(); break;
       case CT_SIGN: r = x.sign(); break;
-      case CT_TANH: r = x.tanh(); break;
+      case CT_TANH: r = ctorch::fast_tanh_applies(x) ? ctorch::fast_tanh(x) : x.tanh(); break;
       case CT_SIGMOID: r = x.sigmoid(); break;
       case CT_LOGSIGMOID: r = at::log_sigmoid(x); break;
       case CT_RELU: r = x.relu(); break;
@@ -600,6 +612,11 @@ ct_tensor ct_matmul(ct_tensor a, ct_tensor b) { CT_TENSOR(at::matmul(a->t, b->t)
 ct_tensor ct_bmm(ct_tensor a, ct_tensor b) { CT_TENSOR(at::bmm(a->t, b->t)) }
 ct_tensor ct_einsum(const char *eq, const ct_tensor *ts, int64_t n) { CT_TENSOR(at::einsum(eq, tensors_of(ts, n))) }
 ct_tensor ct_linear(ct_tensor x, ct_tensor w, ct_tensor b) { CT_TENSOR(at::linear(x->t, w->t, opt_tensor(b))) }
+
+ct_tensor ct_mlp(ct_tensor x, const ct_tensor *weights, const ct_tensor *biases, const int32_t *activations,
+                 int64_t layers) {
+  CT_TENSOR(mlp(x->t, weights, biases, activations, layers))
+}
 
 ct_tensor ct_cross_entropy(ct_tensor logits, ct_tensor target, ct_tensor weight, int64_t reduction,
                            int64_t ignore_index, double label_smoothing) {

@@ -46,11 +46,13 @@ struct TensorBench: ParsableCommand {
         let results = TensorBenchmarks.run(scale: scale)
         print("op overhead (tanh 64x4): \(String(format: "%.2f", results.opOverheadMicroseconds)) µs")
         print("MLP step (4-64-64-2, batch 64, fwd+bwd): \(String(format: "%.2f", results.mlpStepMicroseconds)) µs")
+        print("  the same, layer by layer (unfused): \(String(format: "%.2f", results.unfusedMLPStepMicroseconds)) µs")
         print("matmul 512^3 float32: \(String(format: "%.1f", results.matmulGFlops)) GFLOP/s")
         printJSON([
             "threads": LibTorch.numThreads,
             "op_overhead_us": results.opOverheadMicroseconds,
             "mlp_step_us": results.mlpStepMicroseconds,
+            "mlp_step_unfused_us": results.unfusedMLPStepMicroseconds,
             "matmul_gflops": results.matmulGFlops,
         ])
     }
@@ -60,6 +62,7 @@ enum TensorBenchmarks {
     struct Results {
         var opOverheadMicroseconds: Double
         var mlpStepMicroseconds: Double
+        var unfusedMLPStepMicroseconds: Double
         var matmulGFlops: Double
     }
 
@@ -78,7 +81,20 @@ enum TensorBenchmarks {
         let w3 = parameter([2, 64]), b3 = parameter([2])
         let parameters = [w1, b1, w2, b2, w3, b3]
         let mlpIterations = n(2000)
+        // The library's own network (`MLP`, a fused `Sequential`) with the same parameters.
+        let network = Sequential([Linear(inputSize: 4, outputSize: 64), Activation(.tanh),
+                                  Linear(inputSize: 64, outputSize: 64), Activation(.tanh),
+                                  Linear(inputSize: 64, outputSize: 2)])
+        withNoGrad {
+            for (mine, theirs) in zip(network.parameters(), parameters) { mine.copy_(theirs) }
+        }
+        let networkParameters = network.parameters()
         let mlpSeconds = fastestRun(iterations: mlpIterations) {
+            for p in networkParameters { p.zeroGrad() }
+            network(x).square().mean().backward()
+        }
+        // The same step written layer by layer: one autograd node per linear and tanh.
+        let unfusedSeconds = fastestRun(iterations: mlpIterations) {
             for p in parameters { p.zeroGrad() }
             let h1 = x.linear(weight: w1, bias: b1).tanh()
             let h2 = h1.linear(weight: w2, bias: b2).tanh()
@@ -95,6 +111,7 @@ enum TensorBenchmarks {
         return Results(
             opOverheadMicroseconds: opSeconds / Double(opIterations) * 1e6,
             mlpStepMicroseconds: mlpSeconds / Double(mlpIterations) * 1e6,
+            unfusedMLPStepMicroseconds: unfusedSeconds / Double(mlpIterations) * 1e6,
             matmulGFlops: flops * Double(mmIterations) / mmSeconds / 1e9
         )
     }

@@ -170,6 +170,12 @@ ct_tensor ct_matmul(ct_tensor a, ct_tensor b);
 ct_tensor ct_bmm(ct_tensor a, ct_tensor b);
 ct_tensor ct_einsum(const char *equation, const ct_tensor *ts, int64_t n);
 ct_tensor ct_linear(ct_tensor x, ct_tensor w, ct_tensor b); // b may be NULL
+/// Activations of ct_mlp's layers.
+enum ct_mlp_activation { CT_MLP_IDENTITY = 0, CT_MLP_TANH = 1, CT_MLP_RELU = 2 };
+/// A multilayer perceptron in one autograd node: for each layer i, h = act_i(h·weights[i]ᵀ + biases[i]) (biases[i]
+/// may be NULL). Falls back to separate operations when the inputs are not CPU float32/float64 with 2-D weights.
+ct_tensor ct_mlp(ct_tensor x, const ct_tensor *weights, const ct_tensor *biases, const int32_t *activations,
+                 int64_t layers);
 /// reduction: 0 none, 1 mean, 2 sum (libtorch's codes). weight may be NULL.
 ct_tensor ct_cross_entropy(ct_tensor logits, ct_tensor target, ct_tensor weight, int64_t reduction,
                            int64_t ignore_index, double label_smoothing);

@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+import TestSupport
+import Torch
+@testable import NeuralNetworks
+
+/// `Sequential` runs Linear/tanh/ReLU stacks as one fused node (`Tensor.mlp`); it must agree with the layer-by-layer
+/// computation in values and in every gradient.
+@Suite struct FusedMLPTests {
+    static func network(_ activation: ActivationKind, output: ActivationKind, bias: Bool, dtype: DType) -> Sequential {
+        MLP(sizes: [3, 7, 5, 2], activation: activation, outputActivation: output, bias: bias, dtype: dtype,
+            generator: Generator(seed: 3))
+    }
+
+    @Test("fused and layer-by-layer networks agree in outputs and gradients", arguments: [
+        (ActivationKind.tanh, ActivationKind.identity, true), (.relu, .identity, true), (.tanh, .tanh, false),
+        (.relu, .relu, true), (.identity, .tanh, true),
+    ])
+    func agreesWithLayers(activation: ActivationKind, output: ActivationKind, bias: Bool) {
+        for (dtype, tolerance) in [(DType.float64, 1e-12), (.float32, 2e-6)] {
+            let net = Self.network(activation, output: output, bias: bias, dtype: dtype)
+            #expect(net.denseLayers != nil, "Linear/\(activation) stacks are fusable")
+            // A 3-D input exercises the flattening of leading dimensions.
+            let x = Tensor.randn([2, 4, 3], dtype: dtype, generator: Generator(seed: 9)).requiringGrad()
+            let weights = Tensor.randn([2, 4, 2], dtype: dtype, generator: Generator(seed: 10))
+            func run(fused: Bool) -> (out: [Double], grads: [[Double]]) {
+                net.allowsFusion = fused
+                let out = net(x)
+                let grads = gradients(of: [(out * weights).sum()], withRespectTo: [x] + net.parameters())
+                return (out.doubles, grads.map { $0?.doubles ?? [] })
+            }
+            let fused = run(fused: true), layered = run(fused: false)
+            let context = "\(activation)/\(output) bias \(bias) \(dtype)"
+            expectClose(fused.out, layered.out, atol: tolerance, rtol: tolerance, "\(context) outputs")
+            #expect(fused.grads.count == layered.grads.count)
+            for (k, (a, b)) in zip(fused.grads, layered.grads).enumerated() {
+                #expect(!a.isEmpty, "\(context): gradient \(k) missing")
+                expectClose(a, b, atol: tolerance, rtol: tolerance, "\(context) gradient \(k)")
+            }
+        }
+    }
+
+    @Test("fused MLP gradients match finite differences for the input, weights and biases")
+    func finiteDifferences() {
+        gradientCheck(GradCase(name: "mlp", shapes: [[4, 3], [5, 3], [5], [2, 5], [2]]) {
+            $0[0].mlp([(weight: $0[1], bias: $0[2], activation: .tanh), (weight: $0[3], bias: $0[4], activation: .identity)])
+        })
+        gradientCheck(GradCase(name: "mlp relu", shapes: [[4, 3], [5, 3], [2, 5]]) {
+            $0[0].mlp([(weight: $0[1], bias: nil, activation: .relu), (weight: $0[2], bias: nil, activation: .tanh)])
+        })
+    }
+
+    @Test("only tensors that require gradients get them; no graph without gradients; retained graphs run twice")
+    func gradientBookkeeping() {
+        let net = Self.network(.tanh, output: .identity, bias: true, dtype: .float64)
+        let x = Tensor.randn([6, 3], dtype: .float64, generator: Generator(seed: 1))
+        let out = net(x)
+        #expect(out.requiresGrad)
+        out.sum().backward(retainGraph: true)
+        let first = net.parameters().map { $0.grad!.doubles }
+        out.sum().backward()
+        for (p, g) in zip(net.parameters(), first) { expectClose(p.grad!, g.map { 2 * $0 }, atol: 1e-12, "accumulated") }
+        #expect(x.grad == nil)
+        let frozen = withNoGrad { net(x) }
+        #expect(!frozen.requiresGrad)
+        expectClose(frozen, out.doubles, atol: 0, "no-grad forward")
+    }
+
+    @Test("layers that cannot be fused run one by one")
+    func unfusable() {
+        let net = Sequential(Linear(inputSize: 3, outputSize: 4), Activation(.gelu), Linear(inputSize: 4, outputSize: 1))
+        #expect(net.denseLayers == nil)
+        let half = MLP(sizes: [3, 4, 1], dtype: .bfloat16, generator: Generator(seed: 0))
+        let x = Tensor.randn([2, 3], generator: Generator(seed: 0)).to(dtype: .bfloat16)
+        let fused = half(x)
+        half.allowsFusion = false
+        #expect(fused.dtype == .bfloat16)
+        #expect(fused.equal(half(x)), "bfloat16 takes the composed path")
+    }
+}
