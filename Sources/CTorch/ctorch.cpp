@@ -10,6 +10,7 @@
 #include <c10/core/InferenceMode.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/functions/utils.h>
 #include <torch/csrc/autograd/variable.h>
 
 #include <atomic>
@@ -36,6 +37,12 @@ ct_tensor wrap(at::Tensor t) {
   live_handles.fetch_add(1, std::memory_order_relaxed);
   ++thread_handle_balance;
   return new ct_tensor_s{std::move(t)};
+}
+
+void ct_free_handle(ct_tensor t) {
+  live_handles.fetch_sub(1, std::memory_order_relaxed);
+  --thread_handle_balance;
+  delete t;
 }
 
 at::ScalarType to_scalar_type(int32_t code) {
@@ -137,6 +144,43 @@ at::Tensor mlp(const at::Tensor &x, const ct_tensor *weights, const ct_tensor *b
   }
   return ctorch::fused_mlp(x, ws, bs, activations);
 }
+
+// The node behind ct_attach_backward: hands the incoming gradients to a callback (Swift code) and passes what it
+// returns on to the inputs.
+struct CallbackBackward : public torch::autograd::Node {
+  ct_backward_fn backward = nullptr;
+  ct_release_fn release = nullptr;
+  void *context = nullptr;
+  std::string label;
+
+  ~CallbackBackward() override { release_variables(); }
+  std::string name() const override { return label; }
+  void release_variables() override {
+    if (release && context) release(context);
+    context = nullptr;
+  }
+
+  torch::autograd::variable_list apply(torch::autograd::variable_list &&grads) override {
+    TORCH_CHECK(context, label, ": trying to backward through the graph a second time (its saved values were freed); "
+                "pass retainGraph: true to the first backward");
+    std::vector<ct_tensor> incoming(grads.size(), nullptr);
+    for (size_t i = 0; i < grads.size(); ++i) {
+      if (grads[i].defined()) incoming[i] = wrap(grads[i]);
+    }
+    std::vector<ct_tensor> outgoing(num_outputs(), nullptr);
+    const int32_t status = backward(context, incoming.data(), static_cast<int64_t>(incoming.size()), outgoing.data(),
+                                    static_cast<int64_t>(outgoing.size()));
+    torch::autograd::variable_list result(outgoing.size());
+    for (size_t i = 0; i < outgoing.size(); ++i) {
+      if (outgoing[i]) {
+        result[i] = outgoing[i]->t;
+        ct_free_handle(outgoing[i]);
+      }
+    }
+    TORCH_CHECK(status == 0, label, " backward: ", last_error);
+    return result;
+  }
+};
 
 }  // namespace
 
@@ -764,6 +808,49 @@ const char *ct_torch_version(void) {
 #else
   return "1.13";
 #endif
+}
+
+// ---- operations whose gradient is computed by the caller --------------------------------------------------------
+void ct_set_error(const char *message) { set_error(message); }
+
+int ct_attach_backward(const ct_tensor *inputs, int64_t n_inputs, const ct_tensor *outputs, int64_t n_outputs,
+                       ct_backward_fn backward, ct_release_fn release, void *context, const char *name) {
+  std::shared_ptr<CallbackBackward> node;
+  try {
+    bool needed = at::GradMode::is_enabled();
+    if (needed) {
+      needed = false;
+      for (int64_t i = 0; i < n_inputs; ++i) needed = needed || inputs[i]->t.requires_grad();
+    }
+    if (!needed) {
+      if (release) release(context);
+      return 0;
+    }
+    node.reset(new CallbackBackward(), torch::autograd::deleteNode);
+    node->backward = backward;
+    node->release = release;
+    node->context = context;
+    node->label = std::string(name ? name : "Function") + "Backward";
+    torch::autograd::edge_list edges;
+    edges.reserve(static_cast<size_t>(n_inputs));
+    for (int64_t i = 0; i < n_inputs; ++i) edges.push_back(torch::autograd::impl::gradient_edge(inputs[i]->t));
+    node->set_next_edges(std::move(edges));
+    for (int64_t i = 0; i < n_outputs; ++i) {
+      at::Tensor &out = outputs[i]->t;
+      TORCH_CHECK(!out.requires_grad(), node->label, ": output ", i, " already has a gradient history");
+      TORCH_CHECK(torch::autograd::isDifferentiableType(out.scalar_type()), node->label, ": output ", i, " has dtype ",
+                  out.scalar_type(), ", which cannot carry gradients");
+      torch::autograd::set_history(out, node);
+    }
+    return 0;
+  } catch (const c10::Error &e) {
+    set_error(e.what_without_backtrace());
+  } catch (const std::exception &e) {
+    set_error(e.what());
+  }
+  // On failure the node (if made) still owns the context and releases it when destroyed.
+  if (!node && release) release(context);
+  return -1;
 }
 
 }  // extern "C"

@@ -18,30 +18,50 @@ enum PPO {
                 let observations = rollout.observations.indexSelect(dim: 0, index: indices)
                 let actions = rollout.actions.indexSelect(dim: 0, index: indices)
                 let (distribution, values) = policy(observations)
-                let logProbs = distribution.logProb(actions)
-                let policyLoss = PPOPolicyLoss(
-                    logProbs: logProbs, oldLogProbs: rollout.logProbs.indexSelect(dim: 0, index: indices),
-                    advantages: batch.advantages.indexSelect(dim: 0, index: indices), clipLow: clip,
-                    normalizeAdvantages: config.normalizeAdvantage && indices.count > 1)
-                let (valueLoss, valueClipFraction) = ppoValueLoss(
-                    values: values, oldValues: rollout.values.indexSelect(dim: 0, index: indices),
-                    returns: batch.returns.indexSelect(dim: 0, index: indices), clipRange: config.clipRangeVf, variant: config.valueLoss)
-                let entropyLoss = -distribution.entropy().mean()
-                let approxKL = policyLoss.approxKL3
-                if let target = config.targetKL, approxKL > 1.5 * target {
+                let oldLogProbs = rollout.logProbs.indexSelect(dim: 0, index: indices)
+                let advantages = batch.advantages.indexSelect(dim: 0, index: indices)
+                let oldValues = rollout.values.indexSelect(dim: 0, index: indices)
+                let returns = batch.returns.indexSelect(dim: 0, index: indices)
+                let normalize = config.normalizeAdvantage && indices.count > 1
+                let step: MinibatchLoss
+                if config.fusedLoss, let fused = FusedPPOLoss(
+                    distribution: distribution, values: values, actions: actions, oldLogProbs: oldLogProbs,
+                    advantages: advantages, oldValues: oldValues, returns: returns,
+                    settings: .init(clipRange: clip, clipRangeValue: config.clipRangeVf, normalizeAdvantages: normalize,
+                                    entropyCoefficient: config.entCoef, valueCoefficient: config.vfCoef,
+                                    valueLoss: config.valueLoss)) {
+                    step = MinibatchLoss(loss: fused.loss, policyLoss: fused.policyLoss, valueLoss: fused.valueLoss,
+                                         entropyLoss: fused.entropyLoss, approxKL: fused.approxKL,
+                                         clipFraction: fused.clipFraction, valueClipFraction: fused.valueClipFraction)
+                } else {
+                    let policyLoss = PPOPolicyLoss(
+                        logProbs: distribution.logProb(actions), oldLogProbs: oldLogProbs, advantages: advantages,
+                        clipLow: clip, normalizeAdvantages: normalize)
+                    let (valueLoss, valueClipFraction) = ppoValueLoss(
+                        values: values, oldValues: oldValues, returns: returns, clipRange: config.clipRangeVf,
+                        variant: config.valueLoss)
+                    let entropyLoss = -distribution.entropy().mean()
+                    let loss = policyLoss.loss + config.entCoef * entropyLoss + config.vfCoef * valueLoss
+                    step = MinibatchLoss(loss: loss, policyLoss: policyLoss.loss.item(Double.self),
+                                         valueLoss: valueLoss.item(Double.self), entropyLoss: entropyLoss.item(Double.self),
+                                         approxKL: policyLoss.approxKL3, clipFraction: policyLoss.clipFractionRange,
+                                         valueClipFraction: valueClipFraction)
+                }
+                if let target = config.targetKL, step.approxKL > 1.5 * target {
                     stoppedEarly = true
-                    metrics.add("train/approx_kl", approxKL)
+                    metrics.add("train/approx_kl", step.approxKL)
                     break epochs
                 }
-                let loss = policyLoss.loss + config.entCoef * entropyLoss + config.vfCoef * valueLoss
-                let norm = try optimization.step(loss, parts: ["policy_loss": policyLoss.loss, "value_loss": valueLoss, "entropy_loss": entropyLoss], maxGradNorm: config.maxGradNorm, update: batch.update)
+                let norm = try optimization.step(step.loss, parts: ["policy_loss": step.policyLoss, "value_loss": step.valueLoss,
+                                                                   "entropy_loss": step.entropyLoss],
+                                                 maxGradNorm: config.maxGradNorm, update: batch.update)
                 gradientSteps += 1
-                metrics.add("train/policy_loss", policyLoss.loss.item(Double.self))
-                metrics.add("train/value_loss", valueLoss.item(Double.self))
-                metrics.add("train/entropy_loss", entropyLoss.item(Double.self))
-                metrics.add("train/approx_kl", approxKL)
-                metrics.add("train/clip_fraction", policyLoss.clipFractionRange)
-                metrics.add("train/value_clip_fraction", valueClipFraction)
+                metrics.add("train/policy_loss", step.policyLoss)
+                metrics.add("train/value_loss", step.valueLoss)
+                metrics.add("train/entropy_loss", step.entropyLoss)
+                metrics.add("train/approx_kl", step.approxKL)
+                metrics.add("train/clip_fraction", step.clipFraction)
+                metrics.add("train/value_clip_fraction", step.valueClipFraction)
                 metrics.add("train/grad_norm", norm)
             }
         }
@@ -52,3 +72,15 @@ enum PPO {
         return result
     }
 }
+
+/// One minibatch's PPO objective and the diagnostics logged for it.
+struct MinibatchLoss {
+    let loss: Tensor
+    let policyLoss: Double
+    let valueLoss: Double
+    let entropyLoss: Double
+    let approxKL: Double
+    let clipFraction: Double
+    let valueClipFraction: Double
+}
+

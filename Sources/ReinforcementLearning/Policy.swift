@@ -191,22 +191,28 @@ public final class MLPActorCritic: Module, ActorCriticPolicy {
         }
     }
 
+    /// A trunk followed by its output layer, as one fused MLP when the trunk allows it.
+    static func network(_ trunk: Sequential?, _ output: Linear) -> (Tensor) -> Tensor {
+        guard let trunk else { return { output($0) } }
+        guard trunk.allowsFusion, let layers = trunk.denseLayers else { return { output(trunk($0)) } }
+        return { $0.mlp(layers + [(weight: output.weight, bias: output.bias, activation: .identity)]) }
+    }
+
     static func orthogonal(_ layer: Linear, gain: Double, _ generator: Generator?) {
         Initializer.orthogonal(gain: gain).apply(to: layer.weight, generator: generator)
         if let bias = layer.bias { Initializer.zeros.apply(to: bias) }
     }
 
     public func callAsFunction(_ observations: Tensor) -> (distribution: PolicyDistribution, value: Tensor) {
-        let policyFeatures: Tensor, valueFeatures: Tensor
+        let head: Tensor, value: Tensor
         if let shared = extractor.sharedNet {
-            policyFeatures = shared(observations)
-            valueFeatures = policyFeatures
+            let features = shared(observations)
+            head = actionNet(features)
+            value = valueNet(features).squeezed(-1)
         } else {
-            policyFeatures = extractor.policyNet.map { $0(observations) } ?? observations
-            valueFeatures = extractor.valueNet.map { $0(observations) } ?? observations
+            head = Self.network(extractor.policyNet, actionNet)(observations)
+            value = Self.network(extractor.valueNet, valueNet)(observations).squeezed(-1)
         }
-        let head = actionNet(policyFeatures)
-        let value = valueNet(valueFeatures).squeezed(-1)
         switch actionSpace {
         case .discrete: return (.categorical(Categorical(logits: head)), value)
         case .multiDiscrete(let nvec): return (.multiCategorical(head.split(sizes: nvec, dim: -1).map { Categorical(logits: $0) }), value)

@@ -70,9 +70,19 @@ struct Optimization {
     /// Returns the gradient norm before clipping.
     @discardableResult
     func step(_ loss: Tensor, parts: [String: Tensor], maxGradNorm: Double, update: Int) throws -> Double {
+        try step(loss, parts: { parts.mapValues { $0.item(Double.self) } }, maxGradNorm: maxGradNorm, update: update)
+    }
+
+    /// The same, with the loss's parts already read (reported only when the loss is not finite).
+    @discardableResult
+    func step(_ loss: Tensor, parts: [String: Double], maxGradNorm: Double, update: Int) throws -> Double {
+        try step(loss, parts: { parts }, maxGradNorm: maxGradNorm, update: update)
+    }
+
+    private func step(_ loss: Tensor, parts: () -> [String: Double], maxGradNorm: Double, update: Int) throws -> Double {
         let value = loss.item(Double.self)
         guard value.isFinite else {
-            throw TrainingError.nonFiniteLoss(update: update, losses: parts.mapValues { $0.item(Double.self) }.merging(["loss": value]) { $1 })
+            throw TrainingError.nonFiniteLoss(update: update, losses: parts().merging(["loss": value]) { $1 })
         }
         if let buffer { buffer.zeroGrad() } else { optimizer.zeroGrad() }
         loss.backward()

@@ -117,3 +117,50 @@ public func withInferenceMode<R>(_ body: () throws -> R) rethrows -> R {
     defer { ct_inference_mode_exit(guardHandle) }
     return try body()
 }
+
+/// Makes `outputs`, computed by Swift code with gradient recording off, differentiable with respect to `inputs`
+/// (what `torch.autograd.Function` does in PyTorch). During back-propagation `backward` receives the gradient of each
+/// output (nil where none arrived) and returns the gradient of each input, in order (nil for an input without one).
+/// When gradient recording is off or no input requires a gradient, nothing is attached. `name` appears in
+/// `gradFunctionName` and in errors. `backward` runs at most once unless the graph is retained.
+///
+/// Use it to replace a long chain of small operations by one pass of your own code with its hand-derived gradient.
+public func attachGradient(outputs: [Tensor], inputs: [Tensor], name: String,
+                           backward: @escaping ([Tensor?]) -> [Tensor?]) {
+    let context = Unmanaged.passRetained(BackwardContext(backward, expected: inputs.count, name: name)).toOpaque()
+    withExtendedLifetime((outputs, inputs)) {
+        let i: [ct_tensor?] = inputs.map { $0.handle }
+        let o: [ct_tensor?] = outputs.map { $0.handle }
+        check(ct_attach_backward(i, Int64(i.count), o, Int64(o.count), callBackward, releaseBackward, context, name),
+              "attachGradient(\(name))")
+    }
+}
+
+private final class BackwardContext {
+    let backward: ([Tensor?]) -> [Tensor?]
+    let expected: Int
+    let name: String
+    init(_ backward: @escaping ([Tensor?]) -> [Tensor?], expected: Int, name: String) {
+        self.backward = backward
+        self.expected = expected
+        self.name = name
+    }
+}
+
+private let callBackward: ct_backward_fn = { context, gradOutputs, outputCount, gradInputs, inputCount in
+    let box = Unmanaged<BackwardContext>.fromOpaque(context!).takeUnretainedValue()
+    let incoming: [Tensor?] = (0..<Int(outputCount)).map { gradOutputs![$0].map { Tensor(owning: $0) } }
+    let result = box.backward(incoming)
+    guard result.count == Int(inputCount) else {
+        ct_set_error("\(box.name) returned \(result.count) gradients for \(inputCount) inputs")
+        return 1
+    }
+    for (k, gradient) in result.enumerated() {
+        gradInputs![k] = gradient.map { g in g.withHandle { ct_alias($0) } } ?? nil
+    }
+    return 0
+}
+
+private let releaseBackward: ct_release_fn = { context in
+    Unmanaged<BackwardContext>.fromOpaque(context!).release()
+}

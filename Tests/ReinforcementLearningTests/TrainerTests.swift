@@ -49,6 +49,23 @@ struct TrainerTests {
         }
     }
 
+    @Test("PPO updates through the fused loss and through the composed losses end at the same parameters",
+          arguments: ["CartPole-v1", "Pendulum-v1"])
+    func fusedLossTraining(env: String) throws {
+        func train(fused: Bool) throws -> [String: Tensor] {
+            var config = try OnPolicyConfig.resolve(algorithm: .ppo, env: env, overrides: [
+                "n_envs=2", "n_steps=64", "batch_size=32", "n_epochs=2", "n_timesteps=256", "clip_range_vf=0.2", "ent_coef=0.01"])
+            config.fusedLoss = fused
+            let trainer = try OnPolicyTrainer(config: config, runDirectory: try temporaryDirectory())
+            trainer.showProgress = false
+            try trainer.train()
+            return trainer.policy.stateDict()
+        }
+        let fused = try train(fused: true), composed = try train(fused: false)
+        // Float32 rounding differs between the two (the fused loss works in double), so allow a small tolerance.
+        for (name, t) in fused { expectClose(t, composed[name]!.doubles, atol: 1e-4, rtol: 1e-3, "\(env) \(name)") }
+    }
+
     @Test("the same seed gives the same parameters; another seed different ones")
     func determinism() throws {
         func train(_ seed: UInt64) throws -> [String: Tensor] {

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Torch
 import TestSupport
@@ -80,4 +81,58 @@ struct AutogradTests {
         #expect(w.doubles == [0.5, -0.5])
         #expect(w.requiresGrad && w.isLeaf)
     }
+
+    final class Flag: @unchecked Sendable { var value = false }
+    final class Witness { let flag: Flag; init(_ flag: Flag) { self.flag = flag }; deinit { flag.value = true } }
+
+    @Test("attachGradient: a Swift-computed operation with a hand-written backward joins the graph")
+    func customFunction() {
+        let x = Tensor([1, -2, 3] as [Double]).requiringGrad()
+        let w = Tensor([0.5, 0.5, 2] as [Double]).requiringGrad()
+        let freedAfterBackward = Flag(), freedWithGraph = Flag()
+        do {
+            // y = Σ w·x³ computed without autograd; dy/dx = 3w·x², dy/dw = x³.
+            let (xs, ws) = (x.doubles, w.doubles)
+            let y = Tensor(zip(xs, ws).reduce(0) { $0 + $1.1 * $1.0 * $1.0 * $1.0 }, dtype: .float64)
+            let witness = Witness(freedAfterBackward)
+            attachGradient(outputs: [y], inputs: [x, w], name: "Cubic") { upstream in
+                _ = witness
+                let g = upstream[0]!.item(Double.self)
+                return [Tensor(zip(xs, ws).map { 3 * $0.1 * $0.0 * $0.0 * g }), Tensor(xs.map { $0 * $0 * $0 * g })]
+            }
+            #expect(y.requiresGrad)
+            #expect(y.gradFunctionName == "CubicBackward")
+            (y * 2).backward(retainGraph: true)
+            #expect(x.grad?.doubles == [3, 12, 108])
+            #expect(w.grad?.doubles == [2, -16, 54])
+            y.backward()
+            #expect(x.grad?.doubles == [4.5, 18, 162], "a retained graph runs again and accumulates")
+            // A graph that is dropped without backward frees its closure too.
+            let unused = Tensor(1.0, dtype: .float64)
+            let other = Witness(freedWithGraph)
+            attachGradient(outputs: [unused], inputs: [x], name: "Unused") { _ in _ = other; return [nil] }
+            #expect(unused.requiresGrad)
+        }
+        #expect(freedAfterBackward.value, "the backward closure is released once the graph is freed")
+        #expect(freedWithGraph.value, "an unused graph releases its closure")
+        // Without gradient recording nothing is attached.
+        let z = Tensor(1.0, dtype: .float64)
+        withNoGrad { attachGradient(outputs: [z], inputs: [x], name: "Nothing") { _ in [nil] } }
+        #expect(!z.requiresGrad)
+    }
+
+    @Test("attachGradient gradients match finite differences")
+    func customFunctionGradientCheck() {
+        gradientCheck(GradCase(name: "custom softplus", shapes: [[5]]) { inputs in
+            let x = inputs[0]
+            let values = x.doubles
+            let y = Tensor(values.map { Foundation.log1p(Foundation.exp($0)) })
+            attachGradient(outputs: [y], inputs: [x], name: "Softplus") { upstream in
+                let g = upstream[0]!.doubles
+                return [Tensor(zip(values, g).map { $1 / (1 + Foundation.exp(-$0)) })]
+            }
+            return y
+        })
+    }
 }
+

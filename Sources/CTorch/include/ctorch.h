@@ -170,6 +170,22 @@ ct_tensor ct_matmul(ct_tensor a, ct_tensor b);
 ct_tensor ct_bmm(ct_tensor a, ct_tensor b);
 ct_tensor ct_einsum(const char *equation, const ct_tensor *ts, int64_t n);
 ct_tensor ct_linear(ct_tensor x, ct_tensor w, ct_tensor b); // b may be NULL
+
+// ---- operations whose gradient is computed by the caller (torch.autograd.Function) ------------------------------
+/// Called during back-propagation with the gradient of each output (NULL where none arrived; the callee owns these
+/// handles and frees them). It stores a new handle, or NULL, into grad_inputs[j] for each input (ownership passes
+/// back) and returns 0, or returns nonzero after ct_set_error.
+typedef int32_t (*ct_backward_fn)(void *context, const ct_tensor *grad_outputs, int64_t n_outputs,
+                                  ct_tensor *grad_inputs, int64_t n_inputs);
+/// Frees `context`; called exactly once, when the graph no longer needs it.
+typedef void (*ct_release_fn)(void *context);
+/// Makes `outputs` (computed with gradient tracking off) differentiable with respect to `inputs` through
+/// `backward`. When gradient mode is off or no input requires a gradient, nothing is attached and `release` runs at
+/// once. Returns 0, or -1 with an error (and `release` called).
+int ct_attach_backward(const ct_tensor *inputs, int64_t n_inputs, const ct_tensor *outputs, int64_t n_outputs,
+                       ct_backward_fn backward, ct_release_fn release, void *context, const char *name);
+/// Sets the thread's error message (for callbacks reporting a failure).
+void ct_set_error(const char *message);
 /// Activations of ct_mlp's layers.
 enum ct_mlp_activation { CT_MLP_IDENTITY = 0, CT_MLP_TANH = 1, CT_MLP_RELU = 2 };
 /// A multilayer perceptron in one autograd node: for each layer i, h = act_i(h·weights[i]ᵀ + biases[i]) (biases[i]

@@ -1,0 +1,208 @@
+import Foundation
+import NeuralNetworks
+import Torch
+
+/// The whole PPO minibatch objective — clipped surrogate, value loss and entropy bonus — as one differentiable
+/// operation with a hand-derived gradient, plus its diagnostics, for categorical and diagonal-Gaussian policies.
+///
+/// It computes exactly what `PPOPolicyLoss`, `ppoValueLoss` and the distributions' `entropy()` compute together
+/// (ALGORITHMS-rl A6, in double precision), including how autograd splits the gradient at ties of `max` and at the
+/// bounds of `clamp`. Recording those ~40 small operations one by one costs far more than the arithmetic for
+/// minibatches of a few hundred samples; this does one pass forward and one backward (tests compare both against the
+/// composed losses). Other distributions go through the composed losses.
+struct FusedPPOLoss {
+    /// policy + entCoef·entropy + vfCoef·value, differentiable.
+    let loss: Tensor
+    let policyLoss: Double
+    let valueLoss: Double
+    let entropyLoss: Double
+    /// mean(ρ − 1 − log ρ) (k3).
+    let approxKL: Double
+    /// Fraction with ρ outside [1 − ε, 1 + ε].
+    let clipFraction: Double
+    let valueClipFraction: Double
+
+    struct Settings {
+        var clipRange: Double
+        var clipRangeValue: Double?
+        var normalizeAdvantages: Bool
+        var normalizationEps = 1e-8
+        var entropyCoefficient: Double
+        var valueCoefficient: Double
+        var valueLoss: ValueLossVariant
+    }
+
+    /// nil when the distribution is not one this loss handles (then use the composed losses).
+    init?(distribution: PolicyDistribution, values: Tensor, actions: Tensor, oldLogProbs: Tensor, advantages: Tensor,
+          oldValues: Tensor, returns: Tensor, settings: Settings) {
+        let batch = values.count
+        guard values.shape == [batch], batch > 0 else { return nil }
+        let head: Tensor, logStd: Tensor?
+        switch distribution {
+        case .categorical(let d):
+            head = d.logProbabilities
+            logStd = nil
+            guard head.rank == 2, head.size(0) == batch, actions.count == batch else { return nil }
+        case .gaussian(let d):
+            head = d.mean
+            logStd = d.logStd
+            guard head.rank == 2, head.size(0) == batch, actions.shape == head.shape, d.logStd.shape == head.shape else { return nil }
+        case .multiCategorical:
+            return nil
+        }
+        let dtype = head.dtype
+        guard dtype == .float32 || dtype == .float64, values.dtype == dtype else { return nil }
+
+        let width = head.size(1)
+        let h = head.doubles, v = values.doubles
+        let s = logStd?.doubles
+        let oldLogProb = oldLogProbs.doubles, oldValue = oldValues.doubles, ret = returns.doubles
+        var adv = advantages.doubles
+        let n = Double(batch)
+        if settings.normalizeAdvantages && batch > 1 {
+            // (A − mean) / (std + eps), std with Bessel's correction, as normalizeAdvantages.
+            let mean = adv.reduce(0, +) / n
+            let variance = adv.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (n - 1)
+            let scale = variance.squareRoot() + settings.normalizationEps
+            adv = adv.map { ($0 - mean) / scale }
+        }
+
+        // Log-probabilities and entropies of the taken actions.
+        var logProb = [Double](repeating: 0, count: batch)
+        var entropySum = 0.0
+        var categoricalActions: [Int] = []
+        var gaussianActions: [Double] = []
+        let halfLogTwoPi = 0.5 * Foundation.log(2 * Double.pi)
+        if let s {
+            gaussianActions = actions.doubles
+            for i in 0..<batch {
+                var lp = 0.0
+                for d in 0..<width {
+                    let k = i * width + d
+                    let z = (gaussianActions[k] - h[k]) * Foundation.exp(-s[k])
+                    lp += -0.5 * z * z - s[k] - halfLogTwoPi
+                    entropySum += s[k] + 0.5 + halfLogTwoPi
+                }
+                logProb[i] = lp
+            }
+        } else {
+            categoricalActions = actions.ints
+            for i in 0..<batch {
+                let a = categoricalActions[i]
+                precondition(a >= 0 && a < width, "action \(a) out of range for \(width) categories")
+                logProb[i] = h[i * width + a]
+                for j in 0..<width {
+                    let l = h[i * width + j]
+                    entropySum -= Foundation.exp(l) * l
+                }
+            }
+        }
+
+        // Clipped surrogate: per-sample max(−Â·ρ, −Â·clip(ρ)), and d(loss)/d(log π) through ρ.
+        let low = 1 - settings.clipRange, high = 1 + settings.clipRange
+        var policySum = 0.0, klSum = 0.0, clippedCount = 0.0
+        var dLogProb = [Double](repeating: 0, count: batch)
+        for i in 0..<batch {
+            let logRatio = logProb[i] - oldLogProb[i]
+            let ratio = Foundation.exp(logRatio)
+            let unclipped = -adv[i] * ratio
+            let clipped = -adv[i] * Swift.min(Swift.max(ratio, low), high)
+            policySum += Swift.max(unclipped, clipped)
+            klSum += ratio - 1 - logRatio
+            let inside = ratio >= low && ratio <= high
+            if !inside { clippedCount += 1 }
+            let dRatio: Double
+            if unclipped > clipped {
+                dRatio = -adv[i]
+            } else if unclipped < clipped {
+                dRatio = inside ? -adv[i] : 0
+            } else {
+                dRatio = -adv[i] * (inside ? 1 : 0.5)
+            }
+            dLogProb[i] = dRatio * ratio / n
+        }
+
+        // Value loss (Stable-Baselines3 or CleanRL form, optionally clipped around the old values).
+        var valueSum = 0.0, valueClipped = 0.0
+        var dValue = [Double](repeating: 0, count: batch)
+        let half = settings.valueLoss == .cleanrl ? 0.5 : 1.0
+        for i in 0..<batch {
+            let error = v[i] - ret[i]
+            let unclippedSquared = error * error
+            guard let c = settings.clipRangeValue else {
+                valueSum += unclippedSquared
+                dValue[i] = half * 2 * error / n
+                continue
+            }
+            let delta = v[i] - oldValue[i]
+            let inside = delta >= -c && delta <= c
+            let clippedValue = oldValue[i] + Swift.min(Swift.max(delta, -c), c)
+            let clippedError = clippedValue - ret[i]
+            let clippedSquared = clippedError * clippedError
+            if clippedSquared > unclippedSquared { valueClipped += 1 }
+            let dClipped = inside ? 2 * clippedError : 0
+            switch settings.valueLoss {
+            case .sb3:
+                valueSum += clippedSquared
+                dValue[i] = dClipped / n
+            case .cleanrl:
+                valueSum += Swift.max(unclippedSquared, clippedSquared)
+                let d: Double
+                if unclippedSquared > clippedSquared { d = 2 * error }
+                else if unclippedSquared < clippedSquared { d = dClipped }
+                else { d = (2 * error + dClipped) / 2 }
+                dValue[i] = 0.5 * d / n
+            }
+        }
+
+        policyLoss = policySum / n
+        valueLoss = half * valueSum / n
+        entropyLoss = -entropySum / n
+        approxKL = klSum / n
+        clipFraction = clippedCount / n
+        valueClipFraction = settings.clipRangeValue == nil ? 0 : valueClipped / n
+        let total = policyLoss + settings.entropyCoefficient * entropyLoss + settings.valueCoefficient * valueLoss
+        loss = Tensor(total, dtype: dtype)
+
+        // The gradient for an upstream gradient of 1; backward scales it.
+        let entCoef = settings.entropyCoefficient, vfCoef = settings.valueCoefficient
+        var gradHead = [Double](repeating: 0, count: batch * width)
+        var gradLogStd: [Double]? = nil
+        if let s {
+            var gs = [Double](repeating: 0, count: batch * width)
+            for i in 0..<batch {
+                for d in 0..<width {
+                    let k = i * width + d
+                    let inverseStd = Foundation.exp(-s[k])
+                    let z = (gaussianActions[k] - h[k]) * inverseStd
+                    gradHead[k] = dLogProb[i] * z * inverseStd
+                    gs[k] = dLogProb[i] * (z * z - 1) - entCoef / n
+                }
+            }
+            gradLogStd = gs
+        } else {
+            for i in 0..<batch {
+                gradHead[i * width + categoricalActions[i]] = dLogProb[i]
+                for j in 0..<width {
+                    let l = h[i * width + j]
+                    // d(−mean entropy)/dℓ_j = p_j (ℓ_j + 1) / B with p = e^ℓ.
+                    gradHead[i * width + j] += entCoef * Foundation.exp(l) * (l + 1) / n
+                }
+            }
+        }
+        let gradValue = dValue.map { $0 * vfCoef }
+        let headShape = head.shape
+        let inputs = [head] + (logStd.map { [$0] } ?? []) + [values]
+        attachGradient(outputs: [loss], inputs: inputs, name: "PPOLoss") { upstream in
+            guard let g = upstream[0] else { return inputs.map { _ in nil } }
+            let scale = g.item(Double.self)
+            func tensor(_ values: [Double], _ shape: [Int]) -> Tensor {
+                Tensor(scale == 1 ? values : values.map { $0 * scale }, shape: shape).to(dtype: dtype)
+            }
+            var grads: [Tensor?] = [tensor(gradHead, headShape)]
+            if let gradLogStd { grads.append(tensor(gradLogStd, headShape)) }
+            grads.append(tensor(gradValue, [batch]))
+            return grads
+        }
+    }
+}
