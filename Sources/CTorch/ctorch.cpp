@@ -853,4 +853,18 @@ int ct_attach_backward(const ct_tensor *inputs, int64_t n_inputs, const ct_tenso
   return -1;
 }
 
+int ct_adam_step(ct_tensor param, ct_tensor grad, ct_tensor exp_avg, ct_tensor exp_avg_sq, ct_tensor max_exp_avg_sq,
+                 double lr, double beta1, double beta2, double eps, double weight_decay, int32_t decoupled, int64_t step) {
+  try {
+    const ctorch::AdamSettings settings{lr, beta1, beta2, eps, weight_decay, decoupled != 0, step};
+    const at::Tensor max_sq = max_exp_avg_sq ? max_exp_avg_sq->t : at::Tensor();
+    return ctorch::adam_step(param->t, grad->t, exp_avg->t, exp_avg_sq->t, max_sq, settings) ? 1 : 0;
+  } catch (const c10::Error &e) {
+    set_error(e.what_without_backtrace());
+  } catch (const std::exception &e) {
+    set_error(e.what());
+  }
+  return -1;
+}
+
 }  // extern "C"

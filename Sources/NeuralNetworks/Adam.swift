@@ -47,15 +47,23 @@ public final class Adam: Optimizer {
     public func step() {
         withNoGrad {
             for (key, g, p) in allParameters {
-                guard var grad = p.grad else { continue }
+                guard let gradient = p.grad else { continue }
                 let group = parameterGroups[g]
+                var m = moments[key] ?? Moments(step: 0, exp: Tensor.zeros(like: p), expSquared: Tensor.zeros(like: p),
+                                                maxExpSquared: amsgrad ? Tensor.zeros(like: p) : nil)
+                m.step += 1
+                moments[key] = m
+                // Dense CPU float tensors: the whole step as one loop (same arithmetic as below).
+                if fusedAdamStep(parameter: p, gradient: gradient, exp: m.exp, expSquared: m.expSquared,
+                                 maxExpSquared: m.maxExpSquared, learningRate: group.learningRate, betas: (beta1, beta2),
+                                 eps: eps, weightDecay: group.weightDecay, decoupled: decoupledWeightDecay, step: m.step) {
+                    continue
+                }
+                var grad = gradient
                 if group.weightDecay != 0 {
                     if decoupledWeightDecay { p.mul_(1 - group.learningRate * group.weightDecay) }
                     else { grad = grad + group.weightDecay * p }
                 }
-                var m = moments[key] ?? Moments(step: 0, exp: Tensor.zeros(like: p), expSquared: Tensor.zeros(like: p),
-                                                maxExpSquared: amsgrad ? Tensor.zeros(like: p) : nil)
-                m.step += 1
                 m.exp.lerp_(grad, weight: 1 - beta1)
                 m.expSquared.mul_(beta2)
                 m.expSquared.addcmul_(grad, grad, value: 1 - beta2)
@@ -71,7 +79,6 @@ public final class Adam: Optimizer {
                 denominator.div_(correction2.squareRoot())
                 denominator.add_(eps)
                 p.addcdiv_(m.exp, denominator, value: -group.learningRate / correction1)
-                moments[key] = m
             }
         }
     }

@@ -113,6 +113,13 @@ public func clipGradNorm(_ parameters: [Tensor], maxNorm: Double, normType: Doub
     let grads = parameters.compactMap(\.grad)
     guard !grads.isEmpty else { return 0 }
     return withNoGrad {
+        if grads.count == 1, normType == 2 {
+            // One tensor (a ParameterBuffer): its norm, accumulated in double, is the total.
+            let total = grads[0].to(dtype: .float64).norm(2).item(Double.self)
+            let coefficient = maxNorm / (total + 1e-6)
+            if coefficient < 1 { grads[0].mul_(coefficient) }
+            return total
+        }
         let norms = Tensor.stack(grads.map { $0.norm(normType).to(dtype: .float64) })
         let total = normType.isInfinite ? norms.max().item(Double.self) : norms.norm(normType).item(Double.self)
         let coefficient = maxNorm / (total + 1e-6)

@@ -42,3 +42,17 @@ extension Tensor {
     public func maximum_(_ other: Tensor) { withHandle { h in other.withHandle { check(ct_maximum_(h, $0), "maximum_") } } }
     public func sqrt_() { withHandle { check(ct_sqrt_($0), "sqrt_") } }
 }
+
+/// One Adam (or, with `decoupled`, AdamW) step on `parameter` and its moment tensors, in place, as a single loop —
+/// the arithmetic of `torch.optim.Adam`'s single-tensor path. `step` counts from 1. Returns false, changing nothing,
+/// when the tensors are not dense CPU float32/float64 tensors of one dtype and size; then use separate operations.
+public func fusedAdamStep(parameter: Tensor, gradient: Tensor, exp: Tensor, expSquared: Tensor, maxExpSquared: Tensor?,
+                          learningRate: Double, betas: (Double, Double), eps: Double, weightDecay: Double,
+                          decoupled: Bool, step: Int) -> Bool {
+    withExtendedLifetime((parameter, gradient, exp, expSquared, maxExpSquared)) {
+        let status = ct_adam_step(parameter.handle, gradient.handle, exp.handle, expSquared.handle, maxExpSquared?.handle,
+                                  learningRate, betas.0, betas.1, eps, weightDecay, decoupled ? 1 : 0, Int64(step))
+        if status < 0 { check(status, "fusedAdamStep of \(parameter.shape)") }
+        return status == 1
+    }
+}

@@ -100,6 +100,33 @@ struct OptimizerTests {
         #expect(a.grad == nil && b.grad == nil)
     }
 
+    @Test("the one-loop Adam step equals the step made of separate operations",
+          arguments: [(false, 0.0, false), (false, 0.1, false), (true, 0.05, false), (false, 0.0, true), (true, 0.01, true)])
+    func fusedAdam(decoupled: Bool, weightDecay: Double, amsgrad: Bool) {
+        for dtype in [DType.float32, .float64] {
+            let start = Tensor.randn([4, 3], dtype: dtype, generator: Generator(seed: 1))
+            // The same values as a dense parameter (fused loop) and as a transposed view (separate operations).
+            let dense = start.clone().requiringGrad()
+            let strided = start.transposed(0, 1).contiguous().transposed(0, 1).detach().requiringGrad()
+            #expect(!strided.isContiguous)
+            func make(_ p: Tensor) -> Adam {
+                Adam([ParameterGroup(parameters: [p], learningRate: 0.01, weightDecay: weightDecay)], betas: (0.9, 0.99),
+                     eps: 1e-8, amsgrad: amsgrad, decoupledWeightDecay: decoupled)
+            }
+            let a = make(dense), b = make(strided)
+            let generator = Generator(seed: 2)
+            for _ in 0..<6 {
+                let g = Tensor.randn([4, 3], dtype: dtype, generator: generator)
+                dense.grad = g.clone()
+                strided.grad = g.transposed(0, 1).contiguous().transposed(0, 1)
+                a.step(); b.step()
+            }
+            let tolerance = dtype == .float64 ? 1e-14 : 1e-6
+            expectClose(dense, strided.doubles, atol: tolerance, rtol: tolerance, "\(dtype) decoupled \(decoupled) wd \(weightDecay) amsgrad \(amsgrad)")
+            expectClose(a.moments["0.0"]!.expSquared, b.moments["0.0"]!.expSquared.doubles, atol: tolerance, rtol: tolerance, "second moment")
+        }
+    }
+
     @Test("AMSGrad keeps the running maximum of the second moment")
     func amsgrad() {
         let p = Tensor([0.0] as [Double]).requiringGrad()

@@ -186,6 +186,12 @@ int ct_attach_backward(const ct_tensor *inputs, int64_t n_inputs, const ct_tenso
                        ct_backward_fn backward, ct_release_fn release, void *context, const char *name);
 /// Sets the thread's error message (for callbacks reporting a failure).
 void ct_set_error(const char *message);
+
+/// One Adam (decoupled = 0, L2 weight decay) or AdamW (decoupled = 1) step in place, as one loop; `step` counts from 1
+/// and max_exp_avg_sq is NULL without AMSGrad. Returns 1 when done, 0 when the tensors are not dense CPU
+/// float32/float64 of one dtype and size (nothing changed; use separate operations), -1 on error.
+int ct_adam_step(ct_tensor param, ct_tensor grad, ct_tensor exp_avg, ct_tensor exp_avg_sq, ct_tensor max_exp_avg_sq,
+                 double lr, double beta1, double beta2, double eps, double weight_decay, int32_t decoupled, int64_t step);
 /// Activations of ct_mlp's layers.
 enum ct_mlp_activation { CT_MLP_IDENTITY = 0, CT_MLP_TANH = 1, CT_MLP_RELU = 2 };
 /// A multilayer perceptron in one autograd node: for each layer i, h = act_i(h·weights[i]ᵀ + biases[i]) (biases[i]
