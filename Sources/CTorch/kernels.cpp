@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <dlfcn.h>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -136,17 +137,28 @@ using torch::autograd::Node;
 using torch::autograd::SavedVariable;
 using torch::autograd::variable_list;
 
-void activate_in_place(at::Tensor &a, int32_t activation) {
-  switch (activation) {
-    case CT_MLP_TANH:
-      if (a.scalar_type() == at::kFloat) {
-        tanh_f32(a.data_ptr<float>(), a.data_ptr<float>(), a.numel());
-      } else {
-        a.tanh_();
-      }
-      break;
-    case CT_MLP_RELU: a.clamp_min_(0); break;
-    default: break;
+// a ← activation(a + bias) for a = h·Wᵀ of shape [B, O] (bias may be undefined): one loop for the bias (and ReLU)
+// instead of the broadcast copy addmm would make, then the tanh kernel.
+void bias_activate_in_place(at::Tensor &a, const at::Tensor &bias, int32_t activation) {
+  const at::Tensor b = bias.defined() ? bias.contiguous() : bias;
+  AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "mlp_bias_activation", [&] {
+    scalar_t *__restrict rows = a.data_ptr<scalar_t>();
+    const scalar_t *__restrict shift = b.defined() ? b.data_ptr<scalar_t>() : nullptr;
+    const int64_t batch = a.size(0), width = a.size(1);
+    if (shift) {
+      for (int64_t i = 0; i < batch; ++i)
+        for (int64_t o = 0; o < width; ++o) rows[i * width + o] += shift[o];
+    }
+    if (activation == CT_MLP_RELU) {
+      for (int64_t k = 0; k < batch * width; ++k) rows[k] = rows[k] > scalar_t(0) ? rows[k] : scalar_t(0);
+    }
+  });
+  if (activation == CT_MLP_TANH) {
+    if (a.scalar_type() == at::kFloat) {
+      tanh_f32(a.data_ptr<float>(), a.data_ptr<float>(), a.numel());
+    } else {
+      a.tanh_();
+    }
   }
 }
 
@@ -167,6 +179,50 @@ at::Tensor activation_backward(const at::Tensor &g, const at::Tensor &y, int32_t
     }
   });
   return out;
+}
+
+// Matrix products of dense row-major operands go straight to the BLAS that libtorch loaded (OpenBLAS on Debian),
+// skipping at::mm's dispatch, checks and output allocation — a few microseconds per product, which adds up over the
+// seven products of a small MLP's step. Looked up at run time; when absent, at::mm does the work.
+enum { kRowMajor = 101, kNoTrans = 111, kTrans = 112 };
+using sgemm_fn = void (*)(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int);
+using dgemm_fn = void (*)(int, int, int, int, int, int, double, const double *, int, const double *, int, double,
+                          double *, int);
+
+struct Blas {
+  sgemm_fn sgemm = nullptr;
+  dgemm_fn dgemm = nullptr;
+  Blas() {
+    sgemm = reinterpret_cast<sgemm_fn>(dlsym(RTLD_DEFAULT, "cblas_sgemm"));
+    dgemm = reinterpret_cast<dgemm_fn>(dlsym(RTLD_DEFAULT, "cblas_dgemm"));
+  }
+};
+
+const Blas &blas() {
+  static const Blas instance;
+  return instance;
+}
+
+// out[M, N] = op(a)·op(b) + beta·out for contiguous row-major float32/float64 tensors; op(x) is x or xᵀ. `a_rows` and
+// `b_rows` select a block of rows of a and b starting at a_row0/b_row0 (used to split the batch). Returns false when
+// no BLAS was found (nothing computed).
+bool gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const at::Tensor &a, int64_t a_row0,
+          const at::Tensor &b, int64_t b_row0, at::Tensor &out, double beta) {
+  const int lda = static_cast<int>(a.size(1)), ldb = static_cast<int>(b.size(1)), ldc = static_cast<int>(out.size(1));
+  const int ta = trans_a ? kTrans : kNoTrans, tb = trans_b ? kTrans : kNoTrans;
+  if (out.scalar_type() == at::kFloat && blas().sgemm) {
+    blas().sgemm(kRowMajor, ta, tb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f,
+                 a.data_ptr<float>() + a_row0 * lda, lda, b.data_ptr<float>() + b_row0 * ldb, ldb,
+                 static_cast<float>(beta), out.data_ptr<float>(), ldc);
+    return true;
+  }
+  if (out.scalar_type() == at::kDouble && blas().dgemm) {
+    blas().dgemm(kRowMajor, ta, tb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0,
+                 a.data_ptr<double>() + a_row0 * lda, lda, b.data_ptr<double>() + b_row0 * ldb, ldb, beta,
+                 out.data_ptr<double>(), ldc);
+    return true;
+  }
+  return false;
 }
 
 // The backward products of layers with at most 8 outputs (a policy or value head) are computed with plain loops:
@@ -229,6 +285,17 @@ at::Tensor weight_gradient(const at::Tensor &g, const at::Tensor &below) {
     return out;
   }
   const int64_t block = (g.size(1) <= 64 && below.size(1) <= 64) ? 128 : 64;
+  const int64_t outs = g.size(1), ins = below.size(1);
+  if (g.is_contiguous() && below.is_contiguous()) {
+    at::Tensor out = at::empty({outs, ins}, g.options());
+    bool done = true;
+    for (int64_t start = 0; start < rows && done; start += block) {
+      const int64_t n = rows - start <= block + block / 2 ? rows - start : block;
+      done = gemm(true, false, outs, ins, n, g, start, below, start, out, start == 0 ? 0.0 : 1.0);
+      if (n != block) break;
+    }
+    if (done) return out;
+  }
   if (rows <= block + block / 2) return at::mm(g.t(), below);
   at::Tensor out = at::mm(g.narrow(0, 0, block).t(), below.narrow(0, 0, block));
   for (int64_t start = block; start < rows; start += block) {
@@ -297,7 +364,10 @@ struct MLPBackward : public Node {
           });
           g = gin;
         } else {
-          g = at::mm(g, w);
+          at::Tensor gin = at::empty({g.size(0), w.size(1)}, g.options());
+          const bool direct = g.is_contiguous() && w.is_contiguous() &&
+                              gemm(false, false, g.size(0), w.size(1), w.size(0), g, 0, w, 0, gin, 0.0);
+          g = direct ? gin : at::mm(g, w);
         }
         owned = true;
       }
@@ -368,12 +438,10 @@ at::Tensor fused_mlp(const at::Tensor &input, const std::vector<at::Tensor> &wei
     at::Tensor h = x;
     for (size_t i = 0; i < weights.size(); ++i) {
       at::Tensor a = at::empty({h.size(0), weights[i].size(0)}, h.options());
-      if (biases[i].defined()) {
-        at::addmm_out(a, biases[i], h, weights[i].t());
-      } else {
-        at::mm_out(a, h, weights[i].t());
-      }
-      activate_in_place(a, activations[i]);
+      const at::Tensor &w = weights[i];
+      if (!(h.is_contiguous() && w.is_contiguous() && gemm(false, true, h.size(0), w.size(0), w.size(1), h, 0, w, 0, a, 0.0)))
+        at::mm_out(a, h, w.t());
+      bias_activate_in_place(a, biases[i], activations[i]);
       ys.push_back(a);
       h = a;
     }

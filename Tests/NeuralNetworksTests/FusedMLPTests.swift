@@ -40,6 +40,21 @@ import Torch
         }
     }
 
+    @Test("long batches (reduced in blocks) and wide layers agree with the layer-by-layer computation", arguments: [300, 517])
+    func longBatches(batch: Int) {
+        let net = MLP(sizes: [5, 96, 70, 3], activation: .tanh, dtype: .float64, generator: Generator(seed: 4))
+        let x = Tensor.randn([batch, 5], dtype: .float64, generator: Generator(seed: 5)).requiringGrad()
+        let weights = Tensor.randn([batch, 3], dtype: .float64, generator: Generator(seed: 6))
+        func run(fused: Bool) -> [[Double]] {
+            net.allowsFusion = fused
+            let out = net(x)
+            return [out.doubles] + gradients(of: [(out * weights).sum()], withRespectTo: [x] + net.parameters()).map { $0!.doubles }
+        }
+        for (k, (a, b)) in zip(run(fused: true), run(fused: false)).enumerated() {
+            expectClose(a, b, atol: 1e-11, rtol: 1e-11, "batch \(batch), result \(k)")
+        }
+    }
+
     @Test("fused MLP gradients match finite differences for the input, weights and biases")
     func finiteDifferences() {
         gradientCheck(GradCase(name: "mlp", shapes: [[4, 3], [5, 3], [5], [2, 5], [2]]) {
