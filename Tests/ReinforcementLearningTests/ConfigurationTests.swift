@@ -29,7 +29,7 @@ struct ConfigurationTests {
         let config = try OnPolicyConfig.resolve(algorithm: .ppo, env: "Pendulum-v1")
         let decoded = try JSONDecoder().decode(OnPolicyConfig.self, from: Data(config.json().utf8))
         #expect(decoded == config)
-        #expect(config.json().contains("\"learning_rate\" : 0.0005"))
+        #expect(config.json().contains("\"learning_rate\" : \"lin_0.0007\""))
         #expect(config.json().contains("\"clip_range\" : 0.2"))
     }
 
