@@ -193,8 +193,9 @@ struct FusedPPOLoss {
         let gradValue = dValue.map { $0 * vfCoef }
         let headShape = head.shape
         let inputs = [head] + (logStd.map { [$0] } ?? []) + [values]
+        let inputCount = inputs.count
         attachGradient(outputs: [loss], inputs: inputs, name: "PPOLoss") { upstream in
-            guard let g = upstream[0] else { return inputs.map { _ in nil } }
+            guard let g = upstream[0] else { return Array(repeating: nil, count: inputCount) }
             let scale = g.item(Double.self)
             func tensor(_ values: [Double], _ shape: [Int]) -> Tensor {
                 Tensor(scale == 1 ? values : values.map { $0 * scale }, shape: shape).to(dtype: dtype)
