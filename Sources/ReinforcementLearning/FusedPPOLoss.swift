@@ -10,18 +10,7 @@ import Torch
 /// bounds of `clamp`. Recording those ~40 small operations one by one costs far more than the arithmetic for
 /// minibatches of a few hundred samples; this does one pass forward and one backward (tests compare both against the
 /// composed losses). Other distributions go through the composed losses.
-struct FusedPPOLoss {
-    /// policy + entCoef·entropy + vfCoef·value, differentiable.
-    let loss: Tensor
-    let policyLoss: Double
-    let valueLoss: Double
-    let entropyLoss: Double
-    /// mean(ρ − 1 − log ρ) (k3).
-    let approxKL: Double
-    /// Fraction with ρ outside [1 − ε, 1 + ε].
-    let clipFraction: Double
-    let valueClipFraction: Double
-
+enum FusedPPOLoss {
     struct Settings {
         var clipRange: Double
         var clipRangeValue: Double?
@@ -32,9 +21,10 @@ struct FusedPPOLoss {
         var valueLoss: ValueLossVariant
     }
 
-    /// nil when the distribution is not one this loss handles (then use the composed losses).
-    init?(distribution: PolicyDistribution, values: Tensor, actions: Tensor, oldLogProbs: Tensor, advantages: Tensor,
-          oldValues: Tensor, returns: Tensor, settings: Settings) {
+    /// The objective (differentiable `loss`) and its diagnostics; nil when the distribution is not one this loss
+    /// handles (then use the composed losses).
+    static func compute(distribution: PolicyDistribution, values: Tensor, actions: Tensor, oldLogProbs: Tensor,
+                        advantages: Tensor, oldValues: Tensor, returns: Tensor, settings: Settings) -> MinibatchLoss? {
         let batch = values.count
         guard values.shape == [batch], batch > 0 else { return nil }
         let head: Tensor, logStd: Tensor?
@@ -155,14 +145,11 @@ struct FusedPPOLoss {
             }
         }
 
-        policyLoss = policySum / n
-        valueLoss = half * valueSum / n
-        entropyLoss = -entropySum / n
-        approxKL = klSum / n
-        clipFraction = clippedCount / n
-        valueClipFraction = settings.clipRangeValue == nil ? 0 : valueClipped / n
+        let policyLoss = policySum / n
+        let valueLoss = half * valueSum / n
+        let entropyLoss = -entropySum / n
         let total = policyLoss + settings.entropyCoefficient * entropyLoss + settings.valueCoefficient * valueLoss
-        loss = Tensor(total, dtype: dtype)
+        let loss = Tensor(total, dtype: dtype)
 
         // The gradient for an upstream gradient of 1; backward scales it.
         let entCoef = settings.entropyCoefficient, vfCoef = settings.valueCoefficient
@@ -205,5 +192,8 @@ struct FusedPPOLoss {
             grads.append(tensor(gradValue, [batch]))
             return grads
         }
+        return MinibatchLoss(loss: loss, policyLoss: policyLoss, valueLoss: valueLoss, entropyLoss: entropyLoss,
+                             approxKL: klSum / n, clipFraction: clippedCount / n,
+                             valueClipFraction: settings.clipRangeValue == nil ? 0 : valueClipped / n)
     }
 }

@@ -24,15 +24,13 @@ enum PPO {
                 let returns = batch.returns.indexSelect(dim: 0, index: indices)
                 let normalize = config.normalizeAdvantage && indices.count > 1
                 let step: MinibatchLoss
-                if config.fusedLoss, let fused = FusedPPOLoss(
+                if config.fusedLoss, let fused = FusedPPOLoss.compute(
                     distribution: distribution, values: values, actions: actions, oldLogProbs: oldLogProbs,
                     advantages: advantages, oldValues: oldValues, returns: returns,
                     settings: .init(clipRange: clip, clipRangeValue: config.clipRangeVf, normalizeAdvantages: normalize,
                                     entropyCoefficient: config.entCoef, valueCoefficient: config.vfCoef,
                                     valueLoss: config.valueLoss)) {
-                    step = MinibatchLoss(loss: fused.loss, policyLoss: fused.policyLoss, valueLoss: fused.valueLoss,
-                                         entropyLoss: fused.entropyLoss, approxKL: fused.approxKL,
-                                         clipFraction: fused.clipFraction, valueClipFraction: fused.valueClipFraction)
+                    step = fused
                 } else {
                     let policyLoss = PPOPolicyLoss(
                         logProbs: distribution.logProb(actions), oldLogProbs: oldLogProbs, advantages: advantages,
@@ -75,11 +73,14 @@ enum PPO {
 
 /// One minibatch's PPO objective and the diagnostics logged for it.
 struct MinibatchLoss {
+    /// policy + entCoef·entropy + vfCoef·value, differentiable.
     let loss: Tensor
     let policyLoss: Double
     let valueLoss: Double
     let entropyLoss: Double
+    /// mean(ρ − 1 − log ρ) (k3).
     let approxKL: Double
+    /// Fraction with ρ outside [1 − ε, 1 + ε].
     let clipFraction: Double
     let valueClipFraction: Double
 }

@@ -55,7 +55,7 @@ import Torch
         let inputs = [head, logStdParameter, values]
 
         let d = distribution()
-        let fused = try #require(FusedPPOLoss(
+        let fused = try #require(FusedPPOLoss.compute(
             distribution: d, values: values, actions: actions, oldLogProbs: oldLogProbs, advantages: advantages,
             oldValues: oldValues, returns: returns,
             settings: .init(clipRange: clip, clipRangeValue: c.valueClip, normalizeAdvantages: c.normalize,
@@ -95,7 +95,7 @@ import Torch
         let actions = Tensor.randint(0, 2, shape: [64], generator: g)
         let old = withNoGrad { Categorical(logits: logits).logProb(actions) + Tensor.randn([64], generator: g) * 0.3 }
         let adv = Tensor.randn([64], generator: g), oldValues = Tensor.randn([64], generator: g), ret = Tensor.randn([64], generator: g)
-        let fused = try #require(FusedPPOLoss(
+        let fused = try #require(FusedPPOLoss.compute(
             distribution: .categorical(Categorical(logits: logits)), values: values, actions: actions, oldLogProbs: old,
             advantages: adv, oldValues: oldValues, returns: ret,
             settings: .init(clipRange: 0.2, clipRangeValue: nil, normalizeAdvantages: true, entropyCoefficient: 0,
@@ -113,7 +113,7 @@ import Torch
     @Test("multi-categorical policies are left to the composed losses")
     func unsupported() {
         let logits = Tensor.randn([4, 2], generator: Generator(seed: 0))
-        let fused = FusedPPOLoss(
+        let fused = FusedPPOLoss.compute(
             distribution: .multiCategorical([Categorical(logits: logits)]), values: Tensor.zeros([4]),
             actions: Tensor.zeros([4, 1], dtype: .int64), oldLogProbs: Tensor.zeros([4]), advantages: Tensor.zeros([4]),
             oldValues: Tensor.zeros([4]), returns: Tensor.zeros([4]),
