@@ -199,6 +199,7 @@ const Blas &blas() {
 // no BLAS was found (nothing computed).
 bool gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const at::Tensor &a, int64_t a_row0,
           const at::Tensor &b, int64_t b_row0, at::Tensor &out, double beta) {
+  if (m == 0 || n == 0 || k == 0) return false;  // empty products: at::mm handles them
   const int lda = static_cast<int>(a.size(1)), ldb = static_cast<int>(b.size(1)), ldc = static_cast<int>(out.size(1));
   const int ta = trans_a ? kTrans : kNoTrans, tb = trans_b ? kTrans : kNoTrans;
   if (out.scalar_type() == at::kFloat && blas().sgemm) {
@@ -267,6 +268,7 @@ at::Tensor bias_gradient(const at::Tensor &g) {
 // block by block (a fixed blocking, so results stay deterministic).
 at::Tensor weight_gradient(const at::Tensor &g, const at::Tensor &below) {
   const int64_t rows = g.size(0);
+  if (rows == 0) return at::zeros({g.size(1), below.size(1)}, g.options());
   if (g.size(1) <= kThin) {
     at::Tensor out = at::empty({g.size(1), below.size(1)}, g.options());
     AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "thin_weight_gradient", [&] {

@@ -81,6 +81,15 @@ import Torch
         expectClose(frozen, out.doubles, atol: 0, "no-grad forward")
     }
 
+    @Test("an empty batch gives an empty output and zero gradients")
+    func emptyBatch() {
+        let net = Self.network(.tanh, output: .identity, bias: true, dtype: .float32)
+        let out = net(Tensor.zeros([0, 3]))
+        #expect(out.shape == [0, 2])
+        out.sum().backward()
+        for p in net.parameters() { #expect(p.grad?.abs().sum().item(Double.self) == 0) }
+    }
+
     @Test("layers that cannot be fused run one by one")
     func unfusable() {
         let net = Sequential(Linear(inputSize: 3, outputSize: 4), Activation(.gelu), Linear(inputSize: 4, outputSize: 1))
