@@ -194,9 +194,9 @@ const Blas &blas() {
   return instance;
 }
 
-// out[M, N] = op(a)·op(b) + beta·out for contiguous row-major float32/float64 tensors; op(x) is x or xᵀ. `a_rows` and
-// `b_rows` select a block of rows of a and b starting at a_row0/b_row0 (used to split the batch). Returns false when
-// no BLAS was found (nothing computed).
+// out[M, N] = op(a)·op(b) + beta·out for contiguous row-major float32/float64 tensors, op(x) being x or xᵀ, reading a
+// and b from rows a_row0 and b_row0 on (to split a batch into blocks). Returns false, computing nothing, when no BLAS
+// was found or the product is empty.
 bool gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const at::Tensor &a, int64_t a_row0,
           const at::Tensor &b, int64_t b_row0, at::Tensor &out, double beta) {
   if (m == 0 || n == 0 || k == 0) return false;  // empty products: at::mm handles them
@@ -316,9 +316,8 @@ struct MLPBackward : public Node {
   }
 
   variable_list apply(variable_list &&grads) override {
-    TORCH_CHECK(!released, "Trying to backward through the fused MLP a second time (or directly access saved tensors "
-                           "after they have already been freed). Specify retain_graph=true if you need to backward "
-                           "a second time.");
+    TORCH_CHECK(!released, "MLPBackward: this graph was already back-propagated and its saved activations freed; "
+                           "pass retainGraph: true to the first backward to run it twice");
     TORCH_CHECK(!at::GradMode::is_enabled(),
                 "the fused MLP does not support higher-order gradients (create_graph); build the network with "
                 "fusion turned off to differentiate twice");
