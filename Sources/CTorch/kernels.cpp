@@ -269,31 +269,24 @@ at::Tensor bias_gradient(const at::Tensor &g) {
 at::Tensor weight_gradient(const at::Tensor &g, const at::Tensor &below) {
   const int64_t rows = g.size(0);
   if (rows == 0) return at::zeros({g.size(1), below.size(1)}, g.options());
+  const at::Tensor gc = g.contiguous(), bc = below.contiguous();
+  at::Tensor out = at::empty({g.size(1), below.size(1)}, g.options());
   if (g.size(1) <= kThin) {
-    at::Tensor out = at::empty({g.size(1), below.size(1)}, g.options());
     AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "thin_weight_gradient", [&] {
-      thin_weight_gradient(g.data_ptr<scalar_t>(), below.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), rows,
+      thin_weight_gradient(gc.data_ptr<scalar_t>(), bc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), rows,
                            g.size(1), below.size(1));
     });
     return out;
   }
   const int64_t block = (g.size(1) <= 64 && below.size(1) <= 64) ? 128 : 64;
-  const int64_t outs = g.size(1), ins = below.size(1);
-  if (g.is_contiguous() && below.is_contiguous()) {
-    at::Tensor out = at::empty({outs, ins}, g.options());
-    bool done = true;
-    for (int64_t start = 0; start < rows && done; start += block) {
-      const int64_t n = rows - start <= block + block / 2 ? rows - start : block;
-      done = gemm(true, false, outs, ins, n, g, start, below, start, out, start == 0 ? 0.0 : 1.0);
-      if (n != block) break;
+  // Blocks of `block` rows; the last takes the rest when that is at most half a block more.
+  for (int64_t start = 0; start < rows;) {
+    const int64_t n = rows - start <= block + block / 2 ? rows - start : block;
+    const double beta = start == 0 ? 0.0 : 1.0;
+    if (!gemm(true, false, out.size(0), out.size(1), n, gc, start, bc, start, out, beta)) {
+      at::addmm_out(out, out, gc.narrow(0, start, n).t(), bc.narrow(0, start, n), beta, 1.0);
     }
-    if (done) return out;
-  }
-  if (rows <= block + block / 2) return at::mm(g.t(), below);
-  at::Tensor out = at::mm(g.narrow(0, 0, block).t(), below.narrow(0, 0, block));
-  for (int64_t start = block; start < rows; start += block) {
-    const int64_t n = std::min(block, rows - start);
-    out.addmm_(g.narrow(0, start, n).t(), below.narrow(0, start, n));
+    start += n;
   }
   return out;
 }
@@ -304,7 +297,6 @@ struct MLPBackward : public Node {
   SavedVariable input;
   std::vector<SavedVariable> weights;
   std::vector<SavedVariable> outputs;  // each layer's output after its activation; the last is the node's output
-  bool released = false;
 
   std::string name() const override { return "MLPBackward"; }
 
@@ -312,12 +304,9 @@ struct MLPBackward : public Node {
     input.reset_data();
     for (auto &w : weights) w.reset_data();
     for (auto &o : outputs) o.reset_data();
-    released = true;
   }
 
   variable_list apply(variable_list &&grads) override {
-    TORCH_CHECK(!released, "MLPBackward: this graph was already back-propagated and its saved activations freed; "
-                           "pass retainGraph: true to the first backward to run it twice");
     TORCH_CHECK(!at::GradMode::is_enabled(),
                 "the fused MLP does not support higher-order gradients (create_graph); build the network with "
                 "fusion turned off to differentiate twice");
