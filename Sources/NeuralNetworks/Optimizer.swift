@@ -113,15 +113,15 @@ public func clipGradNorm(_ parameters: [Tensor], maxNorm: Double, normType: Doub
     let grads = parameters.compactMap(\.grad)
     guard !grads.isEmpty else { return 0 }
     return withNoGrad {
-        if grads.count == 1, normType == 2 {
-            // One tensor (a ParameterBuffer): its norm, accumulated in double, is the total.
-            let total = grads[0].to(dtype: .float64).norm(2).item(Double.self)
-            let coefficient = maxNorm / (total + 1e-6)
-            if coefficient < 1 { grads[0].mul_(coefficient) }
-            return total
+        let norms = grads.map { $0.norm(normType).to(dtype: .float64) }
+        // The total is the norm of the per-tensor norms (for one tensor, a packed ParameterBuffer, its own norm).
+        let total: Double
+        if norms.count == 1 {
+            total = norms[0].item(Double.self)
+        } else {
+            let stacked = Tensor.stack(norms)
+            total = normType.isInfinite ? stacked.max().item(Double.self) : stacked.norm(normType).item(Double.self)
         }
-        let norms = Tensor.stack(grads.map { $0.norm(normType).to(dtype: .float64) })
-        let total = normType.isInfinite ? norms.max().item(Double.self) : norms.norm(normType).item(Double.self)
         let coefficient = maxNorm / (total + 1e-6)
         if coefficient < 1 { for g in grads { g.mul_(coefficient) } }
         return total
