@@ -61,15 +61,18 @@ enum FusedPPOLoss {
         var logProb = [Double](repeating: 0, count: batch)
         var entropySum = 0.0
         var categoricalActions: [Int] = []
-        var gaussianActions: [Double] = []
+        // Kept for the gradient: e^ℓ (categorical), or z = (a − μ)·e^{−s} and e^{−s} (Gaussian).
+        var probabilities: [Double] = [], standardized: [Double] = [], inverseStd: [Double] = []
         let halfLogTwoPi = 0.5 * Foundation.log(2 * Double.pi)
         if let s {
-            gaussianActions = actions.doubles
+            let gaussianActions = actions.doubles
+            inverseStd = s.map { Foundation.exp(-$0) }
+            standardized = (0..<batch * width).map { (gaussianActions[$0] - h[$0]) * inverseStd[$0] }
             for i in 0..<batch {
                 var lp = 0.0
                 for d in 0..<width {
                     let k = i * width + d
-                    let z = (gaussianActions[k] - h[k]) * Foundation.exp(-s[k])
+                    let z = standardized[k]
                     lp += -0.5 * z * z - s[k] - halfLogTwoPi
                     entropySum += s[k] + 0.5 + halfLogTwoPi
                 }
@@ -77,14 +80,12 @@ enum FusedPPOLoss {
             }
         } else {
             categoricalActions = actions.ints
+            probabilities = h.map { Foundation.exp($0) }
             for i in 0..<batch {
                 let a = categoricalActions[i]
                 precondition(a >= 0 && a < width, "action \(a) out of range for \(width) categories")
                 logProb[i] = h[i * width + a]
-                for j in 0..<width {
-                    let l = h[i * width + j]
-                    entropySum -= Foundation.exp(l) * l
-                }
+                for k in i * width..<(i + 1) * width { entropySum -= probabilities[k] * h[k] }
             }
         }
 
@@ -155,14 +156,12 @@ enum FusedPPOLoss {
         let entCoef = settings.entropyCoefficient, vfCoef = settings.valueCoefficient
         var gradHead = [Double](repeating: 0, count: batch * width)
         var gradLogStd: [Double]? = nil
-        if let s {
+        if logStd != nil {
             var gs = [Double](repeating: 0, count: batch * width)
             for i in 0..<batch {
-                for d in 0..<width {
-                    let k = i * width + d
-                    let inverseStd = Foundation.exp(-s[k])
-                    let z = (gaussianActions[k] - h[k]) * inverseStd
-                    gradHead[k] = dLogProb[i] * z * inverseStd
+                for k in i * width..<(i + 1) * width {
+                    let z = standardized[k]
+                    gradHead[k] = dLogProb[i] * z * inverseStd[k]
                     gs[k] = dLogProb[i] * (z * z - 1) - entCoef / n
                 }
             }
@@ -170,11 +169,8 @@ enum FusedPPOLoss {
         } else {
             for i in 0..<batch {
                 gradHead[i * width + categoricalActions[i]] = dLogProb[i]
-                for j in 0..<width {
-                    let l = h[i * width + j]
-                    // d(−mean entropy)/dℓ_j = p_j (ℓ_j + 1) / B with p = e^ℓ.
-                    gradHead[i * width + j] += entCoef * Foundation.exp(l) * (l + 1) / n
-                }
+                // d(−mean entropy)/dℓ_j = p_j (ℓ_j + 1) / B with p = e^ℓ.
+                for k in i * width..<(i + 1) * width { gradHead[k] += entCoef * probabilities[k] * (h[k] + 1) / n }
             }
         }
         let gradValue = dValue.map { $0 * vfCoef }

@@ -192,10 +192,10 @@ public final class MLPActorCritic: Module, ActorCriticPolicy {
     }
 
     /// A trunk followed by its output layer, as one fused MLP when the trunk allows it.
-    static func network(_ trunk: Sequential?, _ output: Linear) -> (Tensor) -> Tensor {
-        guard let trunk else { return { output($0) } }
-        guard trunk.allowsFusion, let layers = trunk.denseLayers else { return { output(trunk($0)) } }
-        return { $0.mlp(layers + [(weight: output.weight, bias: output.bias, activation: .identity)]) }
+    static func run(_ trunk: Sequential?, then output: Linear, _ x: Tensor) -> Tensor {
+        guard let trunk else { return output(x) }
+        guard trunk.allowsFusion, let layers = trunk.denseLayers else { return output(trunk(x)) }
+        return x.mlp(layers + [(weight: output.weight, bias: output.bias, activation: .identity)])
     }
 
     static func orthogonal(_ layer: Linear, gain: Double, _ generator: Generator?) {
@@ -210,8 +210,8 @@ public final class MLPActorCritic: Module, ActorCriticPolicy {
             head = actionNet(features)
             value = valueNet(features).squeezed(-1)
         } else {
-            head = Self.network(extractor.policyNet, actionNet)(observations)
-            value = Self.network(extractor.valueNet, valueNet)(observations).squeezed(-1)
+            head = Self.run(extractor.policyNet, then: actionNet, observations)
+            value = Self.run(extractor.valueNet, then: valueNet, observations).squeezed(-1)
         }
         switch actionSpace {
         case .discrete: return (.categorical(Categorical(logits: head)), value)
