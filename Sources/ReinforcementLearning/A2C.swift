@@ -11,7 +11,7 @@ enum A2C {
         let loss = A2CLoss(logProbs: distribution.logProb(rollout.actions), advantages: batch.advantages, returns: batch.returns,
                            values: values, entropy: distribution.entropy(), valueCoefficient: config.vfCoef,
                            entropyCoefficient: config.entCoef, normalizeAdvantage: config.normalizeAdvantage)
-        let norm = try optimization.step(loss.loss, parts: ["policy_loss": loss.policyLoss, "value_loss": loss.valueLoss], maxGradNorm: config.maxGradNorm, update: batch.update)
+        let norm = try optimization.step(loss.loss, parts: ["policy_loss": loss.policyLoss.item(Double.self), "value_loss": loss.valueLoss.item(Double.self)], maxGradNorm: config.maxGradNorm, update: batch.update)
         return ["train/policy_loss": loss.policyLoss.item(Double.self), "train/value_loss": loss.valueLoss.item(Double.self),
                 "train/entropy_loss": loss.entropyLoss.item(Double.self), "train/grad_norm": norm]
     }

@@ -26,7 +26,7 @@ enum MDPO {
                                                   clipRange: config.clipRangeVf, variant: config.valueLoss)
                 let entropyLoss = -distribution.entropy().mean()
                 let total = loss.loss + config.vfCoef * valueLoss + config.entCoef * entropyLoss
-                let norm = try optimization.step(total, parts: ["policy_loss": loss.loss, "value_loss": valueLoss], maxGradNorm: config.maxGradNorm, update: batch.update)
+                let norm = try optimization.step(total, parts: ["policy_loss": loss.loss.item(Double.self), "value_loss": valueLoss.item(Double.self)], maxGradNorm: config.maxGradNorm, update: batch.update)
                 metrics.add("train/policy_loss", loss.loss.item(Double.self))
                 metrics.add("train/value_loss", valueLoss.item(Double.self))
                 metrics.add("train/entropy_loss", entropyLoss.item(Double.self))

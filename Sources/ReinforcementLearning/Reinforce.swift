@@ -13,7 +13,7 @@ enum Reinforce {
                                  normalize: config.normalizeAdvantage)
         let entropyLoss = -distribution.entropy().mean()
         let total = loss.policyLoss + config.vfCoef * loss.baselineLoss! + config.entCoef * entropyLoss
-        let norm = try optimization.step(total, parts: ["policy_loss": loss.policyLoss, "baseline_loss": loss.baselineLoss!], maxGradNorm: config.maxGradNorm, update: batch.update)
+        let norm = try optimization.step(total, parts: ["policy_loss": loss.policyLoss.item(Double.self), "baseline_loss": loss.baselineLoss!.item(Double.self)], maxGradNorm: config.maxGradNorm, update: batch.update)
         return ["train/policy_loss": loss.policyLoss.item(Double.self), "train/value_loss": loss.baselineLoss!.item(Double.self),
                 "train/entropy_loss": entropyLoss.item(Double.self), "train/grad_norm": norm]
     }

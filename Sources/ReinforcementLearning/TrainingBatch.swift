@@ -67,19 +67,10 @@ struct Optimization {
     }
 
     /// One gradient step: checks the loss is finite, back-propagates, clips the global gradient norm and updates.
-    /// Returns the gradient norm before clipping.
+    /// Returns the gradient norm before clipping. `parts` (the loss's components, for the error message) is evaluated
+    /// only when the loss is not finite.
     @discardableResult
-    func step(_ loss: Tensor, parts: [String: Tensor], maxGradNorm: Double, update: Int) throws -> Double {
-        try step(loss, parts: { parts.mapValues { $0.item(Double.self) } }, maxGradNorm: maxGradNorm, update: update)
-    }
-
-    /// The same, with the loss's parts already read (reported only when the loss is not finite).
-    @discardableResult
-    func step(_ loss: Tensor, parts: [String: Double], maxGradNorm: Double, update: Int) throws -> Double {
-        try step(loss, parts: { parts }, maxGradNorm: maxGradNorm, update: update)
-    }
-
-    private func step(_ loss: Tensor, parts: () -> [String: Double], maxGradNorm: Double, update: Int) throws -> Double {
+    func step(_ loss: Tensor, parts: @autoclosure () -> [String: Double], maxGradNorm: Double, update: Int) throws -> Double {
         let value = loss.item(Double.self)
         guard value.isFinite else {
             throw TrainingError.nonFiniteLoss(update: update, losses: parts().merging(["loss": value]) { $1 })
