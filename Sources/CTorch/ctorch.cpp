@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "ppo.h"
 
 struct ct_tensor_s { at::Tensor t; };
 struct ct_generator_s { at::Generator g; };
@@ -225,6 +226,18 @@ at::Tensor binary(int32_t op, const at::Tensor &a, const at::Tensor &b) {
     case CT_LOGICAL_XOR: return at::logical_xor(a, b);
   }
   TORCH_CHECK(false, "unknown binary op ", op);
+}
+
+// Layers [first, first + count) of ct_ppo_actor_critic_step's parallel arrays.
+std::vector<ctorch::DenseLayer> dense_layers(const ct_tensor *weights, const ct_tensor *biases,
+                                             const ct_tensor *weight_grads, const ct_tensor *bias_grads,
+                                             const int32_t *activations, int64_t first, int64_t count) {
+  std::vector<ctorch::DenseLayer> layers;
+  for (int64_t i = first; i < first + count; ++i) {
+    layers.push_back({weights[i]->t, biases[i] ? biases[i]->t : at::Tensor(), weight_grads[i]->t,
+                      bias_grads[i] ? bias_grads[i]->t : at::Tensor(), activations[i]});
+  }
+  return layers;
 }
 }  // namespace
 
@@ -662,6 +675,41 @@ ct_tensor ct_mlp(ct_tensor x, const ct_tensor *weights, const ct_tensor *biases,
   CT_TENSOR(mlp(x->t, weights, biases, activations, layers))
 }
 
+int ct_ppo_loss(ct_tensor head, ct_tensor log_std, ct_tensor values, ct_tensor actions, ct_tensor old_log_probs,
+                ct_tensor advantages, ct_tensor old_values, ct_tensor returns, const ct_ppo_settings *settings,
+                ct_ppo_diagnostics *out, ct_tensor *grad_head, ct_tensor *grad_log_std, ct_tensor *grad_values) {
+  CT_STATUS({
+    const auto grads = ctorch::ppo_loss(head->t, log_std ? log_std->t : at::Tensor(), values->t, actions->t,
+                                        old_log_probs->t, advantages->t, old_values->t, returns->t, *settings, *out);
+    *grad_head = wrap(grads.head);
+    *grad_log_std = grads.log_std.defined() ? wrap(grads.log_std) : nullptr;
+    *grad_values = wrap(grads.values);
+  })
+}
+
+int ct_ppo_actor_critic_step(const ct_tensor *weights, const ct_tensor *biases, const ct_tensor *weight_grads,
+                             const ct_tensor *bias_grads, const int32_t *activations, int64_t policy_layers,
+                             int64_t value_layers, ct_tensor log_std, ct_tensor log_std_grad, int32_t categorical,
+                             ct_tensor observations, ct_tensor actions, ct_tensor old_log_probs, ct_tensor advantages,
+                             ct_tensor old_values, ct_tensor returns, ct_tensor indices,
+                             const ct_ppo_settings *settings, ct_ppo_diagnostics *out) {
+  try {
+    const auto policy = dense_layers(weights, biases, weight_grads, bias_grads, activations, 0, policy_layers);
+    const auto value = dense_layers(weights, biases, weight_grads, bias_grads, activations, policy_layers, value_layers);
+    const ctorch::PPOBatch batch{observations->t, actions->t, old_log_probs->t, advantages->t,
+                                 old_values->t,   returns->t, indices->t};
+    const bool done = ctorch::ppo_actor_critic_step(policy, value, log_std ? log_std->t : at::Tensor(),
+                                                    log_std_grad ? log_std_grad->t : at::Tensor(), categorical != 0,
+                                                    batch, *settings, *out);
+    return done ? 1 : 0;
+  } catch (const c10::Error &e) {
+    set_error(e.what_without_backtrace());
+  } catch (const std::exception &e) {
+    set_error(e.what());
+  }
+  return -1;
+}
+
 ct_tensor ct_cross_entropy(ct_tensor logits, ct_tensor target, ct_tensor weight, int64_t reduction,
                            int64_t ignore_index, double label_smoothing) {
   CT_TENSOR(at::cross_entropy_loss(logits->t, target->t, opt_tensor(weight), reduction, ignore_index, label_smoothing))
@@ -850,6 +898,17 @@ int ct_attach_backward(const ct_tensor *inputs, int64_t n_inputs, const ct_tenso
   }
   // On failure the node (if made) still owns the context and releases it when destroyed.
   if (!node && release) release(context);
+  return -1;
+}
+
+int ct_clip_grad_norm(const ct_tensor *grads, int64_t n, double max_norm, double norm_type, double *total) {
+  try {
+    return ctorch::clip_grad_norm(tensors_of(grads, n), max_norm, norm_type, *total) ? 1 : 0;
+  } catch (const c10::Error &e) {
+    set_error(e.what_without_backtrace());
+  } catch (const std::exception &e) {
+    set_error(e.what());
+  }
   return -1;
 }
 

@@ -24,6 +24,13 @@
 #include <torch/csrc/autograd/variable.h>
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <type_traits>
 #include <cmath>
 #include <dlfcn.h>
 #include <cstdint>
@@ -83,17 +90,6 @@ void tanh_generic(const float *in, float *out, int64_t n) { tanh_loop(in, out, n
 
 __attribute__((target("avx2,fma"))) void tanh_avx2(const float *in, float *out, int64_t n) { tanh_loop(in, out, n); }
 
-// g ← g·(1 − y²), the derivative of tanh written in terms of its output.
-template <typename T>
-void tanh_backward_loop(const T *g, const T *y, T *out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) out[i] = g[i] * (T(1) - y[i] * y[i]);
-}
-
-template <typename T>
-void relu_backward_loop(const T *g, const T *y, T *out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) out[i] = y[i] > T(0) ? g[i] : T(0);
-}
-
 bool has_avx2() {
   static const bool value = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return value;
@@ -101,13 +97,13 @@ bool has_avx2() {
 
 constexpr int64_t kGrain = 32768;
 
+}  // namespace
+
 void tanh_f32(const float *in, float *out, int64_t n) {
   auto body = has_avx2() ? tanh_avx2 : tanh_generic;
   if (n <= kGrain) return body(in, out, n);
   at::parallel_for(0, n, kGrain, [&](int64_t begin, int64_t end) { body(in + begin, out + begin, end - begin); });
 }
-
-}  // namespace
 
 bool fast_tanh_applies(const at::Tensor &x) {
   return x.device().is_cpu() && x.scalar_type() == at::kFloat && x.is_contiguous() && x.layout() == at::kStrided &&
@@ -122,64 +118,46 @@ at::Tensor fast_tanh(const at::Tensor &x) {
 
 // ---- the fused multilayer perceptron ---------------------------------------------------------------------------
 
-namespace {
+// Raw-pointer building blocks, shared with the fused PPO step (ppo.cpp); declared in kernels.h.
 
-using torch::autograd::Node;
-using torch::autograd::SavedVariable;
-using torch::autograd::variable_list;
-
-// a ← activation(a + bias) for a = h·Wᵀ of shape [B, O] (bias may be undefined): one loop for the bias (and ReLU)
-// instead of the broadcast copy addmm would make, then the tanh kernel.
-void bias_activate_in_place(at::Tensor &a, const at::Tensor &bias, int32_t activation) {
-  const at::Tensor b = bias.defined() ? bias.contiguous() : bias;
-  AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "mlp_bias_activation", [&] {
-    scalar_t *__restrict rows = a.data_ptr<scalar_t>();
-    const scalar_t *__restrict shift = b.defined() ? b.data_ptr<scalar_t>() : nullptr;
-    const int64_t batch = a.size(0), width = a.size(1);
-    if (shift) {
-      for (int64_t i = 0; i < batch; ++i)
-        for (int64_t o = 0; o < width; ++o) rows[i * width + o] += shift[o];
-    }
-    if (activation == CT_MLP_RELU) {
-      for (int64_t k = 0; k < batch * width; ++k) rows[k] = rows[k] > scalar_t(0) ? rows[k] : scalar_t(0);
-    }
-  });
+template <typename T>
+void bias_activate(T *rows, const T *shift, int64_t batch, int64_t width, int32_t activation) {
+  if (shift) {
+    for (int64_t i = 0; i < batch; ++i)
+      for (int64_t o = 0; o < width; ++o) rows[i * width + o] += shift[o];
+  }
+  if (activation == CT_MLP_RELU) {
+    for (int64_t k = 0; k < batch * width; ++k) rows[k] = rows[k] > T(0) ? rows[k] : T(0);
+  }
   if (activation == CT_MLP_TANH) {
-    if (a.scalar_type() == at::kFloat) {
-      tanh_f32(a.data_ptr<float>(), a.data_ptr<float>(), a.numel());
+    if constexpr (std::is_same_v<T, float>) {
+      tanh_f32(rows, rows, batch * width);
     } else {
-      a.tanh_();
+      for (int64_t k = 0; k < batch * width; ++k) rows[k] = std::tanh(rows[k]);
     }
   }
 }
 
-// The gradient with respect to a layer's pre-activation, given the gradient `g` with respect to its output `y`.
-// Writes into `g` when the caller owns it, otherwise into a new tensor.
-at::Tensor activation_backward(const at::Tensor &g, const at::Tensor &y, int32_t activation, bool owned) {
-  if (activation == CT_MLP_IDENTITY) return g;
-  at::Tensor out = owned ? g : at::empty(g.sizes(), g.options());
-  const int64_t n = g.numel();
-  AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "mlp_activation_backward", [&] {
-    const scalar_t *gp = g.data_ptr<scalar_t>();
-    const scalar_t *yp = y.data_ptr<scalar_t>();
-    scalar_t *op = out.data_ptr<scalar_t>();
-    if (activation == CT_MLP_TANH) {
-      tanh_backward_loop(gp, yp, op, n);
-    } else {
-      relu_backward_loop(gp, yp, op, n);
-    }
-  });
-  return out;
+template <typename T>
+void activation_backward(const T *g, const T *y, T *out, int64_t n, int32_t activation) {
+  if (activation == CT_MLP_TANH) {
+    for (int64_t i = 0; i < n; ++i) out[i] = g[i] * (T(1) - y[i] * y[i]);  // tanh' in terms of the output
+  } else if (activation == CT_MLP_RELU) {
+    for (int64_t i = 0; i < n; ++i) out[i] = y[i] > T(0) ? g[i] : T(0);
+  } else if (out != g) {
+    std::copy(g, g + n, out);
+  }
 }
 
 // Matrix products of dense row-major operands go straight to the BLAS that libtorch loaded (OpenBLAS on Debian),
 // skipping at::mm's dispatch, checks and output allocation — a few microseconds per product, which adds up over the
-// seven products of a small MLP's step. Looked up at run time; when absent, at::mm does the work.
+// seven products of a small MLP's step. Looked up at run time; when absent, callers fall back to ATen.
 enum { kRowMajor = 101, kNoTrans = 111, kTrans = 112 };
 using sgemm_fn = void (*)(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int);
 using dgemm_fn = void (*)(int, int, int, int, int, int, double, const double *, int, const double *, int, double,
                           double *, int);
 
+namespace {
 struct Blas {
   sgemm_fn sgemm = nullptr;
   dgemm_fn dgemm = nullptr;
@@ -193,36 +171,34 @@ const Blas &blas() {
   static const Blas instance;
   return instance;
 }
+}  // namespace
 
-// out[M, N] = op(a)·op(b) + beta·out for contiguous row-major float32/float64 tensors, op(x) being x or xᵀ, reading a
-// and b from rows a_row0 and b_row0 on (to split a batch into blocks). Returns false, computing nothing, when no BLAS
-// was found or the product is empty.
-bool gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const at::Tensor &a, int64_t a_row0,
-          const at::Tensor &b, int64_t b_row0, at::Tensor &out, double beta) {
-  if (m == 0 || n == 0 || k == 0) return false;  // empty products: at::mm handles them
-  const int lda = static_cast<int>(a.size(1)), ldb = static_cast<int>(b.size(1)), ldc = static_cast<int>(out.size(1));
-  const int ta = trans_a ? kTrans : kNoTrans, tb = trans_b ? kTrans : kNoTrans;
-  if (out.scalar_type() == at::kFloat && blas().sgemm) {
-    blas().sgemm(kRowMajor, ta, tb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f,
-                 a.data_ptr<float>() + a_row0 * lda, lda, b.data_ptr<float>() + b_row0 * ldb, ldb,
-                 static_cast<float>(beta), out.data_ptr<float>(), ldc);
-    return true;
-  }
-  if (out.scalar_type() == at::kDouble && blas().dgemm) {
-    blas().dgemm(kRowMajor, ta, tb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0,
-                 a.data_ptr<double>() + a_row0 * lda, lda, b.data_ptr<double>() + b_row0 * ldb, ldb, beta,
-                 out.data_ptr<double>(), ldc);
-    return true;
-  }
-  return false;
+bool blas_available() { return blas().sgemm && blas().dgemm; }
+
+template <>
+bool gemm<float>(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                 const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+  if (m == 0 || n == 0 || k == 0 || !blas().sgemm) return false;
+  blas().sgemm(kRowMajor, trans_a ? kTrans : kNoTrans, trans_b ? kTrans : kNoTrans, static_cast<int>(m),
+               static_cast<int>(n), static_cast<int>(k), 1.0f, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta,
+               c, static_cast<int>(ldc));
+  return true;
 }
 
-// The backward products of layers with at most 8 outputs (a policy or value head) are computed with plain loops:
+template <>
+bool gemm<double>(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const double *a, int64_t lda,
+                  const double *b, int64_t ldb, double beta, double *c, int64_t ldc) {
+  if (m == 0 || n == 0 || k == 0 || !blas().dgemm) return false;
+  blas().dgemm(kRowMajor, trans_a ? kTrans : kNoTrans, trans_b ? kTrans : kNoTrans, static_cast<int>(m),
+               static_cast<int>(n), static_cast<int>(k), 1.0, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta,
+               c, static_cast<int>(ldc));
+  return true;
+}
+
+// The backward products of layers with at most kThin outputs (a policy or value head) are computed with plain loops:
 // OpenBLAS spends more time setting such products up than on their arithmetic (5-16 µs against 1-7 µs for a 64→2
 // head at batches of 64-256 on our machine). For thin inputs and for the forward pass OpenBLAS stays faster.
-constexpr int64_t kThin = 8;
 
-// dW[O, I] = gᵀ·h, accumulated sample by sample.
 template <typename T>
 void thin_weight_gradient(const T *g, const T *h, T *dw, int64_t batch, int64_t outs, int64_t in) {
   std::fill(dw, dw + outs * in, T(0));
@@ -235,7 +211,6 @@ void thin_weight_gradient(const T *g, const T *h, T *dw, int64_t batch, int64_t 
     }
 }
 
-// gin[B, I] = g·W.
 template <typename T>
 void thin_input_gradient(const T *g, const T *w, T *gin, int64_t batch, int64_t outs, int64_t in) {
   for (int64_t i = 0; i < batch; ++i) {
@@ -249,45 +224,108 @@ void thin_input_gradient(const T *g, const T *w, T *gin, int64_t batch, int64_t 
   }
 }
 
-// Σ over the batch of g[B, O], the gradient of a bias (a plain loop: at::sum costs several microseconds per call).
-at::Tensor bias_gradient(const at::Tensor &g) {
-  at::Tensor out = at::zeros({g.size(1)}, g.options());
-  AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "bias_gradient", [&] {
-    const scalar_t *__restrict rows = g.data_ptr<scalar_t>();
-    scalar_t *__restrict sum = out.data_ptr<scalar_t>();
-    const int64_t batch = g.size(0), width = g.size(1);
-    for (int64_t i = 0; i < batch; ++i)
-      for (int64_t o = 0; o < width; ++o) sum[o] += rows[i * width + o];
-  });
-  return out;
+template <typename T>
+void bias_gradient(const T *g, T *db, int64_t batch, int64_t width) {
+  std::fill(db, db + width, T(0));
+  for (int64_t i = 0; i < batch; ++i)
+    for (int64_t o = 0; o < width; ++o) db[o] += g[i * width + o];
 }
 
 // gᵀ·h, the gradient of a weight, summed over the batch in blocks. With one thread, OpenBLAS 0.3.21 multiplies these
 // tall-and-thin operands (a long reduction over the batch, 64-256 features) at a fraction of its usual speed — a
 // 256×64 batch took 220 µs in one product and 80 µs in two blocks on our machine — so long batches are reduced
-// block by block (a fixed blocking, so results stay deterministic).
-at::Tensor weight_gradient(const at::Tensor &g, const at::Tensor &below) {
-  const int64_t rows = g.size(0);
-  if (rows == 0) return at::zeros({g.size(1), below.size(1)}, g.options());
-  const at::Tensor gc = g.contiguous(), bc = below.contiguous();
-  at::Tensor out = at::empty({g.size(1), below.size(1)}, g.options());
-  if (g.size(1) <= kThin) {
-    AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "thin_weight_gradient", [&] {
-      thin_weight_gradient(gc.data_ptr<scalar_t>(), bc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), rows,
-                           g.size(1), below.size(1));
-    });
-    return out;
+// block by block (a fixed blocking, so results stay deterministic). False when no BLAS was found.
+template <typename T>
+bool weight_gradient(const T *g, const T *below, T *dw, int64_t rows, int64_t outs, int64_t ins) {
+  if (rows == 0) {
+    std::fill(dw, dw + outs * ins, T(0));
+    return true;
   }
-  const int64_t block = (g.size(1) <= 64 && below.size(1) <= 64) ? 128 : 64;
+  if (outs <= kThin) {
+    thin_weight_gradient(g, below, dw, rows, outs, ins);
+    return true;
+  }
+  if (!blas_available()) return false;
+  const int64_t block = (outs <= 64 && ins <= 64) ? 128 : 64;
   // Blocks of `block` rows; the last takes the rest when that is at most half a block more.
   for (int64_t start = 0; start < rows;) {
     const int64_t n = rows - start <= block + block / 2 ? rows - start : block;
-    const double beta = start == 0 ? 0.0 : 1.0;
-    if (!gemm(true, false, out.size(0), out.size(1), n, gc, start, bc, start, out, beta)) {
-      at::addmm_out(out, out, gc.narrow(0, start, n).t(), bc.narrow(0, start, n), beta, 1.0);
-    }
+    gemm<T>(true, false, outs, ins, n, g + start * outs, outs, below + start * ins, ins, start == 0 ? T(0) : T(1), dw,
+            ins);
     start += n;
   }
+  return true;
+}
+
+#define CTORCH_INSTANTIATE(T)                                                                                      \
+  template void bias_activate<T>(T *, const T *, int64_t, int64_t, int32_t);                                        \
+  template void activation_backward<T>(const T *, const T *, T *, int64_t, int32_t);                               \
+  template void thin_weight_gradient<T>(const T *, const T *, T *, int64_t, int64_t, int64_t);                     \
+  template void thin_input_gradient<T>(const T *, const T *, T *, int64_t, int64_t, int64_t);                      \
+  template void bias_gradient<T>(const T *, T *, int64_t, int64_t);                                                \
+  template bool weight_gradient<T>(const T *, const T *, T *, int64_t, int64_t, int64_t);
+CTORCH_INSTANTIATE(float)
+CTORCH_INSTANTIATE(double)
+#undef CTORCH_INSTANTIATE
+
+namespace {
+
+using torch::autograd::Node;
+using torch::autograd::SavedVariable;
+using torch::autograd::variable_list;
+
+// a ← activation(a + bias) for a = h·Wᵀ of shape [B, O] (bias may be undefined).
+void bias_activate_in_place(at::Tensor &a, const at::Tensor &bias, int32_t activation) {
+  const at::Tensor b = bias.defined() ? bias.contiguous() : bias;
+  AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "mlp_bias_activation", [&] {
+    bias_activate(a.data_ptr<scalar_t>(), b.defined() ? b.data_ptr<scalar_t>() : nullptr, a.size(0), a.size(1),
+                  activation);
+  });
+}
+
+// The gradient with respect to a layer's pre-activation, given the gradient `g` with respect to its output `y`.
+// Writes into `g` when the caller owns it, otherwise into a new tensor.
+at::Tensor activation_backward(const at::Tensor &g, const at::Tensor &y, int32_t activation, bool owned) {
+  if (activation == CT_MLP_IDENTITY) return g;
+  at::Tensor out = owned ? g : at::empty(g.sizes(), g.options());
+  AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "mlp_activation_backward", [&] {
+    ctorch::activation_backward<scalar_t>(g.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), g.numel(),
+                        activation);
+  });
+  return out;
+}
+
+// out[M, N] = op(a)·op(b) + beta·out for contiguous row-major tensors, reading a and b from rows a_row0 and b_row0.
+bool gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const at::Tensor &a, int64_t a_row0,
+          const at::Tensor &b, int64_t b_row0, at::Tensor &out, double beta) {
+  bool done = false;
+  AT_DISPATCH_FLOATING_TYPES(out.scalar_type(), "mlp_gemm", [&] {
+    const int64_t lda = a.size(1), ldb = b.size(1);
+    done = ctorch::gemm<scalar_t>(trans_a, trans_b, m, n, k, a.data_ptr<scalar_t>() + a_row0 * lda, lda,
+                                  b.data_ptr<scalar_t>() + b_row0 * ldb, ldb, static_cast<scalar_t>(beta),
+                                  out.data_ptr<scalar_t>(), out.size(1));
+  });
+  return done;
+}
+
+// Σ over the batch of g[B, O], the gradient of a bias (a plain loop: at::sum costs several microseconds per call).
+at::Tensor bias_gradient(const at::Tensor &g) {
+  at::Tensor out = at::empty({g.size(1)}, g.options());
+  AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "bias_gradient", [&] {
+    ctorch::bias_gradient(g.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), g.size(0), g.size(1));
+  });
+  return out;
+}
+
+at::Tensor weight_gradient(const at::Tensor &g, const at::Tensor &below) {
+  const at::Tensor gc = g.contiguous(), bc = below.contiguous();
+  at::Tensor out = at::empty({g.size(1), below.size(1)}, g.options());
+  bool done = false;
+  AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "weight_gradient", [&] {
+    done = ctorch::weight_gradient(gc.data_ptr<scalar_t>(), bc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(),
+                                   g.size(0), g.size(1), below.size(1));
+  });
+  if (!done) at::mm_out(out, gc.t(), bc);
   return out;
 }
 
@@ -454,7 +492,7 @@ namespace {
 // The weight-decay form and AMSGrad are template parameters so that each variant is a branch-free loop the compiler
 // vectorises.
 template <typename T, int Decay, bool AMSGrad>
-void adam_loop(T *__restrict p, const T *__restrict g, T *__restrict m, T *__restrict v, T *__restrict v_max, int64_t n,
+__attribute__((always_inline)) inline void adam_loop(T *__restrict p, const T *__restrict g, T *__restrict m, T *__restrict v, T *__restrict v_max, int64_t n,
                const AdamSettings &a) {
   // torch.optim.Adam (single tensor): grad (+ wd·p), exp_avg.lerp_(grad, 1 − β1),
   // exp_avg_sq.mul_(β2).addcmul_(grad, grad, 1 − β2), denom = √v / √(1 − β2^t) + ε, p.addcdiv_(m, denom, −lr / (1 − β1^t)).
@@ -482,22 +520,40 @@ void adam_loop(T *__restrict p, const T *__restrict g, T *__restrict m, T *__res
       second = std::max(v_max[i], vi);
       v_max[i] = second;
     }
-    const T denominator = std::sqrt(second) / correction2_sqrt + eps;
+    // sqrt without errno (std::sqrt's would keep the loop from being vectorised).
+    const T denominator = __builtin_elementwise_sqrt(second) / correction2_sqrt + eps;
     p[i] = param + step_size * (mi / denominator);
   }
+}
+
+// Compiled twice like tanh: a baseline copy and an AVX2/FMA copy picked at run time.
+template <typename T, int Decay, bool AMSGrad>
+void adam_generic(T *p, const T *g, T *m, T *v, T *v_max, int64_t n, const AdamSettings &a) {
+  adam_loop<T, Decay, AMSGrad>(p, g, m, v, v_max, n, a);
+}
+
+template <typename T, int Decay, bool AMSGrad>
+__attribute__((target("avx2,fma"))) void adam_avx2(T *p, const T *g, T *m, T *v, T *v_max, int64_t n,
+                                                   const AdamSettings &a) {
+  adam_loop<T, Decay, AMSGrad>(p, g, m, v, v_max, n, a);
+}
+
+template <typename T, int Decay, bool AMSGrad>
+void adam_variant(T *p, const T *g, T *m, T *v, T *v_max, int64_t n, const AdamSettings &a) {
+  (has_avx2() ? adam_avx2<T, Decay, AMSGrad> : adam_generic<T, Decay, AMSGrad>)(p, g, m, v, v_max, n, a);
 }
 
 template <typename T>
 void adam_dispatch(T *p, const T *g, T *m, T *v, T *v_max, int64_t n, const AdamSettings &a) {
   const int decay = a.weight_decay == 0 ? 0 : (a.decoupled ? 2 : 1);
   if (v_max) {
-    if (decay == 0) adam_loop<T, 0, true>(p, g, m, v, v_max, n, a);
-    if (decay == 1) adam_loop<T, 1, true>(p, g, m, v, v_max, n, a);
-    if (decay == 2) adam_loop<T, 2, true>(p, g, m, v, v_max, n, a);
+    if (decay == 0) adam_variant<T, 0, true>(p, g, m, v, v_max, n, a);
+    if (decay == 1) adam_variant<T, 1, true>(p, g, m, v, v_max, n, a);
+    if (decay == 2) adam_variant<T, 2, true>(p, g, m, v, v_max, n, a);
   } else {
-    if (decay == 0) adam_loop<T, 0, false>(p, g, m, v, v_max, n, a);
-    if (decay == 1) adam_loop<T, 1, false>(p, g, m, v, v_max, n, a);
-    if (decay == 2) adam_loop<T, 2, false>(p, g, m, v, v_max, n, a);
+    if (decay == 0) adam_variant<T, 0, false>(p, g, m, v, v_max, n, a);
+    if (decay == 1) adam_variant<T, 1, false>(p, g, m, v, v_max, n, a);
+    if (decay == 2) adam_variant<T, 2, false>(p, g, m, v, v_max, n, a);
   }
 }
 
@@ -514,7 +570,8 @@ bool adam_step(const at::Tensor &param, const at::Tensor &grad, const at::Tensor
   if (!param.device().is_cpu() || (dtype != at::kFloat && dtype != at::kDouble) || !param.is_contiguous()) return false;
   if (!dense_like(grad, param) || !dense_like(exp_avg, param) || !dense_like(exp_avg_sq, param)) return false;
   if (max_exp_avg_sq.defined() && !dense_like(max_exp_avg_sq, param)) return false;
-  if (settings.beta1 >= 0.5) return false;  // ATen's lerp switches formula for weights of ½ and more
+  // The moment update is lerp(m, g, 1 − β1), and ATen's lerp switches formula for weights of ½ and more.
+  if (1 - settings.beta1 >= 0.5) return false;
   AT_DISPATCH_FLOATING_TYPES(dtype, "adam_step", [&] {
     adam_dispatch(param.data_ptr<scalar_t>(), grad.data_ptr<scalar_t>(), exp_avg.data_ptr<scalar_t>(),
               exp_avg_sq.data_ptr<scalar_t>(),
@@ -526,6 +583,128 @@ bool adam_step(const at::Tensor &param, const at::Tensor &grad, const at::Tensor
   torch::autograd::impl::bump_version(exp_avg_sq);
   if (max_exp_avg_sq.defined()) torch::autograd::impl::bump_version(max_exp_avg_sq);
   return true;
+}
+
+// ---- gradient-norm clipping -----------------------------------------------------------------------------------
+
+bool clip_grad_norm(const std::vector<at::Tensor> &grads, double max_norm, double norm_type, double &total) {
+  if (norm_type != 2 && !std::isinf(norm_type)) return false;
+  for (const at::Tensor &g : grads) {
+    if (!g.defined() || !g.device().is_cpu() || g.layout() != at::kStrided || !g.is_contiguous() ||
+        (g.scalar_type() != at::kFloat && g.scalar_type() != at::kDouble))
+      return false;
+  }
+  const bool infinity = std::isinf(norm_type);
+  double sum = 0, largest = 0;
+  for (const at::Tensor &g : grads) {
+    AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "clip_grad_norm", [&] {
+      const scalar_t *p = g.data_ptr<scalar_t>();
+      const int64_t n = g.numel();
+      if (infinity) {
+        for (int64_t i = 0; i < n; ++i) {
+          const double a = std::abs(static_cast<double>(p[i]));
+          largest = std::isnan(a) || a > largest ? a : largest;
+          if (std::isnan(a)) break;
+        }
+      } else {
+        for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(p[i]) * static_cast<double>(p[i]);
+      }
+    });
+    if (infinity && std::isnan(largest)) break;
+  }
+  total = infinity ? largest : std::sqrt(sum);
+  const double coefficient = max_norm / (total + 1e-6);
+  if (coefficient < 1) {
+    for (const at::Tensor &g : grads) {
+      AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "clip_grad_norm_scale", [&] {
+        scalar_t *p = g.data_ptr<scalar_t>();
+        const scalar_t factor = static_cast<scalar_t>(coefficient);
+        for (int64_t i = 0, n = g.numel(); i < n; ++i) p[i] *= factor;
+      });
+      torch::autograd::impl::bump_version(g);
+    }
+  }
+  return true;
+}
+
+// ---- two tasks on two threads ------------------------------------------------------------------------------------
+
+namespace {
+
+// One helper thread, started on first use and kept. at::parallel_for cannot be used here: its OpenMP pragma lives in
+// a header and does nothing unless this file is compiled with -fopenmp, which SwiftPM allows only as an unsafe flag.
+// After a task the helper spins for a while before sleeping, so that a burst of calls (PPO's minibatches, a few
+// hundred microseconds apart) hands over without the latency of waking a sleeping thread.
+class Helper {
+ public:
+  static Helper &shared() {
+    static Helper *instance = new Helper();  // never destroyed: the thread outlives static destruction
+    return *instance;
+  }
+
+  void run(const std::function<void()> &task) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      task_ = &task;
+      error_ = nullptr;
+      state_.store(kPending, std::memory_order_release);
+    }
+    wake_.notify_one();
+  }
+
+  // Waits for the task given to run() and rethrows its exception, if any.
+  void wait() {
+    while (state_.load(std::memory_order_acquire) != kDone) {
+    }
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  enum { kIdle, kPending, kDone };
+  Helper() : state_(kDone), thread_([this] { loop(); }) { thread_.detach(); }
+
+  void loop() {
+    for (;;) {
+      // Spin ~0.2 ms for the next task, then sleep until one arrives.
+      bool pending = false;
+      for (int i = 0; i < 20000 && !pending; ++i) pending = state_.load(std::memory_order_acquire) == kPending;
+      if (!pending) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [this] { return state_.load(std::memory_order_acquire) == kPending; });
+      }
+      try {
+        (*task_)();
+      } catch (...) {
+        error_ = std::current_exception();
+      }
+      state_.store(kDone, std::memory_order_release);
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  const std::function<void()> *task_ = nullptr;
+  std::exception_ptr error_;
+  std::atomic<int> state_;
+  std::thread thread_;
+};
+
+std::mutex pair_mutex;  // one pair at a time: the helper takes one task
+
+}  // namespace
+
+void run_pair(const std::function<void()> &first, const std::function<void()> &second) {
+  std::lock_guard<std::mutex> lock(pair_mutex);
+  Helper &helper = Helper::shared();
+  helper.run(second);
+  std::exception_ptr error;
+  try {
+    first();
+  } catch (...) {
+    error = std::current_exception();
+  }
+  helper.wait();  // also when `first` failed: `second` refers to the caller's frame
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace ctorch

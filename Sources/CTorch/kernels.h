@@ -3,6 +3,9 @@
 
 #include <ATen/ATen.h>
 
+#include "ctorch.h"
+
+#include <functional>
 #include <vector>
 
 namespace ctorch {
@@ -10,6 +13,49 @@ namespace ctorch {
 /// Whether `fast_tanh` may replace at::tanh for `x`: a contiguous CPU float32 tensor that autograd does not track.
 bool fast_tanh_applies(const at::Tensor &x);
 at::Tensor fast_tanh(const at::Tensor &x);
+/// tanh of `n` float32 values (`in` and `out` the same array or disjoint).
+void tanh_f32(const float *in, float *out, int64_t n);
+
+// Raw-pointer pieces of the fused MLP, for row-major arrays; instantiated for float and double. Activation codes are
+// ct_mlp's (CT_MLP_IDENTITY, CT_MLP_TANH, CT_MLP_RELU).
+
+/// Layers with at most this many outputs (policy and value heads) have their backward products done by loops.
+constexpr int64_t kThin = 8;
+/// Whether cblas_sgemm and cblas_dgemm were found in the loaded libraries.
+bool blas_available();
+/// Limits OpenBLAS to `threads` threads while alive (a no-op for other BLAS libraries).
+class BlasThreadLimit {
+ public:
+  explicit BlasThreadLimit(int threads);
+  ~BlasThreadLimit();
+  BlasThreadLimit(const BlasThreadLimit &) = delete;
+  BlasThreadLimit &operator=(const BlasThreadLimit &) = delete;
+
+ private:
+  int previous_ = 0;
+};
+/// c[m, n] = op(a)·op(b) + beta·c through the loaded BLAS; false (nothing done) when there is none or it is empty.
+template <typename T>
+bool gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T *a, int64_t lda, const T *b,
+          int64_t ldb, T beta, T *c, int64_t ldc);
+/// rows[B, W] ← activation(rows + shift) (shift may be null).
+template <typename T>
+void bias_activate(T *rows, const T *shift, int64_t batch, int64_t width, int32_t activation);
+/// out ← g · activation'(pre-activation), written in terms of the activation's output y (out may be g).
+template <typename T>
+void activation_backward(const T *g, const T *y, T *out, int64_t n, int32_t activation);
+/// dw[O, I] = gᵀ·h by loops (for O ≤ kThin).
+template <typename T>
+void thin_weight_gradient(const T *g, const T *h, T *dw, int64_t batch, int64_t outs, int64_t in);
+/// gin[B, I] = g·W by loops (for O ≤ kThin).
+template <typename T>
+void thin_input_gradient(const T *g, const T *w, T *gin, int64_t batch, int64_t outs, int64_t in);
+/// db[W] = Σ over the batch of g[B, W].
+template <typename T>
+void bias_gradient(const T *g, T *db, int64_t batch, int64_t width);
+/// dw[O, I] = gᵀ·below, reduced over the batch in fixed blocks; false when a BLAS product was needed and none exists.
+template <typename T>
+bool weight_gradient(const T *g, const T *below, T *dw, int64_t rows, int64_t outs, int64_t ins);
 
 /// The multilayer perceptron of ct_mlp; `biases[i]` is undefined for a layer without bias.
 at::Tensor fused_mlp(const at::Tensor &input, const std::vector<at::Tensor> &weights,
@@ -22,8 +68,18 @@ struct AdamSettings {
 };
 
 /// One Adam step in place; false (nothing changed) when the tensors are not dense CPU float32/float64 of one dtype
-/// and size, or β1 ≥ ½. `max_exp_avg_sq` is undefined without AMSGrad.
+/// and size, or β1 ≤ ½. `max_exp_avg_sq` is undefined without AMSGrad.
 bool adam_step(const at::Tensor &param, const at::Tensor &grad, const at::Tensor &exp_avg, const at::Tensor &exp_avg_sq,
                const at::Tensor &max_exp_avg_sq, const AdamSettings &settings);
+
+/// Scales the gradients so that their global p-norm (p = 2 or infinity) is at most max_norm, as
+/// torch.nn.utils.clip_grad_norm_ does (factor max_norm / (total + 1e-6) when below 1), in one pass over each; the
+/// norm is accumulated in double. Sets `total` to the norm before clipping. False (nothing changed) unless every
+/// gradient is a dense CPU float32/float64 tensor and p is 2 or infinity.
+bool clip_grad_norm(const std::vector<at::Tensor> &grads, double max_norm, double norm_type, double &total);
+
+/// Runs `first` on the calling thread and `second` on a helper thread at the same time; returns when both are done,
+/// rethrowing the first exception either raised.
+void run_pair(const std::function<void()> &first, const std::function<void()> &second);
 
 }  // namespace ctorch

@@ -112,6 +112,7 @@ func restoreTensor(_ state: OptimizerState, _ key: String, like parameter: Tenso
 public func clipGradNorm(_ parameters: [Tensor], maxNorm: Double, normType: Double = 2) -> Double {
     let grads = parameters.compactMap(\.grad)
     guard !grads.isEmpty else { return 0 }
+    if let total = fusedClipGradNorm(grads, maxNorm: maxNorm, normType: normType) { return total }
     return withNoGrad {
         let norms = grads.map { $0.norm(normType).to(dtype: .float64) }
         // The total is the norm of the per-tensor norms (for one tensor, a packed ParameterBuffer, its own norm).

@@ -110,9 +110,9 @@ public struct OnPolicyConfig: Codable, Equatable, Sendable {
     public var rmsPropEps = 1e-5
     /// Save a checkpoint every this many updates (and at the end).
     public var checkpointInterval = 10
-    /// PPO: compute the minibatch objective with `FusedPPOLoss` where the policy's distribution allows it (the same
-    /// values and gradients as the composed losses, much cheaper). Not a hyperparameter; not saved.
-    var fusedLoss = true
+    /// How PPO computes a minibatch's gradient; each faster path is used where it applies and falls back to the
+    /// next. Not a hyperparameter; not saved.
+    var ppoGradients: PPOGradientPath = .fusedStep
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case algorithm = "algo", env, seed, nEnvs = "n_envs", nTimesteps = "n_timesteps", nSteps = "n_steps",

@@ -9,57 +9,41 @@ enum PPO {
     static func update(policy: ActorCriticPolicy, optimization: Optimization, batch: TrainingBatch, config: OnPolicyConfig,
                        generator: Generator) throws -> [String: Double] {
         let clip = config.clipRange.value(progressRemaining: batch.progressRemaining)
-        let rollout = batch.rollout
         var metrics = MetricAccumulator()
         var stoppedEarly = false
         var gradientSteps = 0
+        let fusedStep = config.ppoGradients == .fusedStep
+            ? FusedActorCriticStep(policy: policy, optimization: optimization, batch: batch) : nil
         epochs: for _ in 0..<config.nEpochs {
             for indices in batch.minibatches(size: config.batchSize, generator: generator) {
-                let observations = rollout.observations.indexSelect(dim: 0, index: indices)
-                let actions = rollout.actions.indexSelect(dim: 0, index: indices)
-                let (distribution, values) = policy(observations)
-                let oldLogProbs = rollout.logProbs.indexSelect(dim: 0, index: indices)
-                let advantages = batch.advantages.indexSelect(dim: 0, index: indices)
-                let oldValues = rollout.values.indexSelect(dim: 0, index: indices)
-                let returns = batch.returns.indexSelect(dim: 0, index: indices)
-                let normalize = config.normalizeAdvantage && indices.count > 1
-                let step: MinibatchLoss
-                if config.fusedLoss, let fused = FusedPPOLoss.compute(
-                    distribution: distribution, values: values, actions: actions, oldLogProbs: oldLogProbs,
-                    advantages: advantages, oldValues: oldValues, returns: returns,
-                    settings: .init(clipRange: clip, clipRangeValue: config.clipRangeVf, normalizeAdvantages: normalize,
-                                    entropyCoefficient: config.entCoef, valueCoefficient: config.vfCoef,
-                                    valueLoss: config.valueLoss)) {
-                    step = fused
+                let objective = PPOObjective(
+                    clipRange: clip, clipRangeValue: config.clipRangeVf,
+                    normalizeAdvantages: config.normalizeAdvantage && indices.count > 1, entropyCoefficient: config.entCoef,
+                    valueCoefficient: config.vfCoef, halvedMaximumValueLoss: config.valueLoss == .cleanrl)
+                // The loss as a tensor to back-propagate, or nil when the fused step has written the gradients.
+                let loss: Tensor?, values: PPOLossValues
+                if let fusedStep, let computed = fusedStep.gradients(indices: indices, objective: objective) {
+                    (loss, values) = (nil, computed)
                 } else {
-                    let policyLoss = PPOPolicyLoss(
-                        logProbs: distribution.logProb(actions), oldLogProbs: oldLogProbs, advantages: advantages,
-                        clipLow: clip, normalizeAdvantages: normalize)
-                    let (valueLoss, valueClipFraction) = ppoValueLoss(
-                        values: values, oldValues: oldValues, returns: returns, clipRange: config.clipRangeVf,
-                        variant: config.valueLoss)
-                    let entropyLoss = -distribution.entropy().mean()
-                    let loss = policyLoss.loss + config.entCoef * entropyLoss + config.vfCoef * valueLoss
-                    step = MinibatchLoss(loss: loss, policyLoss: policyLoss.loss.item(Double.self),
-                                         valueLoss: valueLoss.item(Double.self), entropyLoss: entropyLoss.item(Double.self),
-                                         approxKL: policyLoss.approxKL3, clipFraction: policyLoss.clipFractionRange,
-                                         valueClipFraction: valueClipFraction)
+                    let step = minibatchLoss(policy: policy, batch: batch, indices: indices, objective: objective,
+                                             fused: config.ppoGradients != .autograd)
+                    (loss, values) = (step.loss, step.values)
                 }
-                if let target = config.targetKL, step.approxKL > 1.5 * target {
+                if let target = config.targetKL, values.approxKL > 1.5 * target {
                     stoppedEarly = true
-                    metrics.add("train/approx_kl", step.approxKL)
+                    metrics.add("train/approx_kl", values.approxKL)
                     break epochs
                 }
-                let norm = try optimization.step(step.loss, parts: ["policy_loss": step.policyLoss, "value_loss": step.valueLoss,
-                                                                   "entropy_loss": step.entropyLoss],
-                                                 maxGradNorm: config.maxGradNorm, update: batch.update)
+                let parts = ["policy_loss": values.policyLoss, "value_loss": values.valueLoss, "entropy_loss": values.entropyLoss]
+                let norm = try loss.map { try optimization.step($0, parts: parts, maxGradNorm: config.maxGradNorm, update: batch.update) }
+                    ?? optimization.step(computedLoss: values.loss, parts: parts, maxGradNorm: config.maxGradNorm, update: batch.update)
                 gradientSteps += 1
-                metrics.add("train/policy_loss", step.policyLoss)
-                metrics.add("train/value_loss", step.valueLoss)
-                metrics.add("train/entropy_loss", step.entropyLoss)
-                metrics.add("train/approx_kl", step.approxKL)
-                metrics.add("train/clip_fraction", step.clipFraction)
-                metrics.add("train/value_clip_fraction", step.valueClipFraction)
+                metrics.add("train/policy_loss", values.policyLoss)
+                metrics.add("train/value_loss", values.valueLoss)
+                metrics.add("train/entropy_loss", values.entropyLoss)
+                metrics.add("train/approx_kl", values.approxKL)
+                metrics.add("train/clip_fraction", values.clipFraction)
+                metrics.add("train/value_clip_fraction", values.valueClipFraction)
                 metrics.add("train/grad_norm", norm)
             }
         }
@@ -69,19 +53,54 @@ enum PPO {
         result["train/early_stop"] = stoppedEarly ? 1 : 0
         return result
     }
+
+    /// The minibatch objective through autograd: the policy's own forward pass, then `FusedPPOLoss` when `fused` and the
+    /// distribution allows it, else the composed losses.
+    static func minibatchLoss(policy: ActorCriticPolicy, batch: TrainingBatch, indices: Tensor, objective: PPOObjective,
+                              fused: Bool) -> MinibatchLoss {
+        let rollout = batch.rollout
+        let observations = rollout.observations.indexSelect(dim: 0, index: indices)
+        let actions = rollout.actions.indexSelect(dim: 0, index: indices)
+        let (distribution, values) = policy(observations)
+        let oldLogProbs = rollout.logProbs.indexSelect(dim: 0, index: indices)
+        let advantages = batch.advantages.indexSelect(dim: 0, index: indices)
+        let oldValues = rollout.values.indexSelect(dim: 0, index: indices)
+        let returns = batch.returns.indexSelect(dim: 0, index: indices)
+        if fused, let step = FusedPPOLoss.compute(
+            distribution: distribution, values: values, actions: actions, oldLogProbs: oldLogProbs,
+            advantages: advantages, oldValues: oldValues, returns: returns, objective: objective) {
+            return step
+        }
+        let policyLoss = PPOPolicyLoss(
+            logProbs: distribution.logProb(actions), oldLogProbs: oldLogProbs, advantages: advantages,
+            clipLow: objective.clipRange, normalizeAdvantages: objective.normalizeAdvantages)
+        let (valueLoss, valueClipFraction) = ppoValueLoss(
+            values: values, oldValues: oldValues, returns: returns, clipRange: objective.clipRangeValue,
+            variant: objective.halvedMaximumValueLoss ? .cleanrl : .sb3)
+        let entropyLoss = -distribution.entropy().mean()
+        let loss = policyLoss.loss + objective.entropyCoefficient * entropyLoss + objective.valueCoefficient * valueLoss
+        let parts = (policy: policyLoss.loss.item(Double.self), value: valueLoss.item(Double.self),
+                     entropy: entropyLoss.item(Double.self))
+        return MinibatchLoss(loss: loss, values: PPOLossValues(
+            loss: parts.policy + objective.entropyCoefficient * parts.entropy + objective.valueCoefficient * parts.value,
+            policyLoss: parts.policy, valueLoss: parts.value, entropyLoss: parts.entropy, approxKL: policyLoss.approxKL3,
+            clipFraction: policyLoss.clipFractionRange, valueClipFraction: valueClipFraction))
+    }
 }
 
-/// One minibatch's PPO objective and the diagnostics logged for it.
+/// How PPO computes a minibatch's gradient.
+enum PPOGradientPath: Sendable {
+    /// The composed losses (PPOPolicyLoss, ppoValueLoss, entropy) through autograd.
+    case autograd
+    /// The policy through autograd, the objective as one `FusedPPOLoss` node.
+    case fusedLoss
+    /// `FusedActorCriticStep` for MLPActorCritic (networks, objective and backward pass in one call), else `fusedLoss`.
+    case fusedStep
+}
+
+/// One minibatch's PPO objective through autograd, with its values and diagnostics.
 struct MinibatchLoss {
     /// policy + entCoef·entropy + vfCoef·value, differentiable.
     let loss: Tensor
-    let policyLoss: Double
-    let valueLoss: Double
-    let entropyLoss: Double
-    /// mean(ρ − 1 − log ρ) (k3).
-    let approxKL: Double
-    /// Fraction with ρ outside [1 − ε, 1 + ε].
-    let clipFraction: Double
-    let valueClipFraction: Double
+    let values: PPOLossValues
 }
-

@@ -191,11 +191,28 @@ public final class MLPActorCritic: Module, ActorCriticPolicy {
         }
     }
 
+    typealias DenseLayers = [(weight: Tensor, bias: Tensor?, activation: DenseActivation)]
+
+    /// A trunk followed by its output layer as dense layers, when the trunk allows fusion.
+    static func denseLayers(_ trunk: Sequential?, then output: Linear) -> DenseLayers? {
+        let head: DenseLayers = [(weight: output.weight, bias: output.bias, activation: .identity)]
+        guard let trunk else { return head }
+        guard trunk.allowsFusion, let layers = trunk.denseLayers else { return nil }
+        return layers + head
+    }
+
     /// A trunk followed by its output layer, as one fused MLP when the trunk allows it.
     static func run(_ trunk: Sequential?, then output: Linear, _ x: Tensor) -> Tensor {
-        guard let trunk else { return output(x) }
-        guard trunk.allowsFusion, let layers = trunk.denseLayers else { return output(trunk(x)) }
-        return x.mlp(layers + [(weight: output.weight, bias: output.bias, activation: .identity)])
+        if let layers = denseLayers(trunk, then: output) { return x.mlp(layers) }
+        return output(trunk.map { $0(x) } ?? x)
+    }
+
+    /// The policy network (ending in the action head) and the value network (ending in the value head) as dense
+    /// layers, when the trunks are separate and allow fusion; nil otherwise.
+    var separateNetworks: (policy: DenseLayers, value: DenseLayers)? {
+        guard extractor.sharedNet == nil, let policy = Self.denseLayers(extractor.policyNet, then: actionNet),
+              let value = Self.denseLayers(extractor.valueNet, then: valueNet) else { return nil }
+        return (policy, value)
     }
 
     static func orthogonal(_ layer: Linear, gain: Double, _ generator: Generator?) {

@@ -71,12 +71,26 @@ struct Optimization {
     /// only when the loss is not finite.
     @discardableResult
     func step(_ loss: Tensor, parts: @autoclosure () -> [String: Double], maxGradNorm: Double, update: Int) throws -> Double {
-        let value = loss.item(Double.self)
-        guard value.isFinite else {
-            throw TrainingError.nonFiniteLoss(update: update, losses: parts().merging(["loss": value]) { $1 })
-        }
+        try checkFinite(loss.item(Double.self), parts: parts(), update: update)
         if let buffer { buffer.zeroGrad() } else { optimizer.zeroGrad() }
         loss.backward()
+        return clipAndUpdate(maxGradNorm: maxGradNorm)
+    }
+
+    /// The same step for gradients computed outside autograd and already written into the parameters' gradients.
+    @discardableResult
+    func step(computedLoss: Double, parts: @autoclosure () -> [String: Double], maxGradNorm: Double, update: Int) throws -> Double {
+        try checkFinite(computedLoss, parts: parts(), update: update)
+        return clipAndUpdate(maxGradNorm: maxGradNorm)
+    }
+
+    private func checkFinite(_ loss: Double, parts: @autoclosure () -> [String: Double], update: Int) throws {
+        guard loss.isFinite else {
+            throw TrainingError.nonFiniteLoss(update: update, losses: parts().merging(["loss": loss]) { $1 })
+        }
+    }
+
+    private func clipAndUpdate(maxGradNorm: Double) -> Double {
         let norm = clipGradNorm(parameters, maxNorm: maxGradNorm)
         optimizer.step()
         return norm

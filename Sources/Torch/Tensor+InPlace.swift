@@ -45,7 +45,8 @@ extension Tensor {
 
 /// One Adam (or, with `decoupled`, AdamW) step on `parameter` and its moment tensors, in place, as a single loop —
 /// the arithmetic of `torch.optim.Adam`'s single-tensor path. `step` counts from 1. Returns false, changing nothing,
-/// when the tensors are not dense CPU float32/float64 tensors of one dtype and size; then use separate operations.
+/// when the tensors are not dense CPU float32/float64 tensors of one dtype and size, or β1 ≤ ½ (where ATen's lerp
+/// changes formula); then use separate operations.
 public func fusedAdamStep(parameter: Tensor, gradient: Tensor, exp: Tensor, expSquared: Tensor, maxExpSquared: Tensor?,
                           learningRate: Double, betas: (Double, Double), eps: Double, weightDecay: Double,
                           decoupled: Bool, step: Int) -> Bool {
@@ -54,5 +55,19 @@ public func fusedAdamStep(parameter: Tensor, gradient: Tensor, exp: Tensor, expS
                                   learningRate, betas.0, betas.1, eps, weightDecay, decoupled ? 1 : 0, Int64(step))
         if status < 0 { check(status, "fusedAdamStep of \(parameter.shape)") }
         return status == 1
+    }
+}
+
+/// Scales `gradients` in place so that their global p-norm (p = 2 or infinity) is at most `maxNorm`, with the factor
+/// `maxNorm / (total + 1e-6)` when below 1, in one pass over each tensor (the norm accumulated in double). Returns
+/// the norm before clipping, or nil, changing nothing, when a tensor is not a dense CPU float32/float64 tensor or p
+/// is another; then use separate operations.
+public func fusedClipGradNorm(_ gradients: [Tensor], maxNorm: Double, normType: Double) -> Double? {
+    withExtendedLifetime(gradients) {
+        let handles: [ct_tensor?] = gradients.map { $0.handle }
+        var total = 0.0
+        let status = ct_clip_grad_norm(handles, Int64(handles.count), maxNorm, normType, &total)
+        if status < 0 { check(status, "fusedClipGradNorm of \(gradients.count) tensors") }
+        return status == 1 ? total : nil
     }
 }

@@ -114,6 +114,13 @@ struct OptimizerTests {
                      eps: 1e-8, amsgrad: amsgrad, decoupledWeightDecay: decoupled)
             }
             let a = make(dense), b = make(strided)
+            // The dense parameter really takes the one-loop path, the view the separate operations.
+            let probe = dense.detach().clone(), m = Tensor.zeros(like: probe), v = Tensor.zeros(like: probe)
+            #expect(fusedAdamStep(parameter: probe, gradient: Tensor.ones(like: probe), exp: m, expSquared: v, maxExpSquared: nil,
+                                  learningRate: 0.01, betas: (0.9, 0.99), eps: 1e-8, weightDecay: 0, decoupled: false, step: 1))
+            #expect(!fusedAdamStep(parameter: strided.detach(), gradient: Tensor.ones(like: probe), exp: m, expSquared: v,
+                                   maxExpSquared: nil, learningRate: 0.01, betas: (0.9, 0.99), eps: 1e-8, weightDecay: 0,
+                                   decoupled: false, step: 1))
             let generator = Generator(seed: 2)
             for _ in 0..<6 {
                 let g = Tensor.randn([4, 3], dtype: dtype, generator: generator)

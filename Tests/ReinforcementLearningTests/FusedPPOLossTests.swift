@@ -58,8 +58,9 @@ import Torch
         let fused = try #require(FusedPPOLoss.compute(
             distribution: d, values: values, actions: actions, oldLogProbs: oldLogProbs, advantages: advantages,
             oldValues: oldValues, returns: returns,
-            settings: .init(clipRange: clip, clipRangeValue: c.valueClip, normalizeAdvantages: c.normalize,
-                            entropyCoefficient: entCoef, valueCoefficient: vfCoef, valueLoss: c.variant)))
+            objective: PPOObjective(clipRange: clip, clipRangeValue: c.valueClip, normalizeAdvantages: c.normalize,
+                                    entropyCoefficient: entCoef, valueCoefficient: vfCoef,
+                                    halvedMaximumValueLoss: c.variant == .cleanrl)))
         let fusedGrads = gradients(of: [fused.loss], withRespectTo: inputs, allowUnused: true)
 
         let e = distribution()
@@ -73,12 +74,12 @@ import Torch
 
         let tolerance = 1e-12
         expectClose([fused.loss.item(Double.self)], [composed.item(Double.self)], atol: tolerance, "\(c) loss")
-        expectClose([fused.policyLoss, fused.valueLoss, fused.entropyLoss],
+        expectClose([fused.values.policyLoss, fused.values.valueLoss, fused.values.entropyLoss],
                     [policy.loss.item(Double.self), valueLoss.item(Double.self), entropyLoss.item(Double.self)],
                     atol: tolerance, "\(c) parts")
-        expectClose([fused.approxKL, fused.clipFraction, fused.valueClipFraction],
+        expectClose([fused.values.approxKL, fused.values.clipFraction, fused.values.valueClipFraction],
                     [policy.approxKL3, policy.clipFractionRange, valueClipFraction], atol: tolerance, "\(c) diagnostics")
-        if !c.ratioOne { #expect(fused.clipFraction > 0.2 && fused.clipFraction < 0.9, "\(c): both clipped and unclipped samples") }
+        if !c.ratioOne { #expect(fused.values.clipFraction > 0.2 && fused.values.clipFraction < 0.9, "\(c): both clipped and unclipped samples") }
         for (k, name) in ["head", "log_std", "values"].enumerated() {
             if !c.gaussian && k == 1 { #expect(fusedGrads[1] == nil); continue }
             let a = try #require(fusedGrads[k], "\(c): no fused gradient for \(name)")
@@ -98,8 +99,8 @@ import Torch
         let fused = try #require(FusedPPOLoss.compute(
             distribution: .categorical(Categorical(logits: logits)), values: values, actions: actions, oldLogProbs: old,
             advantages: adv, oldValues: oldValues, returns: ret,
-            settings: .init(clipRange: 0.2, clipRangeValue: nil, normalizeAdvantages: true, entropyCoefficient: 0,
-                            valueCoefficient: 0.5, valueLoss: .sb3)))
+            objective: PPOObjective(clipRange: 0.2, clipRangeValue: nil, normalizeAdvantages: true, entropyCoefficient: 0,
+                                    valueCoefficient: 0.5, halvedMaximumValueLoss: false)))
         #expect(fused.loss.dtype == .float32)
         let a = gradients(of: [fused.loss], withRespectTo: [logits, values])
         let policy = PPOPolicyLoss(logProbs: Categorical(logits: logits).logProb(actions), oldLogProbs: old, advantages: adv,
@@ -117,8 +118,8 @@ import Torch
             distribution: .multiCategorical([Categorical(logits: logits)]), values: Tensor.zeros([4]),
             actions: Tensor.zeros([4, 1], dtype: .int64), oldLogProbs: Tensor.zeros([4]), advantages: Tensor.zeros([4]),
             oldValues: Tensor.zeros([4]), returns: Tensor.zeros([4]),
-            settings: .init(clipRange: 0.2, clipRangeValue: nil, normalizeAdvantages: false, entropyCoefficient: 0,
-                            valueCoefficient: 0.5, valueLoss: .sb3))
+            objective: PPOObjective(clipRange: 0.2, clipRangeValue: nil, normalizeAdvantages: false, entropyCoefficient: 0,
+                                    valueCoefficient: 0.5, halvedMaximumValueLoss: false))
         #expect(fused == nil)
     }
 }

@@ -1,0 +1,50 @@
+// ppo.h — PPO's minibatch objective with its gradient, and the fused actor-critic PPO gradient step (ppo.cpp).
+// Used by ctorch.cpp; not part of the C API.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <vector>
+
+#include "ctorch.h"
+
+namespace ctorch {
+
+/// One dense layer of an MLP given to the fused step: weight [out, in], optional bias [out], and the tensors its
+/// gradients are written to (same shapes; overwritten, not accumulated).
+struct DenseLayer {
+  at::Tensor weight, bias, weight_grad, bias_grad;
+  int32_t activation;
+};
+
+/// The losses and diagnostics of one minibatch (ct_ppo_diagnostics).
+using PPODiagnostics = ct_ppo_diagnostics;
+
+/// PPO's objective on a policy head (log-probabilities [B, A] of a categorical, or the means [B, A] of a diagonal
+/// Gaussian with `log_std` [B, A]) and values [B]; returns the gradients of the total loss with respect to the head,
+/// log_std (undefined for categorical) and values.
+struct PPOLossGradients {
+  at::Tensor head, log_std, values;
+};
+PPOLossGradients ppo_loss(const at::Tensor &head, const at::Tensor &log_std, const at::Tensor &values,
+                          const at::Tensor &actions, const at::Tensor &old_log_probs, const at::Tensor &advantages,
+                          const at::Tensor &old_values, const at::Tensor &returns, const ct_ppo_settings &settings,
+                          PPODiagnostics &out);
+
+/// The rollout a fused step draws its minibatch from: full-rollout tensors of the parameters' dtype (actions int64
+/// for categorical policies) and the minibatch's row indices.
+struct PPOBatch {
+  at::Tensor observations, actions, old_log_probs, advantages, old_values, returns, indices;
+};
+
+/// Forward pass, PPO loss and backward pass of an actor-critic made of two separate MLPs, without autograd. The policy
+/// network's last layer gives logits (categorical) or Gaussian means (with the state-independent `log_std` [A]); the
+/// value network's last layer has one output. Gradients are written into the layers' gradient tensors and
+/// `log_std_grad`. The policy half and the value half are independent and run on two threads when libtorch has two
+/// or more. Returns false, touching nothing, when the tensors do not fit (not CPU, mixed dtypes, not contiguous, no
+/// BLAS); then the caller uses autograd.
+bool ppo_actor_critic_step(const std::vector<DenseLayer> &policy, const std::vector<DenseLayer> &value,
+                           const at::Tensor &log_std, const at::Tensor &log_std_grad, bool categorical,
+                           const PPOBatch &batch, const ct_ppo_settings &settings, PPODiagnostics &out);
+
+}  // namespace ctorch
