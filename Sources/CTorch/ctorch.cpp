@@ -228,14 +228,15 @@ at::Tensor binary(int32_t op, const at::Tensor &a, const at::Tensor &b) {
   TORCH_CHECK(false, "unknown binary op ", op);
 }
 
-// Layers [first, first + count) of ct_ppo_actor_critic_step's parallel arrays.
+// Layers [first, first + count) of ct_ppo_actor_critic_step's parallel arrays (gradient arrays may be NULL).
 std::vector<ctorch::DenseLayer> dense_layers(const ct_tensor *weights, const ct_tensor *biases,
                                              const ct_tensor *weight_grads, const ct_tensor *bias_grads,
                                              const int32_t *activations, int64_t first, int64_t count) {
   std::vector<ctorch::DenseLayer> layers;
   for (int64_t i = first; i < first + count; ++i) {
-    layers.push_back({weights[i]->t, biases[i] ? biases[i]->t : at::Tensor(), weight_grads[i]->t,
-                      bias_grads[i] ? bias_grads[i]->t : at::Tensor(), activations[i]});
+    layers.push_back({weights[i]->t, biases[i] ? biases[i]->t : at::Tensor(),
+                      weight_grads ? weight_grads[i]->t : at::Tensor(),
+                      bias_grads && bias_grads[i] ? bias_grads[i]->t : at::Tensor(), activations[i]});
   }
   return layers;
 }
@@ -702,6 +703,30 @@ int ct_ppo_actor_critic_step(const ct_tensor *weights, const ct_tensor *biases, 
                                                     log_std_grad ? log_std_grad->t : at::Tensor(), categorical != 0,
                                                     batch, *settings, *out);
     return done ? 1 : 0;
+  } catch (const c10::Error &e) {
+    set_error(e.what_without_backtrace());
+  } catch (const std::exception &e) {
+    set_error(e.what());
+  }
+  return -1;
+}
+
+int ct_actor_critic_act(const ct_tensor *weights, const ct_tensor *biases, const int32_t *activations,
+                        int64_t policy_layers, int64_t value_layers, ct_tensor log_std, int32_t categorical,
+                        ct_tensor observations, ct_generator generator, ct_tensor *actions, ct_tensor *log_probs,
+                        ct_tensor *values, ct_tensor *parameters) {
+  try {
+    const auto policy = dense_layers(weights, biases, nullptr, nullptr, activations, 0, policy_layers);
+    const auto value = dense_layers(weights, biases, nullptr, nullptr, activations, policy_layers, value_layers);
+    ctorch::ActorCriticActions out;
+    if (!ctorch::actor_critic_act(policy, value, log_std ? log_std->t : at::Tensor(), categorical != 0, observations->t,
+                                  gen_of(generator), out))
+      return 0;
+    *actions = wrap(out.actions);
+    *log_probs = wrap(out.log_probs);
+    *values = wrap(out.values);
+    *parameters = wrap(out.parameters);
+    return 1;
   } catch (const c10::Error &e) {
     set_error(e.what_without_backtrace());
   } catch (const std::exception &e) {

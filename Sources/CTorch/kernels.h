@@ -50,6 +50,11 @@ void thin_weight_gradient(const T *g, const T *h, T *dw, int64_t batch, int64_t 
 /// gin[B, I] = g·W by loops (for O ≤ kThin).
 template <typename T>
 void thin_input_gradient(const T *g, const T *w, T *gin, int64_t batch, int64_t outs, int64_t in);
+/// One dense layer forward: y[B, O] = activation(x·Wᵀ + b) (b may be null), by a loop for inputs of at most kThin
+/// features and by BLAS otherwise; false (y unspecified) when BLAS was needed and none exists. `scratch` is reused.
+template <typename T>
+bool dense_forward(const T *x, const T *w, const T *b, int64_t batch, int64_t in, int64_t out, int32_t activation,
+                   T *y, std::vector<T> &scratch);
 /// db[W] = Σ over the batch of g[B, W].
 template <typename T>
 void bias_gradient(const T *g, T *db, int64_t batch, int64_t width);

@@ -15,6 +15,7 @@
 #include "ppo.h"
 
 #include <ATen/Parallel.h>  // at::get_num_threads
+#include <c10/core/GradMode.h>
 
 #include <algorithm>
 #include <cmath>
@@ -213,24 +214,6 @@ struct Workspace {
   std::vector<double> advantages;
 };
 
-// y[B, O] = x·Wᵀ for inputs of at most kThin features (a first layer on raw observations): OpenBLAS needs ~14 µs for
-// a 256×4 by 4×64 product that this loop, vectorised over the outputs, does in a few.
-template <typename T>
-void narrow_input_product(const T *x, const Layer<T> &l, int64_t batch, std::vector<T> &transposed, T *y) {
-  transposed.resize(static_cast<size_t>(l.in * l.out));
-  for (int64_t o = 0; o < l.out; ++o)
-    for (int64_t k = 0; k < l.in; ++k) transposed[k * l.out + o] = l.w[o * l.in + k];
-  for (int64_t i = 0; i < batch; ++i) {
-    T *__restrict row = y + i * l.out;
-    std::fill(row, row + l.out, T(0));
-    for (int64_t k = 0; k < l.in; ++k) {
-      const T xk = x[i * l.in + k];
-      const T *__restrict wt = transposed.data() + k * l.out;
-      for (int64_t o = 0; o < l.out; ++o) row[o] += xk * wt[o];
-    }
-  }
-}
-
 template <typename T>
 void forward(const std::vector<Layer<T>> &net, const T *x, int64_t batch, Workspace<T> &ws) {
   ws.outputs.resize(net.size());
@@ -239,12 +222,7 @@ void forward(const std::vector<Layer<T>> &net, const T *x, int64_t batch, Worksp
     const Layer<T> &l = net[i];
     std::vector<T> &y = ws.outputs[i];
     y.resize(static_cast<size_t>(batch * l.out));
-    if (l.in <= kThin) {
-      narrow_input_product(h, l, batch, ws.transposed, y.data());
-    } else {
-      gemm<T>(false, true, batch, l.out, l.in, h, l.in, l.w, l.in, T(0), y.data(), l.out);
-    }
-    bias_activate(y.data(), l.b, batch, l.out, l.activation);
+    dense_forward(h, l.w, l.b, batch, l.in, l.out, l.activation, y.data(), ws.transposed);
     h = y.data();
   }
 }
@@ -270,12 +248,27 @@ void backward(const std::vector<Layer<T>> &net, const T *x, int64_t batch, Works
   }
 }
 
+// Row-wise log-softmax as ATen computes it: (ℓ − max) − log Σ e^(ℓ − max).
+template <typename T>
+void log_softmax_rows(const T *logits, int64_t batch, int64_t width, T *out) {
+  for (int64_t i = 0; i < batch; ++i) {
+    const T *l = logits + i * width;
+    T *lp = out + i * width;
+    const T top = *std::max_element(l, l + width);
+    T total = 0;
+    for (int64_t k = 0; k < width; ++k) total += std::exp(l[k] - top);
+    const T log_total = std::log(total);
+    for (int64_t k = 0; k < width; ++k) lp[k] = (l[k] - top) - log_total;
+  }
+}
+
 template <typename T>
 std::vector<Layer<T>> raw_layers(const std::vector<DenseLayer> &layers) {
   std::vector<Layer<T>> out;
   for (const DenseLayer &l : layers) {
-    out.push_back({l.weight.data_ptr<T>(), l.bias.defined() ? l.bias.data_ptr<T>() : nullptr, l.weight_grad.data_ptr<T>(),
-                   l.bias.defined() ? l.bias_grad.data_ptr<T>() : nullptr, l.weight.size(1), l.weight.size(0),
+    out.push_back({l.weight.data_ptr<T>(), l.bias.defined() ? l.bias.data_ptr<T>() : nullptr,
+                   l.weight_grad.defined() ? l.weight_grad.data_ptr<T>() : nullptr,
+                   l.bias_grad.defined() ? l.bias_grad.data_ptr<T>() : nullptr, l.weight.size(1), l.weight.size(0),
                    l.activation});
   }
   return out;
@@ -306,17 +299,8 @@ void fused_step(const std::vector<DenseLayer> &policy_layers, const std::vector<
     prepare_advantages(b.advantages.data_ptr<T>(), rows, batch, s, ws.advantages);
     ws.grad.resize(static_cast<size_t>(batch * width));
     if (categorical) {
-      // log-softmax of the logits, as ATen computes it: (ℓ − max) − log Σ e^(ℓ − max).
       ws.log_probs.resize(static_cast<size_t>(batch * width));
-      for (int64_t i = 0; i < batch; ++i) {
-        const T *l = head + i * width;
-        T *lp = ws.log_probs.data() + i * width;
-        const T top = *std::max_element(l, l + width);
-        T total = 0;
-        for (int64_t k = 0; k < width; ++k) total += std::exp(l[k] - top);
-        const T log_total = std::log(total);
-        for (int64_t k = 0; k < width; ++k) lp[k] = (l[k] - top) - log_total;
-      }
+      log_softmax_rows(head, batch, width, ws.log_probs.data());
       policy_sums = policy_half<T>(batch, width, true, ws.log_probs.data(), nullptr, 0, b.actions.data_ptr<int64_t>(),
                                    nullptr, b.old_log_probs.data_ptr<T>(), rows, ws.advantages, s, ws.grad.data(),
                                    nullptr);
@@ -373,17 +357,63 @@ bool fits(const at::Tensor &t, at::ScalarType dtype, std::initializer_list<int64
 }
 
 // Whether a network's layers chain from `inputs` features to `outputs` with tensors of `dtype`.
-bool network_fits(const std::vector<DenseLayer> &layers, at::ScalarType dtype, int64_t inputs, int64_t outputs) {
+bool network_fits(const std::vector<DenseLayer> &layers, at::ScalarType dtype, int64_t inputs, int64_t outputs,
+                  bool gradients) {
   if (layers.empty()) return false;
   int64_t width = inputs;
   for (const DenseLayer &l : layers) {
-    if (!fits(l.weight, dtype, {-1, width}) || !fits(l.weight_grad, dtype, {l.weight.size(0), width})) return false;
-    if (l.bias.defined() && (!fits(l.bias, dtype, {l.weight.size(0)}) || !fits(l.bias_grad, dtype, {l.weight.size(0)})))
-      return false;
+    if (!fits(l.weight, dtype, {-1, width})) return false;
+    if (gradients && !fits(l.weight_grad, dtype, {l.weight.size(0), width})) return false;
+    if (l.bias.defined() && !fits(l.bias, dtype, {l.weight.size(0)})) return false;
+    if (l.bias.defined() && gradients && !fits(l.bias_grad, dtype, {l.weight.size(0)})) return false;
     if (l.activation != CT_MLP_IDENTITY && l.activation != CT_MLP_TANH && l.activation != CT_MLP_RELU) return false;
     width = l.weight.size(0);
   }
   return width == outputs;
+}
+
+template <typename T>
+ActorCriticActions act(const std::vector<DenseLayer> &policy_layers, const std::vector<DenseLayer> &value_layers,
+                       const at::Tensor &log_std, bool categorical, const at::Tensor &observations,
+                       const c10::optional<at::Generator> &generator) {
+  const std::vector<Layer<T>> policy = raw_layers<T>(policy_layers), value = raw_layers<T>(value_layers);
+  const int64_t n = observations.size(0), width = policy.back().out;
+  thread_local Workspace<T> policy_ws, value_ws;
+  forward(policy, observations.data_ptr<T>(), n, policy_ws);
+  forward(value, observations.data_ptr<T>(), n, value_ws);
+  const T *head = policy_ws.outputs.back().data();
+  const auto options = observations.options();
+  ActorCriticActions out;
+  out.values = at::empty({n}, options);
+  std::copy(value_ws.outputs.back().begin(), value_ws.outputs.back().end(), out.values.data_ptr<T>());
+  out.log_probs = at::empty({n}, options);
+  T *log_probs = out.log_probs.data_ptr<T>();
+  if (categorical) {
+    // What Categorical does: log-softmax, multinomial on e^(log-probabilities), gather.
+    out.parameters = at::empty({n, width}, options);
+    T *lp = out.parameters.data_ptr<T>();
+    log_softmax_rows(head, n, width, lp);
+    out.actions = at::multinomial(out.parameters.exp(), 1, true, generator).view({n});
+    const int64_t *actions = out.actions.data_ptr<int64_t>();
+    for (int64_t i = 0; i < n; ++i) log_probs[i] = lp[i * width + actions[i]];
+  } else {
+    // What DiagonalGaussian does: μ + e^s·ε, log-density Σ (−½z² − s − ½log 2π).
+    at::Tensor mean = at::empty({n, width}, options);
+    std::copy(head, head + n * width, mean.data_ptr<T>());
+    out.actions = mean + log_std.exp() * at::randn({n, width}, generator, options);
+    const T *a = out.actions.data_ptr<T>(), *s = log_std.data_ptr<T>();
+    const T half_log_two_pi = static_cast<T>(0.5 * std::log(2 * M_PI));
+    for (int64_t i = 0; i < n; ++i) {
+      T total = 0;
+      for (int64_t d = 0; d < width; ++d) {
+        const T z = (a[i * width + d] - head[i * width + d]) * std::exp(-s[d]);
+        total += T(-0.5) * (z * z) - s[d] - half_log_two_pi;
+      }
+      log_probs[i] = total;
+    }
+    out.parameters = at::cat({mean, log_std.expand({n, width})}, -1);
+  }
+  return out;
 }
 
 }  // namespace
@@ -459,7 +489,7 @@ bool ppo_actor_critic_step(const std::vector<DenseLayer> &policy, const std::vec
   if (!fits(b.observations, dtype, {-1, -1})) return false;
   const int64_t rollout = b.observations.size(0), features = b.observations.size(1);
   const int64_t width = policy.back().weight.size(0);
-  if (!network_fits(policy, dtype, features, width) || !network_fits(value, dtype, features, 1)) return false;
+  if (!network_fits(policy, dtype, features, width, true) || !network_fits(value, dtype, features, 1, true)) return false;
   if (categorical ? !fits(b.actions, at::kLong, {rollout}) : !fits(b.actions, dtype, {rollout, width})) return false;
   if (!categorical && (!fits(log_std, dtype, {width}) || !fits(log_std_grad, dtype, {width}))) return false;
   for (const at::Tensor *t : {&b.old_log_probs, &b.advantages, &b.old_values, &b.returns})
@@ -467,6 +497,24 @@ bool ppo_actor_critic_step(const std::vector<DenseLayer> &policy, const std::vec
   if (!fits(b.indices, at::kLong, {-1}) || b.indices.size(0) == 0) return false;
   AT_DISPATCH_FLOATING_TYPES(dtype, "ppo_actor_critic_step",
                              [&] { fused_step<scalar_t>(policy, value, log_std, log_std_grad, categorical, b, s, out); });
+  return true;
+}
+
+bool actor_critic_act(const std::vector<DenseLayer> &policy, const std::vector<DenseLayer> &value,
+                      const at::Tensor &log_std, bool categorical, const at::Tensor &observations,
+                      const c10::optional<at::Generator> &generator, ActorCriticActions &out) {
+  if (!blas_available() || policy.empty() || value.empty()) return false;
+  const auto dtype = policy[0].weight.scalar_type();
+  if ((dtype != at::kFloat && dtype != at::kDouble) || !fits(observations, dtype, {-1, -1})) return false;
+  const int64_t width = policy.back().weight.size(0);
+  if (!network_fits(policy, dtype, observations.size(1), width, false) ||
+      !network_fits(value, dtype, observations.size(1), 1, false))
+    return false;
+  if (!categorical && !fits(log_std, dtype, {width})) return false;
+  c10::AutoGradMode no_grad(false);
+  AT_DISPATCH_FLOATING_TYPES(dtype, "actor_critic_act", [&] {
+    out = act<scalar_t>(policy, value, log_std, categorical, observations, generator);
+  });
   return true;
 }
 

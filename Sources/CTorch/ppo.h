@@ -47,4 +47,16 @@ bool ppo_actor_critic_step(const std::vector<DenseLayer> &policy, const std::vec
                            const at::Tensor &log_std, const at::Tensor &log_std_grad, bool categorical,
                            const PPOBatch &batch, const ct_ppo_settings &settings, PPODiagnostics &out);
 
+/// A rollout step of the same actor-critic: both networks on `observations` [N, F], then one action sampled per row
+/// exactly as Categorical / DiagonalGaussian sample (multinomial on the probabilities; μ + e^s·ε) with `generator`.
+struct ActorCriticActions {
+  /// int64 [N] (categorical) or [N, A]; log-probabilities and values [N]; the distribution's parameters per row:
+  /// log-probabilities [N, A], or means and log-std [N, 2A].
+  at::Tensor actions, log_probs, values, parameters;
+};
+/// False, computing nothing, when the tensors do not fit (as for ppo_actor_critic_step).
+bool actor_critic_act(const std::vector<DenseLayer> &policy, const std::vector<DenseLayer> &value,
+                      const at::Tensor &log_std, bool categorical, const at::Tensor &observations,
+                      const c10::optional<at::Generator> &generator, ActorCriticActions &out);
+
 }  // namespace ctorch

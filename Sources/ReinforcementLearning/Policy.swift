@@ -215,6 +215,28 @@ public final class MLPActorCritic: Module, ActorCriticPolicy {
         return (policy, value)
     }
 
+    /// What one rollout step needs from the policy: sampled actions, their log-probabilities, the values and the
+    /// distribution's parameters per row.
+    typealias RolloutStep = (actions: Tensor, logProbs: Tensor, values: Tensor, parameters: Tensor)
+
+    /// A rollout step in one C++ call (`actorCriticAct`: both networks, then sampling exactly as the distributions
+    /// sample), for separate fusable trunks and Discrete or Box actions; nil otherwise. The closure returns nil when
+    /// the kernel declines the tensors. Take it once per rollout: it holds the current layers.
+    func fusedRolloutStep() -> ((Tensor, Generator?) -> RolloutStep?)? {
+        let categorical: Bool
+        switch actionSpace {
+        case .discrete: categorical = true
+        case .box: categorical = false
+        case .multiDiscrete, .multiBinary: return nil
+        }
+        guard let networks = separateNetworks else { return nil }
+        let logStd = self.logStd
+        return { observations, generator in
+            actorCriticAct(policy: networks.policy, value: networks.value, logStd: logStd, categorical: categorical,
+                           observations: observations, generator: generator)
+        }
+    }
+
     static func orthogonal(_ layer: Linear, gain: Double, _ generator: Generator?) {
         Initializer.orthogonal(gain: gain).apply(to: layer.weight, generator: generator)
         if let bias = layer.bias { Initializer.zeros.apply(to: bias) }

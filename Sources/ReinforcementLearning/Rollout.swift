@@ -86,9 +86,10 @@ public final class RolloutCollector {
         var observationRows: [Tensor] = [], actionRows: [Tensor] = [], logProbRows: [Tensor] = [], valueRows: [Tensor] = [], parameterRows: [Tensor] = []
         var rewards: [Double] = [], terminated: [Bool] = [], truncated: [Bool] = [], truncationValues: [Double] = []
         rewards.reserveCapacity(steps * n)
+        let fused = (policy as? MLPActorCritic)?.fusedRolloutStep()
         for _ in 0..<steps {
             let observation = Tensor(observations, shape: [n, size])
-            let (actions, logProbs, values, parameters) = withNoGrad {
+            let (actions, logProbs, values, parameters) = fused?(observation, generator) ?? withNoGrad {
                 let (distribution, value) = policy(observation)
                 let actions = distribution.sample(generator: generator)
                 return (actions, distribution.logProb(actions), value, distribution.parameters)

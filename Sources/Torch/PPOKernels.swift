@@ -137,3 +137,26 @@ public func ppoActorCriticGradients(policy: [DenseLayerWithGradients], value: [D
         return status == 1 ? PPOLossValues(out) : nil
     }
 }
+
+/// One rollout step of an actor-critic made of two MLPs (the networks of `ppoActorCriticGradients`, without
+/// gradients): both networks on `observations` [N, F], then one action per row sampled exactly as `Categorical` or
+/// `DiagonalGaussian` (state-independent `logStd` [A]) sample with `generator`. Returns the actions (int64 [N] or
+/// [N, A]), their log-probabilities [N], the values [N] and the distribution's parameters per row (log-probabilities,
+/// or means then log-std); nil when the tensors do not fit. Nothing is recorded for autograd.
+public func actorCriticAct(policy: [(weight: Tensor, bias: Tensor?, activation: DenseActivation)],
+                           value: [(weight: Tensor, bias: Tensor?, activation: DenseActivation)], logStd: Tensor?,
+                           categorical: Bool, observations: Tensor, generator: Generator?)
+    -> (actions: Tensor, logProbs: Tensor, values: Tensor, parameters: Tensor)? {
+    let layers = policy + value
+    return withExtendedLifetime((layers.map { ($0.weight, $0.bias) }, logStd, observations, generator)) {
+        let weights: [ct_tensor?] = layers.map { $0.weight.handle }, biases: [ct_tensor?] = layers.map { $0.bias?.handle }
+        var actions: ct_tensor?, logProbs: ct_tensor?, values: ct_tensor?, parameters: ct_tensor?
+        let status = ct_actor_critic_act(weights, biases, layers.map { $0.activation.rawValue }, Int64(policy.count),
+                                         Int64(value.count), logStd?.handle, categorical ? 1 : 0, observations.handle,
+                                         generator?.handle, &actions, &logProbs, &values, &parameters)
+        if status < 0 { torchFailure("actorCriticAct on observations of shape \(observations.shape)") }
+        guard status == 1 else { return nil }
+        return (wrap(actions, "actorCriticAct"), wrap(logProbs, "actorCriticAct"), wrap(values, "actorCriticAct"),
+                wrap(parameters, "actorCriticAct"))
+    }
+}

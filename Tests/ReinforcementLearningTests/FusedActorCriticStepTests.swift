@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 import Torch
+import Environments
 @testable import NeuralNetworks
 @testable import ReinforcementLearning
 
@@ -130,5 +131,26 @@ import Torch
         #expect(attempt(policy: [layer(2, 4, .float64)], value: [layer(1, 4, .float32)], observations: x) == nil)
         #expect(attempt(policy: [layer(2, 5, .float32)], value: [layer(1, 4, .float32)], observations: x) == nil)
         #expect(attempt(policy: [layer(2, 4, .float32)], value: [layer(2, 4, .float32)], observations: x) == nil)
+    }
+
+    @Test("a fused rollout step samples what the policy's distribution samples", arguments: ["CartPole-v1", "Pendulum-v1"])
+    func rolloutStep(env: String) throws {
+        let environment = try Environments.Registry.make(env)
+        let policy = try MLPActorCritic(observationSize: environment.observationSpace.flatSize, actionSpace: environment.actionSpace,
+                                        generator: Generator(seed: 4))
+        let observations = Tensor.randn([16, environment.observationSpace.flatSize], generator: Generator(seed: 5))
+        let step = try #require(policy.fusedRolloutStep())
+        let fused = try #require(step(observations, Generator(seed: 6)))
+        let (distribution, values) = withNoGrad { policy(observations) }
+        let actions = distribution.sample(generator: Generator(seed: 6))
+        if case .discrete = environment.actionSpace {
+            #expect(fused.actions.equal(actions), "\(env) actions")
+        } else {
+            expectClose(fused.actions, actions.doubles, atol: 1e-5, "\(env) actions")
+        }
+        expectClose(fused.logProbs, distribution.logProb(fused.actions).doubles, atol: 1e-5, "\(env) log-probabilities")
+        expectClose(fused.values, values.doubles, atol: 1e-5, "\(env) values")
+        expectClose(fused.parameters, distribution.parameters.doubles, atol: 1e-5, "\(env) parameters")
+        #expect(fused.actions.shape == actions.shape && fused.parameters.shape == distribution.parameters.shape)
     }
 }

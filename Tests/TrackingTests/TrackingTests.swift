@@ -188,3 +188,15 @@ struct PlotTests {
         #expect(png.count > 5 * blankSize)
     }
 }
+
+@Suite("Metric names in JSON")
+struct JSONStringTests {
+    @Test("names with quotes, backslashes, control and non-ASCII characters read back unchanged")
+    func roundTrip() throws {
+        for name in ["train/policy_loss", "a\"b", "back\\slash", "tab\there\nnewline\r", "\u{01}\u{1f}", "ünï/cödé ✓"] {
+            let data = Data(("[" + jsonString(name) + "]").utf8)
+            let parsed = try #require(try JSONSerialization.jsonObject(with: data) as? [String])
+            #expect(parsed == [name])
+        }
+    }
+}

@@ -252,6 +252,16 @@ int ct_ppo_actor_critic_step(const ct_tensor *weights, const ct_tensor *biases, 
                              ct_tensor old_values, ct_tensor returns, ct_tensor indices,
                              const ct_ppo_settings *settings, ct_ppo_diagnostics *out);
 
+/// One rollout step of the same actor-critic: runs both networks (the same parallel layer arrays, without gradients) on
+/// `observations` [N, F] and samples one action per row as Categorical / DiagonalGaussian sample with `generator` (NULL:
+/// the default generator). Writes new tensors: actions (int64 [N] or [N, A]), log_probs [N], values [N] and the
+/// distribution's parameters per row (log-probabilities [N, A], or means then log-std [N, 2A]). Returns 1 when done, 0
+/// when the tensors do not fit (nothing written), -1 on error.
+int ct_actor_critic_act(const ct_tensor *weights, const ct_tensor *biases, const int32_t *activations,
+                        int64_t policy_layers, int64_t value_layers, ct_tensor log_std, int32_t categorical,
+                        ct_tensor observations, ct_generator generator, ct_tensor *actions, ct_tensor *log_probs,
+                        ct_tensor *values, ct_tensor *parameters);
+
 /// reduction: 0 none, 1 mean, 2 sum (libtorch's codes). weight may be NULL.
 ct_tensor ct_cross_entropy(ct_tensor logits, ct_tensor target, ct_tensor weight, int64_t reduction,
                            int64_t ignore_index, double label_smoothing);
