@@ -230,6 +230,27 @@ __attribute__((always_inline)) inline void bias_gradient_body(const T *g, T *db,
     for (int64_t o = 0; o < width; ++o) db[o] += g[i * width + o];
 }
 
+// g[B, W] ← g · activation'(y) in place, and db[W] = Σ over the batch of the result (db may be null): one pass over
+// g instead of two.
+template <typename T>
+__attribute__((always_inline)) inline void activation_bias_backward_body(T *g, const T *y, T *db, int64_t batch,
+                                                                         int64_t width, int32_t activation) {
+  if (db) std::fill(db, db + width, T(0));
+  for (int64_t i = 0; i < batch; ++i) {
+    T *__restrict row = g + i * width;
+    const T *__restrict out = y + i * width;
+    if (activation == CT_MLP_TANH) {
+      for (int64_t o = 0; o < width; ++o) row[o] *= T(1) - out[o] * out[o];
+    } else if (activation == CT_MLP_RELU) {
+      for (int64_t o = 0; o < width; ++o) row[o] = out[o] > T(0) ? row[o] : T(0);
+    }
+    if (db) {
+      T *__restrict sum = db;
+      for (int64_t o = 0; o < width; ++o) sum[o] += row[o];
+    }
+  }
+}
+
 // gᵀ·h, the gradient of a weight, summed over the batch in blocks. With one thread, OpenBLAS 0.3.21 multiplies these
 // tall-and-thin operands (a long reduction over the batch, 64-256 features) at a fraction of its usual speed — a
 // 256×64 batch took 220 µs in one product and 80 µs in two blocks on our machine — so long batches are reduced
@@ -296,6 +317,8 @@ CTORCH_TWICE(bias_gradient, (const T *g, T *db, int64_t batch, int64_t width),
              (g, db, batch, width))
 CTORCH_TWICE(narrow_input_product, (const T *x, const T *w, int64_t batch, int64_t in, int64_t out, T *y, std::vector<T> &transposed),
              (x, w, batch, in, out, y, transposed))
+CTORCH_TWICE(activation_bias_backward, (T *g, const T *y, T *db, int64_t batch, int64_t width, int32_t activation),
+             (g, y, db, batch, width, activation))
 #undef CTORCH_TWICE
 
 // The bias is written into y first and the product added to it (BLAS with β = 1): that replaces both OpenBLAS's
@@ -324,6 +347,7 @@ bool dense_forward(const T *x, const T *w, const T *b, int64_t batch, int64_t in
   template void thin_weight_gradient<T>(const T *, const T *, T *, int64_t, int64_t, int64_t);                     \
   template void thin_input_gradient<T>(const T *, const T *, T *, int64_t, int64_t, int64_t);                      \
   template void bias_gradient<T>(const T *, T *, int64_t, int64_t);                                                \
+  template void activation_bias_backward<T>(T *, const T *, T *, int64_t, int64_t, int32_t);                       \
   template bool weight_gradient<T>(const T *, const T *, T *, int64_t, int64_t, int64_t);                        \
   template bool dense_forward<T>(const T *, const T *, const T *, int64_t, int64_t, int64_t, int32_t, T *,           \
                                  std::vector<T> &);

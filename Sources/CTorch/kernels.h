@@ -44,6 +44,9 @@ void bias_activate(T *rows, const T *shift, int64_t batch, int64_t width, int32_
 /// out ← g · activation'(pre-activation), written in terms of the activation's output y (out may be g).
 template <typename T>
 void activation_backward(const T *g, const T *y, T *out, int64_t n, int32_t activation);
+/// g[B, W] ← g · activation'(y) in place and db[W] = Σ over the batch of the result (db may be null), in one pass.
+template <typename T>
+void activation_bias_backward(T *g, const T *y, T *db, int64_t batch, int64_t width, int32_t activation);
 /// dw[O, I] = gᵀ·h by loops (for O ≤ kThin).
 template <typename T>
 void thin_weight_gradient(const T *g, const T *h, T *dw, int64_t batch, int64_t outs, int64_t in);

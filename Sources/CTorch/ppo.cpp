@@ -233,10 +233,9 @@ void backward(const std::vector<Layer<T>> &net, const T *x, int64_t batch, Works
   for (size_t i = net.size(); i-- > 0;) {
     const Layer<T> &l = net[i];
     T *g = ws.grad.data();
-    activation_backward(g, ws.outputs[i].data(), g, batch * l.out, l.activation);
+    activation_bias_backward(g, ws.outputs[i].data(), l.db, batch, l.out, l.activation);
     const T *below = i == 0 ? x : ws.outputs[i - 1].data();
     weight_gradient(g, below, l.dw, batch, l.out, l.in);
-    if (l.db) bias_gradient(g, l.db, batch, l.out);
     if (i == 0) break;
     ws.grad_below.resize(static_cast<size_t>(batch * l.in));
     if (l.out <= kThin) {

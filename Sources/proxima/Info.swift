@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Torch
 
 /// `proxima info`: the facts that decide speed (libtorch version, BLAS, threads).
@@ -16,14 +17,20 @@ struct Info: ParsableCommand {
 
 /// `--threads N`, shared by commands that compute.
 struct ThreadOptions: ParsableArguments {
-    @Option(help: "Intra-op threads for libtorch and OpenBLAS (default: libtorch's choice).")
+    @Option(help: "Threads for libtorch and OpenBLAS (default: the available cores, at most \(ThreadOptions.defaultLimit)).")
     var threads: Int?
+
+    /// Small networks gain nothing from more threads: PPO's fused step splits into two halves, and libtorch's and
+    /// OpenBLAS's per-call threading costs more than it saves on products of a few hundred rows.
+    static let defaultLimit = 4
+
+    static var defaultThreads: Int { Swift.max(1, Swift.min(ProcessInfo.processInfo.activeProcessorCount, defaultLimit)) }
 
     func validate() throws {
         if let threads, threads <= 0 { throw ValidationError("--threads must be positive, got \(threads)") }
     }
 
     func apply() {
-        if let threads { LibTorch.numThreads = threads }
+        LibTorch.numThreads = threads ?? Self.defaultThreads
     }
 }
