@@ -37,6 +37,7 @@ public final class OnPolicyTrainer {
     var curve: [(x: Double, y: Double)] = []
     /// Print progress (a live line on terminals, plain lines otherwise).
     public var showProgress = true
+    let checkpointWriter = CheckpointWriter()
 
     var checkpointURL: URL { runDirectory.appendingPathComponent("checkpoints/checkpoint.safetensors") }
     public var modelURL: URL { runDirectory.appendingPathComponent("model.safetensors") }
@@ -92,6 +93,7 @@ public final class OnPolicyTrainer {
     @discardableResult
     public func train() throws -> TrainingSummary {
         do { return try runUpdates() } catch {
+            try? checkpointWriter.wait()
             try? writeRunFacts(status: "failed: \(error)")
             throw error
         }
@@ -151,8 +153,9 @@ public final class OnPolicyTrainer {
             if showProgress {
                 progress.update(step: steps, metrics: [("return", metrics["rollout/ep_rew_mean"] ?? .nan), ("value loss", metrics["train/value_loss"] ?? .nan)])
             }
-            if update % config.checkpointInterval == 0 || update == totalUpdates { try saveCheckpoint() }
+            if update % config.checkpointInterval == 0 || update == totalUpdates { try scheduleCheckpoint() }
         }
+        try checkpointWriter.wait()
         if showProgress {
             progress.finish(step: steps, metrics: [("return", collector.episodeReturns.isEmpty ? .nan : collector.episodeReturns.reduce(0, +) / Double(collector.episodeReturns.count))])
         }
@@ -192,8 +195,15 @@ public final class OnPolicyTrainer {
 
     // MARK: Checkpoints
 
-    /// Writes the complete state at an update boundary (atomically).
+    /// Writes the complete state at an update boundary (atomically) and returns once it is on disk.
     public func saveCheckpoint() throws {
+        try scheduleCheckpoint()
+        try checkpointWriter.wait()
+    }
+
+    /// Captures the complete state now and writes it on the background writer (the write and its fsync overlap the
+    /// next updates). Reports a failure of the previous write.
+    func scheduleCheckpoint() throws {
         guard let snapshot = collector.environments.snapshot() else {
             throw ConfigurationError("\(config.env): environments without snapshots cannot be checkpointed for resume")
         }
@@ -211,7 +221,7 @@ public final class OnPolicyTrainer {
         let checkpoint = TrainingCheckpoint.capture(
             model: policy, optimizer: optimizer, generators: ["sample": sampleGenerator, "shuffle": shuffleGenerator], extra: extra,
             counters: ["update": update, "steps": steps, "episodes": collector.totalEpisodes], config: config.json())
-        try checkpoint.write(to: checkpointURL)
+        try checkpointWriter.write(checkpoint, to: checkpointURL)
     }
 
     func restoreCheckpoint() throws {
@@ -297,5 +307,32 @@ public struct PolicyArtifact {
             returns.append(total)
         }
         return returns
+    }
+}
+
+/// Writes checkpoints one after another on a background queue. A checkpoint is a snapshot (its tensors are copies), so
+/// training goes on while the file is written, flushed and renamed into place; for CartPole's PPO, writing every ten
+/// updates in the training loop cost about 3% of the run. A failed write is reported by the next `write` or `wait`.
+final class CheckpointWriter: @unchecked Sendable {
+    private let queue = DispatchQueue(label: "proxima.checkpoint-writer")
+    private var failure: Error?  // touched only on `queue`
+
+    private struct Job: @unchecked Sendable {
+        let checkpoint: TrainingCheckpoint
+        let url: URL
+    }
+
+    /// Queues `checkpoint` for writing to `url`, after throwing the failure of an earlier write, if any.
+    func write(_ checkpoint: TrainingCheckpoint, to url: URL) throws {
+        try queue.sync { if let failure { self.failure = nil; throw failure } }
+        let job = Job(checkpoint: checkpoint, url: url)
+        queue.async {
+            do { try job.checkpoint.write(to: job.url) } catch { self.failure = self.failure ?? error }
+        }
+    }
+
+    /// Waits until every queued checkpoint is written; throws the first failure.
+    func wait() throws {
+        try queue.sync { if let failure { self.failure = nil; throw failure } }
     }
 }

@@ -77,6 +77,20 @@ struct TrainerTests {
         }
     }
 
+    @Test("a checkpoint written in the background reports a failed write once, at the next write or wait")
+    func backgroundCheckpointFailure() throws {
+        let writer = CheckpointWriter()
+        let checkpoint = TrainingCheckpoint.capture(model: Linear(inputSize: 2, outputSize: 1))
+        let missing = try temporaryDirectory().appendingPathComponent("no/such/directory/checkpoint.safetensors")
+        try writer.write(checkpoint, to: missing)
+        #expect(throws: (any Error).self) { try writer.wait() }
+        try writer.wait()
+        let good = try temporaryDirectory().appendingPathComponent("checkpoint.safetensors")
+        try writer.write(checkpoint, to: good)
+        try writer.wait()
+        #expect(try TrainingCheckpoint.read(from: good).model.keys.sorted() == ["bias", "weight"])
+    }
+
     @Test("one and two threads train to identical parameters")
     func threadCountDoesNotChangeResults() throws {
         func run(threads: Int) throws -> Data {
