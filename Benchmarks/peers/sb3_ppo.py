@@ -4,12 +4,15 @@ hyperparameters (8 envs, n_steps 32, batch 256, 20 epochs, gamma 0.98, lambda 0.
 100k steps) on this machine, and the script prints training steps per second and wall time until the mean return of
 the last 100 training episodes first reaches 475, for each and as ratios.
 
-Usage: Benchmarks/peers/sb3_ppo.py [--threads N] [--seed S] [--proxima PATH]
-(--threads 0 = each library's default thread count). Installs stable-baselines3 into .venv-peers when missing.
+Usage: Benchmarks/peers/sb3_ppo.py [--threads N] [--seeds S ...] [--proxima PATH]
+(--threads 0 = each library's default thread count). With several seeds it prints each seed and the medians: the time
+to 475 depends on how many episodes a seed needs, in both libraries, so one seed says little about it. Installs
+stable-baselines3 into .venv-peers when missing.
 """
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -77,22 +80,33 @@ def run_proxima(binary, threads, seed):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--proxima", default=os.path.join(ROOT, ".build", "release", "proxima"))
     args = parser.parse_args()
     ensure("stable-baselines3", "stable_baselines3")
     if not os.path.exists(args.proxima):
         subprocess.run(["swift", "build", "-c", "release", "--product", "proxima"], cwd=ROOT, check=True)
-    ours = run_proxima(args.proxima, args.threads, args.seed)
-    peer = run_sb3(args.threads, args.seed, args.steps)
     fmt = lambda v: "not reached" if v is None else f"{v:.1f} s"
-    print(f"PPO CartPole-v1, RL Zoo hyperparameters, seed {args.seed}, threads {args.threads or 'default'}")
-    print(f"{'':<22}{'Proxima':>14}{'SB3':>14}{'ratio':>10}")
-    print(f"{'training steps/s':<22}{ours['sps']:>14.0f}{peer['sps']:>14.0f}{ours['sps'] / peer['sps']:>9.1f}x")
-    ratio = (peer["time_to_475"] / ours["time_to_475"]) if ours["time_to_475"] and peer["time_to_475"] else None
-    print(f"{'time to return 475':<22}{fmt(ours['time_to_475']):>14}{fmt(peer['time_to_475']):>14}{(f'{ratio:.1f}x' if ratio else '-'):>10}")
-    print(json.dumps({"proxima": ours, "sb3": peer, "sps_ratio": ours["sps"] / peer["sps"], "time_to_475_ratio": ratio}, sort_keys=True))
+    runs = []
+    print(f"PPO CartPole-v1, RL Zoo hyperparameters, threads {args.threads or 'default'}")
+    print(f"{'seed':<6}{'':<22}{'Proxima':>14}{'SB3':>14}{'ratio':>10}")
+    for seed in args.seeds:
+        ours = run_proxima(args.proxima, args.threads, seed)
+        peer = run_sb3(args.threads, seed, args.steps)
+        sps = ours["sps"] / peer["sps"]
+        solved = (peer["time_to_475"] / ours["time_to_475"]) if ours["time_to_475"] and peer["time_to_475"] else None
+        runs.append({"seed": seed, "proxima": ours, "sb3": peer, "sps_ratio": sps, "time_to_475_ratio": solved})
+        print(f"{seed:<6}{'training steps/s':<22}{ours['sps']:>14.0f}{peer['sps']:>14.0f}{sps:>9.1f}x")
+        print(f"{'':<6}{'time to return 475':<22}{fmt(ours['time_to_475']):>14}{fmt(peer['time_to_475']):>14}"
+              f"{(f'{solved:.1f}x' if solved else '-'):>10}", flush=True)
+    sps_median = statistics.median(r["sps_ratio"] for r in runs)
+    solved_ratios = [r["time_to_475_ratio"] for r in runs if r["time_to_475_ratio"]]
+    solved_median = statistics.median(solved_ratios) if solved_ratios else None
+    print(f"median over {len(runs)} seed(s): steps/s {sps_median:.1f}x, time to 475 "
+          f"{f'{solved_median:.1f}x' if solved_median else '-'}")
+    print(json.dumps({"runs": runs, "sps_ratio_median": sps_median, "time_to_475_ratio_median": solved_median,
+                      "threads": args.threads}, sort_keys=True))
 
 
 if __name__ == "__main__":
