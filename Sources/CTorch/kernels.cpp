@@ -17,6 +17,7 @@
 #include "ctorch.h"
 
 #include <ATen/ATen.h>
+#include <immintrin.h>
 #include <ATen/Parallel.h>
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/function.h>
@@ -193,10 +194,82 @@ BlasThreadLimit::~BlasThreadLimit() {
   if (set && previous_ > 0) set(previous_);
 }
 
+// Small float32 products (the 256×64×64 shapes of RL policies) by our own AVX2 kernel. On our machine OpenBLAS
+// 0.3.21 reaches 19-30 GFLOP/s on them — it copies both operands into packed buffers on every call — while this plain
+// register-blocked loop runs at the core's peak (36 GFLOP/s): a tile of up to 6 rows by 16 columns of C stays in
+// twelve registers while k runs, one row of B (two vectors) and one broadcast element of A per row and step.
+// Element (i, p) of A is a[i·a_row + p·a_col], so Aᵀ needs no copy.
+namespace {
+
+template <int R>
+__attribute__((target("avx2,fma"), always_inline)) inline void product_tile(const float *a, int64_t a_row,
+                                                                            int64_t a_col, const float *b, int64_t ldb,
+                                                                            float *c, int64_t ldc, int64_t k,
+                                                                            bool accumulate) {
+  __m256 low[R], high[R];
+  for (int r = 0; r < R; ++r) {
+    low[r] = accumulate ? _mm256_loadu_ps(c + r * ldc) : _mm256_setzero_ps();
+    high[r] = accumulate ? _mm256_loadu_ps(c + r * ldc + 8) : _mm256_setzero_ps();
+  }
+  for (int64_t p = 0; p < k; ++p) {
+    const __m256 b_low = _mm256_loadu_ps(b + p * ldb), b_high = _mm256_loadu_ps(b + p * ldb + 8);
+    for (int r = 0; r < R; ++r) {
+      const __m256 x = _mm256_broadcast_ss(a + r * a_row + p * a_col);
+      low[r] = _mm256_fmadd_ps(x, b_low, low[r]);
+      high[r] = _mm256_fmadd_ps(x, b_high, high[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    _mm256_storeu_ps(c + r * ldc, low[r]);
+    _mm256_storeu_ps(c + r * ldc + 8, high[r]);
+  }
+}
+
+// c[m, n] (+)= A·b for n a multiple of 16, b row-major [k, n].
+__attribute__((target("avx2,fma"))) void small_product(int64_t m, int64_t n, int64_t k, const float *a, int64_t a_row,
+                                                       int64_t a_col, const float *b, int64_t ldb, float *c,
+                                                       int64_t ldc, bool accumulate) {
+  for (int64_t j = 0; j < n; j += 16) {
+    int64_t i = 0;
+    for (; i + 6 <= m; i += 6)
+      product_tile<6>(a + i * a_row, a_row, a_col, b + j, ldb, c + i * ldc + j, ldc, k, accumulate);
+    const float *ai = a + i * a_row;
+    float *ci = c + i * ldc + j;
+    switch (m - i) {
+      case 5: product_tile<5>(ai, a_row, a_col, b + j, ldb, ci, ldc, k, accumulate); break;
+      case 4: product_tile<4>(ai, a_row, a_col, b + j, ldb, ci, ldc, k, accumulate); break;
+      case 3: product_tile<3>(ai, a_row, a_col, b + j, ldb, ci, ldc, k, accumulate); break;
+      case 2: product_tile<2>(ai, a_row, a_col, b + j, ldb, ci, ldc, k, accumulate); break;
+      case 1: product_tile<1>(ai, a_row, a_col, b + j, ldb, ci, ldc, k, accumulate); break;
+      default: break;
+    }
+  }
+}
+
+// Operands up to this many multiply-adds stay in cache; larger products go to BLAS.
+constexpr int64_t kSmallProduct = int64_t(1) << 23;
+
+}  // namespace
+
 template <>
 bool gemm<float>(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                  const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
-  if (m == 0 || n == 0 || k == 0 || !blas().sgemm) return false;
+  if (m == 0 || n == 0 || k == 0) return false;
+  if (has_avx2() && n % 16 == 0 && (beta == 0 || beta == 1) && m * n * k <= kSmallProduct) {
+    const int64_t a_row = trans_a ? 1 : lda, a_col = trans_a ? lda : 1;
+    if (!trans_b) {
+      small_product(m, n, k, a, a_row, a_col, b, ldb, c, ldc, beta == 1);
+    } else {
+      // bᵀ (b is [n, k]) copied once into row-major [k, n].
+      thread_local std::vector<float> transposed;
+      transposed.resize(static_cast<size_t>(k * n));
+      for (int64_t j = 0; j < n; ++j)
+        for (int64_t p = 0; p < k; ++p) transposed[p * n + j] = b[j * ldb + p];
+      small_product(m, n, k, a, a_row, a_col, transposed.data(), n, c, ldc, beta == 1);
+    }
+    return true;
+  }
+  if (!blas().sgemm) return false;
   blas().sgemm(kRowMajor, trans_a ? kTrans : kNoTrans, trans_b ? kTrans : kNoTrans, static_cast<int>(m),
                static_cast<int>(n), static_cast<int>(k), 1.0f, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta,
                c, static_cast<int>(ldc));
@@ -320,7 +393,8 @@ CTORCH_TWICE(activation_bias_backward, (T *g, const T *y, T *db, int64_t batch, 
 // gᵀ·h, the gradient of a weight, summed over the batch in blocks. With one thread, OpenBLAS 0.3.21 multiplies these
 // tall-and-thin operands (a long reduction over the batch, 64-256 features) at a fraction of its usual speed — a
 // 256×64 batch took 220 µs in one product and 80 µs in two blocks on our machine — so long batches are reduced
-// block by block (a fixed blocking, so results stay deterministic). False when no BLAS was found.
+// block by block (a fixed blocking, so results stay deterministic; our own kernel takes the blocks whose width is a
+// multiple of 16). False when no BLAS was found.
 template <typename T>
 bool weight_gradient(const T *g, const T *below, T *dw, int64_t rows, int64_t outs, int64_t ins) {
   if (rows == 0) {

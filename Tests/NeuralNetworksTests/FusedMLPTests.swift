@@ -40,6 +40,27 @@ import Torch
         }
     }
 
+    @Test("float32 layers whose widths are multiples of 16 (Proxima's own product kernel) agree with float64",
+          arguments: [1, 5, 256, 517])
+    func ownProductKernel(batch: Int) throws {
+        let sizes = [6, 64, 48, 32, 3]
+        let reference = MLP(sizes: sizes, activation: .tanh, dtype: .float64, generator: Generator(seed: 12))
+        let net = MLP(sizes: sizes, activation: .tanh, dtype: .float32, generator: Generator(seed: 99))
+        try net.load(stateDict: reference.stateDict())
+        let x = Tensor.randn([batch, 6], dtype: .float64, generator: Generator(seed: 13))
+        let weights = Tensor.randn([batch, 3], dtype: .float64, generator: Generator(seed: 14))
+        func run(_ network: Sequential, _ dtype: DType) -> [[Double]] {
+            let input = x.to(dtype: dtype).requiringGrad()
+            let out = network(input)
+            let grads = gradients(of: [(out * weights.to(dtype: dtype)).sum()], withRespectTo: [input] + network.parameters())
+            return [out.doubles] + grads.map { $0!.doubles }
+        }
+        let expected = run(reference, .float64), actual = run(net, .float32)
+        for (k, (a, e)) in zip(actual, expected).enumerated() {
+            expectClose(a, e, atol: 1e-4, rtol: 1e-4, "batch \(batch), result \(k)")
+        }
+    }
+
     @Test("long batches (reduced in blocks) and wide layers agree with the layer-by-layer computation", arguments: [300, 517])
     func longBatches(batch: Int) {
         let net = MLP(sizes: [5, 96, 70, 3], activation: .tanh, dtype: .float64, generator: Generator(seed: 4))
