@@ -249,13 +249,19 @@ __attribute__((target("avx2,fma"))) void small_product(int64_t m, int64_t n, int
 // Operands up to this many multiply-adds stay in cache; larger products go to BLAS.
 constexpr int64_t kSmallProduct = int64_t(1) << 23;
 
+// Whether gemm<T> computes an [m, n] by k product with small_product.
+template <typename T>
+bool takes_small_product(int64_t m, int64_t n, int64_t k) {
+  return std::is_same_v<T, float> && has_avx2() && n % 16 == 0 && m * n * k <= kSmallProduct;
+}
+
 }  // namespace
 
 template <>
 bool gemm<float>(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                  const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
   if (m == 0 || n == 0 || k == 0) return false;
-  if (has_avx2() && n % 16 == 0 && (beta == 0 || beta == 1) && m * n * k <= kSmallProduct) {
+  if (takes_small_product<float>(m, n, k) && (beta == 0 || beta == 1)) {
     const int64_t a_row = trans_a ? 1 : lda, a_col = trans_a ? lda : 1;
     if (!trans_b) {
       small_product(m, n, k, a, a_row, a_col, b, ldb, c, ldc, beta == 1);
@@ -428,7 +434,7 @@ bool dense_forward(const T *x, const T *w, const T *b, int64_t batch, int64_t in
   } else {
     for (int64_t i = 0; i < batch; ++i) std::copy(b, b + out, y + i * out);
   }
-  if (in <= kThin) {
+  if (in <= kThin && !takes_small_product<T>(batch, out, in)) {
     narrow_input_product(x, w, batch, in, out, y, scratch);
   } else if (!gemm<T>(false, true, batch, out, in, x, in, w, in, T(1), y, out)) {
     return false;
