@@ -18,7 +18,6 @@
 
 #include <ATen/ATen.h>
 #include <immintrin.h>
-#include <ATen/Parallel.h>
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/functions/utils.h>
@@ -95,15 +94,9 @@ bool has_avx2() {
   return value;
 }
 
-constexpr int64_t kGrain = 32768;
-
 }  // namespace
 
-void tanh_f32(const float *in, float *out, int64_t n) {
-  auto body = has_avx2() ? tanh_avx2 : tanh_generic;
-  if (n <= kGrain) return body(in, out, n);
-  at::parallel_for(0, n, kGrain, [&](int64_t begin, int64_t end) { body(in + begin, out + begin, end - begin); });
-}
+void tanh_f32(const float *in, float *out, int64_t n) { (has_avx2() ? tanh_avx2 : tanh_generic)(in, out, n); }
 
 bool fast_tanh_applies(const at::Tensor &x) {
   return x.device().is_cpu() && x.scalar_type() == at::kFloat && x.is_contiguous() && x.layout() == at::kStrided &&

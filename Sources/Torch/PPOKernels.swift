@@ -62,13 +62,8 @@ public struct PPOLossValues: Sendable, Equatable {
     }
 
     init(_ d: ct_ppo_diagnostics) {
-        loss = d.loss
-        policyLoss = d.policy_loss
-        valueLoss = d.value_loss
-        entropyLoss = d.entropy_loss
-        approxKL = d.approx_kl
-        clipFraction = d.clip_fraction
-        valueClipFraction = d.value_clip_fraction
+        self.init(loss: d.loss, policyLoss: d.policy_loss, valueLoss: d.value_loss, entropyLoss: d.entropy_loss,
+                  approxKL: d.approx_kl, clipFraction: d.clip_fraction, valueClipFraction: d.value_clip_fraction)
     }
 }
 
