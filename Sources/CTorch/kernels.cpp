@@ -132,17 +132,6 @@ __attribute__((always_inline)) inline void bias_activate_body(T *rows, const T *
   }
 }
 
-template <typename T>
-__attribute__((always_inline)) inline void activation_backward_body(const T *g, const T *y, T *out, int64_t n,
-                                                                    int32_t activation) {
-  if (activation == CT_MLP_TANH) {
-    for (int64_t i = 0; i < n; ++i) out[i] = g[i] * (T(1) - y[i] * y[i]);  // tanh' in terms of the output
-  } else if (activation == CT_MLP_RELU) {
-    for (int64_t i = 0; i < n; ++i) out[i] = y[i] > T(0) ? g[i] : T(0);
-  } else if (out != g) {
-    std::copy(g, g + n, out);
-  }
-}
 
 // Matrix products of dense row-major operands go straight to the BLAS that libtorch loaded (OpenBLAS on Debian),
 // skipping at::mm's dispatch, checks and output allocation — a few microseconds per product, which adds up over the
@@ -316,12 +305,6 @@ __attribute__((always_inline)) inline void thin_input_gradient_body(const T *g, 
   }
 }
 
-template <typename T>
-__attribute__((always_inline)) inline void bias_gradient_body(const T *g, T *db, int64_t batch, int64_t width) {
-  std::fill(db, db + width, T(0));
-  for (int64_t i = 0; i < batch; ++i)
-    for (int64_t o = 0; o < width; ++o) db[o] += g[i * width + o];
-}
 
 // g[B, W] ← g · activation'(y) in place, and db[W] = Σ over the batch of the result (db may be null): one pass over
 // g instead of two.
@@ -374,14 +357,10 @@ __attribute__((always_inline)) inline void narrow_input_product_body(const T *x,
   void name params { (has_avx2() ? name##_avx2<T> : name##_generic<T>) args; }
 CTORCH_TWICE(bias_activate, (T *rows, const T *shift, int64_t batch, int64_t width, int32_t activation),
              (rows, shift, batch, width, activation))
-CTORCH_TWICE(activation_backward, (const T *g, const T *y, T *out, int64_t n, int32_t activation),
-             (g, y, out, n, activation))
 CTORCH_TWICE(thin_weight_gradient, (const T *g, const T *h, T *dw, int64_t batch, int64_t outs, int64_t in),
              (g, h, dw, batch, outs, in))
 CTORCH_TWICE(thin_input_gradient, (const T *g, const T *w, T *gin, int64_t batch, int64_t outs, int64_t in),
              (g, w, gin, batch, outs, in))
-CTORCH_TWICE(bias_gradient, (const T *g, T *db, int64_t batch, int64_t width),
-             (g, db, batch, width))
 CTORCH_TWICE(narrow_input_product,
              (const T *x, const T *w, int64_t batch, int64_t in, int64_t out, T *y, std::vector<T> &transposed),
              (x, w, batch, in, out, y, transposed))
@@ -436,16 +415,52 @@ bool dense_forward(const T *x, const T *w, const T *b, int64_t batch, int64_t in
   return true;
 }
 
+template <typename T>
+bool mlp_forward(const std::vector<DenseArrays<T>> &layers, const T *x, int64_t batch, const std::vector<T *> &outputs,
+                 std::vector<T> &scratch) {
+  const T *h = x;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const DenseArrays<T> &l = layers[i];
+    if (!dense_forward(h, l.w, l.b, batch, l.in, l.out, l.activation, outputs[i], scratch)) return false;
+    h = outputs[i];
+  }
+  return true;
+}
+
+template <typename T>
+bool mlp_backward(const std::vector<DenseArrays<T>> &layers, const T *x, const std::vector<const T *> &outputs,
+                  int64_t batch, std::vector<T> &grad, std::vector<T> &grad_below, T *input_grad) {
+  for (size_t i = layers.size(); i-- > 0;) {
+    const DenseArrays<T> &l = layers[i];
+    T *g = grad.data();
+    activation_bias_backward(g, outputs[i], l.db, batch, l.out, l.activation);
+    if (l.dw && !weight_gradient(g, i == 0 ? x : outputs[i - 1], l.dw, batch, l.out, l.in)) return false;
+    if (i == 0 && !input_grad) break;
+    grad_below.resize(static_cast<size_t>(batch * l.in));
+    T *below = i == 0 ? input_grad : grad_below.data();
+    if (l.out <= kThin) {
+      thin_input_gradient(g, l.w, below, batch, l.out, l.in);
+    } else if (batch > 0 && !gemm<T>(false, false, batch, l.in, l.out, g, l.out, l.w, l.in, T(0), below, l.in)) {
+      return false;
+    }
+    if (i == 0) break;
+    std::swap(grad, grad_below);
+  }
+  return true;
+}
+
 #define CTORCH_INSTANTIATE(T)                                                                                      \
   template void bias_activate<T>(T *, const T *, int64_t, int64_t, int32_t);                                        \
-  template void activation_backward<T>(const T *, const T *, T *, int64_t, int32_t);                               \
   template void thin_weight_gradient<T>(const T *, const T *, T *, int64_t, int64_t, int64_t);                     \
   template void thin_input_gradient<T>(const T *, const T *, T *, int64_t, int64_t, int64_t);                      \
-  template void bias_gradient<T>(const T *, T *, int64_t, int64_t);                                                \
   template void activation_bias_backward<T>(T *, const T *, T *, int64_t, int64_t, int32_t);                       \
   template bool weight_gradient<T>(const T *, const T *, T *, int64_t, int64_t, int64_t);                        \
   template bool dense_forward<T>(const T *, const T *, const T *, int64_t, int64_t, int64_t, int32_t, T *,           \
-                                 std::vector<T> &);
+                                 std::vector<T> &);                                                                \
+  template bool mlp_forward<T>(const std::vector<DenseArrays<T>> &, const T *, int64_t, const std::vector<T *> &,   \
+                               std::vector<T> &);                                                                  \
+  template bool mlp_backward<T>(const std::vector<DenseArrays<T>> &, const T *, const std::vector<const T *> &,     \
+                                int64_t, std::vector<T> &, std::vector<T> &, T *);
 CTORCH_INSTANTIATE(float)
 CTORCH_INSTANTIATE(double)
 #undef CTORCH_INSTANTIATE
@@ -455,62 +470,6 @@ namespace {
 using torch::autograd::Node;
 using torch::autograd::SavedVariable;
 using torch::autograd::variable_list;
-
-// a ← activation(a + bias) for a = h·Wᵀ of shape [B, O] (bias may be undefined).
-void bias_activate_in_place(at::Tensor &a, const at::Tensor &bias, int32_t activation) {
-  const at::Tensor b = bias.defined() ? bias.contiguous() : bias;
-  AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "mlp_bias_activation", [&] {
-    bias_activate(a.data_ptr<scalar_t>(), b.defined() ? b.data_ptr<scalar_t>() : nullptr, a.size(0), a.size(1),
-                  activation);
-  });
-}
-
-// The gradient with respect to a layer's pre-activation, given the gradient `g` with respect to its output `y`.
-// Writes into `g` when the caller owns it, otherwise into a new tensor.
-at::Tensor activation_backward(const at::Tensor &g, const at::Tensor &y, int32_t activation, bool owned) {
-  if (activation == CT_MLP_IDENTITY) return g;
-  at::Tensor out = owned ? g : at::empty(g.sizes(), g.options());
-  AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "mlp_activation_backward", [&] {
-    ctorch::activation_backward<scalar_t>(g.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(),
-                                          g.numel(),
-                        activation);
-  });
-  return out;
-}
-
-// out[M, N] = op(a)·op(b) + beta·out for contiguous row-major tensors, reading a and b from rows a_row0 and b_row0.
-bool gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const at::Tensor &a, int64_t a_row0,
-          const at::Tensor &b, int64_t b_row0, at::Tensor &out, double beta) {
-  bool done = false;
-  AT_DISPATCH_FLOATING_TYPES(out.scalar_type(), "mlp_gemm", [&] {
-    const int64_t lda = a.size(1), ldb = b.size(1);
-    done = ctorch::gemm<scalar_t>(trans_a, trans_b, m, n, k, a.data_ptr<scalar_t>() + a_row0 * lda, lda,
-                                  b.data_ptr<scalar_t>() + b_row0 * ldb, ldb, static_cast<scalar_t>(beta),
-                                  out.data_ptr<scalar_t>(), out.size(1));
-  });
-  return done;
-}
-
-// Σ over the batch of g[B, O], the gradient of a bias (a plain loop: at::sum costs several microseconds per call).
-at::Tensor bias_gradient(const at::Tensor &g) {
-  at::Tensor out = at::empty({g.size(1)}, g.options());
-  AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "bias_gradient", [&] {
-    ctorch::bias_gradient(g.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), g.size(0), g.size(1));
-  });
-  return out;
-}
-
-at::Tensor weight_gradient(const at::Tensor &g, const at::Tensor &below) {
-  const at::Tensor gc = g.contiguous(), bc = below.contiguous();
-  at::Tensor out = at::empty({g.size(1), below.size(1)}, g.options());
-  bool done = false;
-  AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "weight_gradient", [&] {
-    done = ctorch::weight_gradient(gc.data_ptr<scalar_t>(), bc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(),
-                                   g.size(0), g.size(1), below.size(1));
-  });
-  if (!done) at::mm_out(out, gc.t(), bc);
-  return out;
-}
 
 struct MLPBackward : public Node {
   std::vector<int32_t> activations;
@@ -544,37 +503,32 @@ struct MLPBackward : public Node {
     }
     auto self = shared_from_this();
     const at::Tensor x = input.unpack();
-    std::vector<at::Tensor> ys(layers);
-    for (size_t i = 0; i < layers; ++i) ys[i] = outputs[i].unpack(i + 1 == layers ? self : nullptr);
-
-    at::Tensor g = grads[0].contiguous();
-    bool owned = false;
-    for (size_t k = layers; k-- > 0;) {
-      g = activation_backward(g, ys[k], activations[k], owned);
-      owned = owned || activations[k] != CT_MLP_IDENTITY;
-      const at::Tensor &below = k == 0 ? x : ys[k - 1];
-      if (task_should_compute_output(weight_edge[k])) result[weight_edge[k]] = weight_gradient(g, below);
-      if (has_bias[k] && task_should_compute_output(bias_edge[k])) result[bias_edge[k]] = bias_gradient(g);
-      if (k > 0 || task_should_compute_output(0)) {
-        const at::Tensor w = weights[k].unpack();
-        if (w.size(0) <= kThin) {
-          const at::Tensor wc = w.contiguous();
-          at::Tensor gin = at::empty({g.size(0), w.size(1)}, g.options());
-          AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "thin_input_gradient", [&] {
-            thin_input_gradient(g.data_ptr<scalar_t>(), wc.data_ptr<scalar_t>(), gin.data_ptr<scalar_t>(), g.size(0),
-                                wc.size(0), wc.size(1));
-          });
-          g = gin;
-        } else {
-          at::Tensor gin = at::empty({g.size(0), w.size(1)}, g.options());
-          const bool direct = g.is_contiguous() && w.is_contiguous() &&
-                              gemm(false, false, g.size(0), w.size(1), w.size(0), g, 0, w, 0, gin, 0.0);
-          g = direct ? gin : at::mm(g, w);
-        }
-        owned = true;
-      }
+    std::vector<at::Tensor> ws(layers), ys(layers);
+    for (size_t i = 0; i < layers; ++i) {
+      ws[i] = weights[i].unpack().contiguous();
+      ys[i] = outputs[i].unpack(i + 1 == layers ? self : nullptr);
+      if (task_should_compute_output(weight_edge[i])) result[weight_edge[i]] = at::empty(ws[i].sizes(), x.options());
+      if (has_bias[i] && task_should_compute_output(bias_edge[i]))
+        result[bias_edge[i]] = at::empty({ws[i].size(0)}, x.options());
     }
-    if (task_should_compute_output(0)) result[0] = g;
+    if (task_should_compute_output(0)) result[0] = at::empty(x.sizes(), x.options());
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "mlp_backward", [&] {
+      std::vector<DenseArrays<scalar_t>> arrays;
+      std::vector<const scalar_t *> out_ptrs;
+      for (size_t i = 0; i < layers; ++i) {
+        const at::Tensor &dw = result[weight_edge[i]];
+        const bool bias_wanted = has_bias[i] && result[bias_edge[i]].defined();
+        arrays.push_back({ws[i].data_ptr<scalar_t>(), nullptr, dw.defined() ? dw.data_ptr<scalar_t>() : nullptr,
+                          bias_wanted ? result[bias_edge[i]].data_ptr<scalar_t>() : nullptr, ws[i].size(1),
+                          ws[i].size(0), activations[i]});
+        out_ptrs.push_back(ys[i].data_ptr<scalar_t>());
+      }
+      const at::Tensor g = grads[0].contiguous();
+      std::vector<scalar_t> grad(g.data_ptr<scalar_t>(), g.data_ptr<scalar_t>() + g.numel()), below;
+      const bool done = mlp_backward(arrays, x.data_ptr<scalar_t>(), out_ptrs, x.size(0), grad, below,
+                                     result[0].defined() ? result[0].data_ptr<scalar_t>() : nullptr);
+      TORCH_CHECK(done, "fused MLP backward: no BLAS library found");
+    });
     return result;
   }
 };
@@ -582,7 +536,8 @@ struct MLPBackward : public Node {
 bool fused_mlp_applies(const at::Tensor &x, const std::vector<at::Tensor> &weights,
                        const std::vector<at::Tensor> &biases) {
   const auto dtype = x.scalar_type();
-  if (!x.device().is_cpu() || x.dim() != 2 || (dtype != at::kFloat && dtype != at::kDouble)) return false;
+  if (!blas_available() || !x.device().is_cpu() || x.dim() != 2 || (dtype != at::kFloat && dtype != at::kDouble))
+    return false;
   int64_t width = x.size(1);
   for (size_t i = 0; i < weights.size(); ++i) {
     const at::Tensor &w = weights[i];
@@ -632,31 +587,26 @@ at::Tensor fused_mlp(const at::Tensor &input, const std::vector<at::Tensor> &wei
       needs_grad = needs_grad || weights[i].requires_grad() || (biases[i].defined() && biases[i].requires_grad());
   }
 
-  std::vector<at::Tensor> ys;
-  ys.reserve(weights.size());
   const at::Tensor x = input.contiguous();
-  {
-    at::AutoDispatchBelowADInplaceOrView below_autograd;
-    at::Tensor h = x;
-    for (size_t i = 0; i < weights.size(); ++i) {
-      at::Tensor a = at::empty({h.size(0), weights[i].size(0)}, h.options());
-      const at::Tensor w = weights[i].contiguous();
-      const at::Tensor b = biases[i].defined() ? biases[i].contiguous() : biases[i];
-      bool done = false;
-      AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "mlp_forward", [&] {
-        thread_local std::vector<scalar_t> scratch;
-        const scalar_t *shift = b.defined() ? b.data_ptr<scalar_t>() : nullptr;
-        done = dense_forward(h.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(), shift, h.size(0), w.size(1), w.size(0),
-                             activations[i], a.data_ptr<scalar_t>(), scratch);
-      });
-      if (!done) {
-        at::mm_out(a, h, w.t());
-        bias_activate_in_place(a, biases[i], activations[i]);
-      }
-      ys.push_back(a);
-      h = a;
-    }
+  std::vector<at::Tensor> ws, ys;
+  for (size_t i = 0; i < weights.size(); ++i) {
+    ws.push_back(weights[i].contiguous());
+    ys.push_back(at::empty({x.size(0), weights[i].size(0)}, x.options()));
   }
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "mlp_forward", [&] {
+    std::vector<DenseArrays<scalar_t>> arrays;
+    std::vector<scalar_t *> out_ptrs;
+    std::vector<at::Tensor> bs;
+    for (size_t i = 0; i < weights.size(); ++i) {
+      bs.push_back(biases[i].defined() ? biases[i].contiguous() : biases[i]);
+      arrays.push_back({ws[i].data_ptr<scalar_t>(), bs[i].defined() ? bs[i].data_ptr<scalar_t>() : nullptr, nullptr,
+                        nullptr, ws[i].size(1), ws[i].size(0), activations[i]});
+      out_ptrs.push_back(ys[i].data_ptr<scalar_t>());
+    }
+    thread_local std::vector<scalar_t> scratch;
+    TORCH_CHECK(mlp_forward(arrays, x.data_ptr<scalar_t>(), x.size(0), out_ptrs, scratch),
+                "fused MLP: no BLAS library found");
+  });
   at::Tensor out = ys.back();
   if (!needs_grad) return out;
 

@@ -41,9 +41,6 @@ bool gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T *
 /// rows[B, W] ← activation(rows + shift) (shift may be null).
 template <typename T>
 void bias_activate(T *rows, const T *shift, int64_t batch, int64_t width, int32_t activation);
-/// out ← g · activation'(pre-activation), written in terms of the activation's output y (out may be g).
-template <typename T>
-void activation_backward(const T *g, const T *y, T *out, int64_t n, int32_t activation);
 /// g[B, W] ← g · activation'(y) in place and db[W] = Σ over the batch of the result (db may be null), in one pass.
 template <typename T>
 void activation_bias_backward(T *g, const T *y, T *db, int64_t batch, int64_t width, int32_t activation);
@@ -58,9 +55,6 @@ void thin_input_gradient(const T *g, const T *w, T *gin, int64_t batch, int64_t 
 template <typename T>
 bool dense_forward(const T *x, const T *w, const T *b, int64_t batch, int64_t in, int64_t out, int32_t activation,
                    T *y, std::vector<T> &scratch);
-/// db[W] = Σ over the batch of g[B, W].
-template <typename T>
-void bias_gradient(const T *g, T *db, int64_t batch, int64_t width);
 /// dw[O, I] = gᵀ·below, reduced over the batch in fixed blocks; false when a BLAS product was needed and none exists.
 template <typename T>
 bool weight_gradient(const T *g, const T *below, T *dw, int64_t rows, int64_t outs, int64_t ins);
@@ -79,6 +73,26 @@ struct AdamSettings {
 /// and size, or β1 ≤ ½. `max_exp_avg_sq` is undefined without AMSGrad.
 bool adam_step(const at::Tensor &param, const at::Tensor &grad, const at::Tensor &exp_avg, const at::Tensor &exp_avg_sq,
                const at::Tensor &max_exp_avg_sq, const AdamSettings &settings);
+
+/// One dense layer of an MLP on raw row-major arrays: weight [out, in], bias [out] or null, and where its gradients go
+/// (null: not wanted).
+template <typename T>
+struct DenseArrays {
+  const T *w, *b;
+  T *dw, *db;
+  int64_t in, out;
+  int32_t activation;
+};
+/// Forward pass of an MLP: outputs[i] (room for [B, out_i]) receives layer i's output after its activation. False when
+/// a BLAS product was needed and none exists.
+template <typename T>
+bool mlp_forward(const std::vector<DenseArrays<T>> &layers, const T *x, int64_t batch, const std::vector<T *> &outputs,
+                 std::vector<T> &scratch);
+/// Backward pass of the same MLP from `grad` (the gradient of the last output, [B, out]; consumed): writes each
+/// layer's dw and db where wanted (overwriting) and, when input_grad is not null, the gradient of x [B, in].
+template <typename T>
+bool mlp_backward(const std::vector<DenseArrays<T>> &layers, const T *x, const std::vector<const T *> &outputs,
+                  int64_t batch, std::vector<T> &grad, std::vector<T> &grad_below, T *input_grad);
 
 /// Scales the gradients so that their global p-norm (p = 2 or infinity) is at most max_norm, as
 /// torch.nn.utils.clip_grad_norm_ does (factor max_norm / (total + 1e-6) when below 1), in one pass over each; the

@@ -197,53 +197,31 @@ void finish(const PolicySums &p, const ValueSums &v, int64_t batch, const ct_ppo
 
 // ---- the fused actor-critic step -------------------------------------------------------------------------------
 
-template <typename T>
-struct Layer {
-  const T *w, *b;
-  T *dw, *db;
-  int64_t in, out;
-  int32_t activation;
-};
-
 // Buffers of one half (policy or value), kept per thread and reused from call to call.
 template <typename T>
 struct Workspace {
   std::vector<std::vector<T>> outputs;  // each layer's output after its activation
-  std::vector<T> grad, grad_below, transposed, log_probs, log_std_grads;
+  std::vector<T> grad, grad_below, scratch, log_probs, log_std_grads;
   std::vector<double> advantages;
 };
 
 template <typename T>
-void forward(const std::vector<Layer<T>> &net, const T *x, int64_t batch, Workspace<T> &ws) {
+void forward(const std::vector<DenseArrays<T>> &net, const T *x, int64_t batch, Workspace<T> &ws) {
   ws.outputs.resize(net.size());
-  const T *h = x;
+  std::vector<T *> outputs;
   for (size_t i = 0; i < net.size(); ++i) {
-    const Layer<T> &l = net[i];
-    std::vector<T> &y = ws.outputs[i];
-    y.resize(static_cast<size_t>(batch * l.out));
-    dense_forward(h, l.w, l.b, batch, l.in, l.out, l.activation, y.data(), ws.transposed);
-    h = y.data();
+    ws.outputs[i].resize(static_cast<size_t>(batch * net[i].out));
+    outputs.push_back(ws.outputs[i].data());
   }
+  mlp_forward(net, x, batch, outputs, ws.scratch);  // the caller checked that BLAS exists
 }
 
 // Back-propagates ws.grad (the gradient with respect to the last layer's output) and writes every layer's gradients.
 template <typename T>
-void backward(const std::vector<Layer<T>> &net, const T *x, int64_t batch, Workspace<T> &ws) {
-  for (size_t i = net.size(); i-- > 0;) {
-    const Layer<T> &l = net[i];
-    T *g = ws.grad.data();
-    activation_bias_backward(g, ws.outputs[i].data(), l.db, batch, l.out, l.activation);
-    const T *below = i == 0 ? x : ws.outputs[i - 1].data();
-    weight_gradient(g, below, l.dw, batch, l.out, l.in);
-    if (i == 0) break;
-    ws.grad_below.resize(static_cast<size_t>(batch * l.in));
-    if (l.out <= kThin) {
-      thin_input_gradient(g, l.w, ws.grad_below.data(), batch, l.out, l.in);
-    } else {
-      gemm<T>(false, false, batch, l.in, l.out, g, l.out, l.w, l.in, T(0), ws.grad_below.data(), l.in);
-    }
-    std::swap(ws.grad, ws.grad_below);
-  }
+void backward(const std::vector<DenseArrays<T>> &net, const T *x, int64_t batch, Workspace<T> &ws) {
+  std::vector<const T *> outputs;
+  for (const auto &o : ws.outputs) outputs.push_back(o.data());
+  mlp_backward(net, x, outputs, batch, ws.grad, ws.grad_below, static_cast<T *>(nullptr));
 }
 
 // Row-wise log-softmax as ATen computes it: (ℓ − max) − log Σ e^(ℓ − max).
@@ -261,8 +239,8 @@ void log_softmax_rows(const T *logits, int64_t batch, int64_t width, T *out) {
 }
 
 template <typename T>
-std::vector<Layer<T>> raw_layers(const std::vector<DenseLayer> &layers) {
-  std::vector<Layer<T>> out;
+std::vector<DenseArrays<T>> raw_layers(const std::vector<DenseLayer> &layers) {
+  std::vector<DenseArrays<T>> out;
   for (const DenseLayer &l : layers) {
     out.push_back({l.weight.data_ptr<T>(), l.bias.defined() ? l.bias.data_ptr<T>() : nullptr,
                    l.weight_grad.defined() ? l.weight_grad.data_ptr<T>() : nullptr,
@@ -276,7 +254,7 @@ template <typename T>
 void fused_step(const std::vector<DenseLayer> &policy_layers, const std::vector<DenseLayer> &value_layers,
                 const at::Tensor &log_std, const at::Tensor &log_std_grad, bool categorical, const PPOBatch &b,
                 const ct_ppo_settings &s, PPODiagnostics &out) {
-  const std::vector<Layer<T>> policy = raw_layers<T>(policy_layers), value = raw_layers<T>(value_layers);
+  const std::vector<DenseArrays<T>> policy = raw_layers<T>(policy_layers), value = raw_layers<T>(value_layers);
   const int64_t batch = b.indices.size(0), features = b.observations.size(1), rollout = b.observations.size(0);
   const int64_t *rows = b.indices.data_ptr<int64_t>();
   for (int64_t i = 0; i < batch; ++i)
@@ -374,7 +352,7 @@ template <typename T>
 ActorCriticActions act(const std::vector<DenseLayer> &policy_layers, const std::vector<DenseLayer> &value_layers,
                        const at::Tensor &log_std, bool categorical, const at::Tensor &observations,
                        const c10::optional<at::Generator> &generator) {
-  const std::vector<Layer<T>> policy = raw_layers<T>(policy_layers), value = raw_layers<T>(value_layers);
+  const std::vector<DenseArrays<T>> policy = raw_layers<T>(policy_layers), value = raw_layers<T>(value_layers);
   const int64_t n = observations.size(0), width = policy.back().out;
   thread_local Workspace<T> policy_ws, value_ws;
   forward(policy, observations.data_ptr<T>(), n, policy_ws);
