@@ -1,5 +1,22 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
+
+// libtorch comes from PyTorch's wheel, installed by scripts/setup; its flags reach the C++ target through the
+// pkg-config package `proxima-libtorch` (the `CLibTorch` system library). Library targets carry no unsafe flags, so
+// another package can depend on Proxima. SwiftPM drops run-paths from pkg-config files, so this package's own
+// executables and tests (which dependents never build) get one here, pointing at the pinned libtorch even when an
+// older system copy is installed.
+let libtorchDirectory: String = {
+    let environment = ProcessInfo.processInfo.environment
+    if let prefix = environment["PROXIMA_LIBTORCH_PREFIX"] { return prefix + "/lib" }
+    let candidates = ["/usr/local/lib/proxima/libtorch-2.15.0"]
+        + [environment["XDG_DATA_HOME"] ?? (environment["HOME"].map { $0 + "/.local/share" } ?? "")]
+        .map { $0 + "/proxima/libtorch-2.15.0" }
+    let found = candidates.first { FileManager.default.fileExists(atPath: $0 + "/lib/libtorch_cpu.so") }
+    return (found ?? candidates[0]) + "/lib"
+}()
+let runPath: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", libtorchDirectory])]
 
 let package = Package(
     name: "Proxima",
@@ -17,11 +34,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
-        // The only C++ in the project: a C ABI over libtorch (ATen + autograd).
-        .target(
-            name: "CTorch",
-            linkerSettings: [.linkedLibrary("torch_cpu"), .linkedLibrary("c10")]
-        ),
+        .systemLibrary(name: "CLibTorch", pkgConfig: "proxima-libtorch"),
+        // The C ABI over libtorch (ATen + autograd).
+        .target(name: "CTorch", dependencies: ["CLibTorch"]),
         .target(name: "Torch", dependencies: ["CTorch"]),
         .target(name: "NeuralNetworks", dependencies: ["Torch"]),
         .target(name: "Environments", dependencies: ["Torch"]),
@@ -31,14 +46,15 @@ let package = Package(
                 resources: [.copy("Resources/hyperparams")]),
         .executableTarget(
             name: "proxima",
-            dependencies: ["Torch", "NeuralNetworks", "Environments", "Tracking", "ReinforcementLearning", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Torch", "NeuralNetworks", "Environments", "Tracking", "ReinforcementLearning", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            linkerSettings: runPath
         ),
         .target(name: "TestSupport", dependencies: ["Torch"], path: "Tests/TestSupport"),
-        .testTarget(name: "TorchTests", dependencies: ["Torch", "TestSupport", "proxima"]),
-        .testTarget(name: "NeuralNetworksTests", dependencies: ["NeuralNetworks", "TestSupport", "proxima"]),
-        .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "TestSupport"]),
-        .testTarget(name: "TrackingTests", dependencies: ["Tracking", "TestSupport"]),
-        .testTarget(name: "ReinforcementLearningTests", dependencies: ["ReinforcementLearning", "TestSupport", "proxima"]),
+        .testTarget(name: "TorchTests", dependencies: ["Torch", "TestSupport", "proxima"], linkerSettings: runPath),
+        .testTarget(name: "NeuralNetworksTests", dependencies: ["NeuralNetworks", "TestSupport", "proxima"], linkerSettings: runPath),
+        .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "TestSupport"], linkerSettings: runPath),
+        .testTarget(name: "TrackingTests", dependencies: ["Tracking", "TestSupport"], linkerSettings: runPath),
+        .testTarget(name: "ReinforcementLearningTests", dependencies: ["ReinforcementLearning", "TestSupport", "proxima"], linkerSettings: runPath),
     ],
-    cxxLanguageStandard: .cxx17
+    cxxLanguageStandard: .cxx20
 )

@@ -12,6 +12,8 @@
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/functions/utils.h>
 #include <torch/csrc/autograd/variable.h>
+#include <torch/version.h>
+#include <ATen/native/DispatchStub.h>
 
 #include <atomic>
 #include <cstring>
@@ -861,26 +863,48 @@ int32_t ct_is_inference(ct_tensor t) { return t->t.is_inference() ? 1 : 0; }
 int ct_set_num_threads(int32_t n) {
   CT_STATUS({
     TORCH_CHECK(n > 0, "thread count must be positive, got ", n);
+    // Sets OpenMP's and MKL's thread counts too: MKL's products follow this setting.
     at::set_num_threads(n);
-    using setter = void (*)(int);
-    if (auto f = reinterpret_cast<setter>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(n);
   })
 }
 
 int32_t ct_get_num_threads(void) { return at::get_num_threads(); }
 
 const char *ct_blas_info(void) {
-  using getter = char *(*)(void);
-  if (auto f = reinterpret_cast<getter>(dlsym(RTLD_DEFAULT, "openblas_get_config"))) return f();
-  return "";
+  static const std::string info = [] {
+    std::string name = ctorch::blas_name();
+    using version_fn = void (*)(char *, int);
+    if (auto f = reinterpret_cast<version_fn>(dlsym(RTLD_DEFAULT, "MKL_Get_Version_String"))) {
+      char buffer[256] = {0};
+      f(buffer, sizeof buffer - 1);
+      name += "; ";
+      name += buffer;
+    }
+    return name;
+  }();
+  return info.c_str();
 }
 
-const char *ct_torch_version(void) {
-#ifdef TORCH_VERSION
-  return TORCH_VERSION;
-#else
-  return "1.13";
-#endif
+const char *ct_cpu_capability(void) {
+  static const std::string capability = at::get_cpu_capability();
+  return capability.c_str();
+}
+
+const char *ct_parallel_info(void) {
+  thread_local std::string info;
+  info = at::get_parallel_info();
+  return info.c_str();
+}
+
+const char *ct_torch_version(void) { return TORCH_VERSION; }
+
+const char *ct_libtorch_path(void) {
+  static const std::string path = [] {
+    Dl_info info{};
+    auto symbol = reinterpret_cast<void *>(static_cast<void (*)(int)>(&at::set_num_threads));
+    return dladdr(symbol, &info) && info.dli_fname ? std::string(info.dli_fname) : std::string();
+  }();
+  return path.c_str();
 }
 
 // ---- operations whose gradient is computed by the caller --------------------------------------------------------
@@ -888,7 +912,7 @@ void ct_set_error(const char *message) { set_error(message); }
 
 int ct_attach_backward(const ct_tensor *inputs, int64_t n_inputs, const ct_tensor *outputs, int64_t n_outputs,
                        ct_backward_fn backward, ct_release_fn release, void *context, const char *name) {
-  std::shared_ptr<CallbackBackward> node;
+  c10::intrusive_ptr<CallbackBackward> node;
   try {
     bool needed = at::GradMode::is_enabled();
     if (needed) {
@@ -899,7 +923,7 @@ int ct_attach_backward(const ct_tensor *inputs, int64_t n_inputs, const ct_tenso
       if (release) release(context);
       return 0;
     }
-    node.reset(new CallbackBackward(), torch::autograd::deleteNode);
+    node = c10::make_intrusive<CallbackBackward>();
     node->backward = backward;
     node->release = release;
     node->context = context;

@@ -133,22 +133,28 @@ __attribute__((always_inline)) inline void bias_activate_body(T *rows, const T *
 }
 
 
-// Matrix products of dense row-major operands go straight to the BLAS that libtorch loaded (OpenBLAS on Debian),
-// skipping at::mm's dispatch, checks and output allocation — a few microseconds per product, which adds up over the
-// seven products of a small MLP's step. Looked up at run time; when absent, callers fall back to ATen.
-enum { kRowMajor = 101, kNoTrans = 111, kTrans = 112 };
-using sgemm_fn = void (*)(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *,
-                          int);
-using dgemm_fn = void (*)(int, int, int, int, int, int, double, const double *, int, const double *, int, double,
-                          double *, int);
+// Matrix products of dense row-major operands go straight to the BLAS inside libtorch, skipping at::mm's dispatch,
+// checks and output allocation — a few microseconds per product, which adds up over the seven products of a small
+// MLP's step. PyTorch's wheel links MKL statically and exports its Fortran entry points (`sgemm_`, `dgemm_`) but not
+// the CBLAS ones, so the row-major product C = op(A)·op(B) is asked for as the column-major Cᵀ = op(B)ᵀ·op(A)ᵀ.
+// Looked up once at run time; when absent (another libtorch build), `blas_available()` says so, the fused paths
+// report that they did not run (ct_fast_path_counts) and the composed ATen operations are used instead.
+using fortran_sgemm = void (*)(const char *, const char *, const int *, const int *, const int *, const float *,
+                               const float *, const int *, const float *, const int *, const float *, float *,
+                               const int *);
+using fortran_dgemm = void (*)(const char *, const char *, const int *, const int *, const int *, const double *,
+                               const double *, const int *, const double *, const int *, const double *, double *,
+                               const int *);
 
 namespace {
 struct Blas {
-  sgemm_fn sgemm = nullptr;
-  dgemm_fn dgemm = nullptr;
+  fortran_sgemm sgemm = nullptr;
+  fortran_dgemm dgemm = nullptr;
+  int (*set_local_threads)(int) = nullptr;
   Blas() {
-    sgemm = reinterpret_cast<sgemm_fn>(dlsym(RTLD_DEFAULT, "cblas_sgemm"));
-    dgemm = reinterpret_cast<dgemm_fn>(dlsym(RTLD_DEFAULT, "cblas_dgemm"));
+    sgemm = reinterpret_cast<fortran_sgemm>(dlsym(RTLD_DEFAULT, "sgemm_"));
+    dgemm = reinterpret_cast<fortran_dgemm>(dlsym(RTLD_DEFAULT, "dgemm_"));
+    set_local_threads = reinterpret_cast<int (*)(int)>(dlsym(RTLD_DEFAULT, "MKL_Set_Num_Threads_Local"));
   }
 };
 
@@ -156,24 +162,32 @@ const Blas &blas() {
   static const Blas instance;
   return instance;
 }
+
+template <typename T, typename F>
+void row_major_gemm(F f, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T *a, int64_t lda,
+                    const T *b, int64_t ldb, T beta, T *c, int64_t ldc) {
+  const char ta = trans_b ? 'T' : 'N', tb = trans_a ? 'T' : 'N';
+  const int M = static_cast<int>(n), N = static_cast<int>(m), K = static_cast<int>(k);
+  const int LDA = static_cast<int>(ldb), LDB = static_cast<int>(lda), LDC = static_cast<int>(ldc);
+  const T one = 1;
+  f(&ta, &tb, &M, &N, &K, &one, b, &LDA, a, &LDB, &beta, c, &LDC);
+}
 }  // namespace
 
 bool blas_available() { return blas().sgemm && blas().dgemm; }
 
+const char *blas_name() { return blas_available() ? "MKL (libtorch's, Fortran interface)" : "none found"; }
+
 BlasThreadLimit::BlasThreadLimit(int threads) {
-  using getter = int (*)(void);
-  using setter = void (*)(int);
-  static const auto get = reinterpret_cast<getter>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-  static const auto set = reinterpret_cast<setter>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-  if (!get || !set) return;
-  previous_ = get();
-  if (previous_ != threads) set(threads);
+  if (blas().set_local_threads) {
+    previous_ = blas().set_local_threads(threads);
+    active_ = true;
+  }
 }
 
 BlasThreadLimit::~BlasThreadLimit() {
-  using setter = void (*)(int);
-  static const auto set = reinterpret_cast<setter>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-  if (set && previous_ > 0) set(previous_);
+  // MKL's thread-local setting: 0 returns this thread to the global count.
+  if (active_) blas().set_local_threads(previous_);
 }
 
 // Small float32 products (the 256×64×64 shapes of RL policies) by our own AVX2 kernel. On our machine OpenBLAS
@@ -258,9 +272,7 @@ bool gemm<float>(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, co
     return true;
   }
   if (!blas().sgemm) return false;
-  blas().sgemm(kRowMajor, trans_a ? kTrans : kNoTrans, trans_b ? kTrans : kNoTrans, static_cast<int>(m),
-               static_cast<int>(n), static_cast<int>(k), 1.0f, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta,
-               c, static_cast<int>(ldc));
+  row_major_gemm(blas().sgemm, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
   return true;
 }
 
@@ -268,9 +280,7 @@ template <>
 bool gemm<double>(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const double *a, int64_t lda,
                   const double *b, int64_t ldb, double beta, double *c, int64_t ldc) {
   if (m == 0 || n == 0 || k == 0 || !blas().dgemm) return false;
-  blas().dgemm(kRowMajor, trans_a ? kTrans : kNoTrans, trans_b ? kTrans : kNoTrans, static_cast<int>(m),
-               static_cast<int>(n), static_cast<int>(k), 1.0, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta,
-               c, static_cast<int>(ldc));
+  row_major_gemm(blas().dgemm, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
   return true;
 }
 
@@ -501,7 +511,7 @@ struct MLPBackward : public Node {
       weight_edge[i] = edge++;
       bias_edge[i] = has_bias[i] ? edge++ : SIZE_MAX;
     }
-    auto self = shared_from_this();
+    auto self = c10::intrusive_ptr<Node>::unsafe_reclaim_from_nonowning(this);
     const at::Tensor x = input.unpack();
     std::vector<at::Tensor> ws(layers), ys(layers);
     for (size_t i = 0; i < layers; ++i) {
@@ -610,7 +620,7 @@ at::Tensor fused_mlp(const at::Tensor &input, const std::vector<at::Tensor> &wei
   at::Tensor out = ys.back();
   if (!needs_grad) return out;
 
-  std::shared_ptr<MLPBackward> node(new MLPBackward(), torch::autograd::deleteNode);
+  auto node = c10::make_intrusive<MLPBackward>();
   torch::autograd::edge_list edges;
   edges.push_back(torch::autograd::impl::gradient_edge(x));
   for (size_t i = 0; i < weights.size(); ++i) {

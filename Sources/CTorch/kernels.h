@@ -21,9 +21,11 @@ void tanh_f32(const float *in, float *out, int64_t n);
 
 /// Layers with at most this many outputs (policy and value heads) have their backward products done by loops.
 constexpr int64_t kThin = 8;
-/// Whether cblas_sgemm and cblas_dgemm were found in the loaded libraries.
+/// Whether MKL's sgemm_ and dgemm_ were found in the loaded libraries (libtorch_cpu exports them).
 bool blas_available();
-/// Limits OpenBLAS to `threads` threads while alive (a no-op for other BLAS libraries).
+/// The BLAS the fused kernels call, in words.
+const char *blas_name();
+/// Limits MKL to `threads` threads on the calling thread while alive.
 class BlasThreadLimit {
  public:
   explicit BlasThreadLimit(int threads);
@@ -33,6 +35,7 @@ class BlasThreadLimit {
 
  private:
   int previous_ = 0;
+  bool active_ = false;
 };
 /// c[m, n] = op(a)·op(b) + beta·c through the loaded BLAS; false (nothing done) when there is none or it is empty.
 template <typename T>

@@ -43,8 +43,7 @@ public enum LibTorch {
         set { newValue.withHandle { check(ct_generator_set_state(nil, $0), "globalGeneratorState") } }
     }
 
-    /// Intra-op threads. Setting it also sets OpenBLAS's thread count, which matrix products follow and which
-    /// libtorch's own setting does not reach.
+    /// Intra-op threads (libtorch's pool; OpenMP and MKL follow). Results for one thread count are deterministic.
     public static var numThreads: Int {
         get { Int(ct_get_num_threads()) }
         set {
@@ -53,11 +52,20 @@ public enum LibTorch {
         }
     }
 
-    /// OpenBLAS's description of itself, or "" when the loaded BLAS is not OpenBLAS (then matrix products are slow).
+    /// The BLAS Proxima's fused kernels call and its version ("none found" when the libtorch build exports none).
     public static var blasInfo: String { String(cString: ct_blas_info()) }
+
+    /// ATen's vectorised kernel level on this CPU ("AVX2", "AVX512", "DEFAULT", …).
+    public static var cpuCapability: String { String(cString: ct_cpu_capability()) }
+
+    /// ATen's own description of its thread pools.
+    public static var parallelInfo: String { String(cString: ct_parallel_info()) }
 
     /// The libtorch version Proxima was built against.
     public static var version: String { String(cString: ct_torch_version()) }
+
+    /// The libtorch_cpu library file this process loaded.
+    public static var libraryPath: String { String(cString: ct_libtorch_path()) }
 
     /// Live tensor handles in this process (for leak checks).
     public static var liveTensorCount: Int { Int(ct_live_handles()) }

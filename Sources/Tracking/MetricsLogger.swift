@@ -75,7 +75,7 @@ public final class MetricsLogger {
 
 /// `s` as a JSON string literal (quotes, backslashes and control characters escaped). Written out rather than through
 /// JSONSerialization, which costs ~10 µs per call: a training run logs a few dozen names per update.
-func jsonString(_ s: String) -> String {
+public func jsonString(_ s: String) -> String {
     var out = "\""
     for scalar in s.unicodeScalars {
         switch scalar {

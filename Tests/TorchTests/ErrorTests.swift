@@ -10,7 +10,7 @@ struct ErrorTests {
           arguments: [("matmul", "mat1 and mat2 shapes cannot be multiplied"),
                       ("add", "must match the size of tensor"),
                       ("reshape", "is invalid for input of size"),
-                      ("dtype", "expected scalar type"),
+                      ("dtype", "to have the same dtype"),
                       ("index", "index out of range")])
     func shapeMismatch(kind: String, phrase: String) throws {
         let run = try runProxima(["diagnose", kind], environment: ["SWIFT_BACKTRACE": "enable=yes,interactive=no,color=no"])

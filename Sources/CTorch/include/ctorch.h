@@ -322,12 +322,19 @@ void ct_inference_mode_exit(void *guard);
 int32_t ct_is_inference(ct_tensor t);
 
 // ---- threads and build facts -----------------------------------------------------------------------------------
-/// Sets libtorch's intra-op threads and, when OpenBLAS is the loaded BLAS, OpenBLAS's threads.
+/// Sets libtorch's intra-op threads (OpenMP's and MKL's follow).
 int ct_set_num_threads(int32_t n);
 int32_t ct_get_num_threads(void);
-/// The BLAS library's self-description (OpenBLAS's config string), or "" when it is not OpenBLAS.
+/// The BLAS that Proxima's fused kernels call and its version, or "none found".
 const char *ct_blas_info(void);
+/// ATen's vectorised kernel level in use ("AVX2", "AVX512", "DEFAULT", …).
+const char *ct_cpu_capability(void);
+/// ATen's description of its thread pools (intra-op, inter-op, OpenMP, MKL).
+const char *ct_parallel_info(void);
+/// The libtorch version the C layer was compiled against ("2.15.0").
 const char *ct_torch_version(void);
+/// The file of the libtorch_cpu library this process loaded.
+const char *ct_libtorch_path(void);
 
 #ifdef __cplusplus
 }
