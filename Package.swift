@@ -38,10 +38,14 @@ let package = Package(
         // The C ABI over libtorch (ATen + autograd).
         .target(name: "CTorch", dependencies: ["CLibTorch"]),
         .target(name: "Torch", dependencies: ["CTorch"]),
+        // Proxima's hand-written kernels for small RL networks (fused MLP, PPO's objective and step, rollout step):
+        // their own targets, used only by ReinforcementLearning.
+        .target(name: "CFastKernels", dependencies: ["CLibTorch"]),
+        .target(name: "FastKernels", dependencies: ["Torch", "NeuralNetworks", "CFastKernels"]),
         .target(name: "NeuralNetworks", dependencies: ["Torch"]),
         .target(name: "Environments", dependencies: ["Torch"]),
         .target(name: "Tracking"),
-        .target(name: "ReinforcementLearning", dependencies: ["Torch", "NeuralNetworks", "Environments", "Tracking",
+        .target(name: "ReinforcementLearning", dependencies: ["Torch", "NeuralNetworks", "FastKernels", "Environments", "Tracking",
                                                             .product(name: "Yams", package: "Yams")],
                 resources: [.copy("Resources/hyperparams")]),
         .executableTarget(
@@ -52,9 +56,10 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Torch"], path: "Tests/TestSupport"),
         .testTarget(name: "TorchTests", dependencies: ["Torch", "TestSupport", "proxima"], linkerSettings: runPath),
         .testTarget(name: "NeuralNetworksTests", dependencies: ["NeuralNetworks", "TestSupport", "proxima"], linkerSettings: runPath),
+        .testTarget(name: "FastKernelsTests", dependencies: ["FastKernels", "NeuralNetworks", "TestSupport"], linkerSettings: runPath),
         .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "TestSupport"], linkerSettings: runPath),
         .testTarget(name: "TrackingTests", dependencies: ["Tracking", "TestSupport"], linkerSettings: runPath),
-        .testTarget(name: "ReinforcementLearningTests", dependencies: ["ReinforcementLearning", "TestSupport", "proxima"], linkerSettings: runPath),
+        .testTarget(name: "ReinforcementLearningTests", dependencies: ["ReinforcementLearning", "FastKernels", "TestSupport", "proxima"], linkerSettings: runPath),
     ],
     cxxLanguageStandard: .cxx20
 )

@@ -84,10 +84,20 @@ def measure(scale):
     b = torch.randn(512, 512, generator=g)
     mm_iterations = n(50)
     mm = fastest(5, mm_iterations, lambda: a @ b)
+
+    # The measurement of shared/peers/torch_attention.py: causal SDPA forward + backward on [4, 8, 128, 64].
+    q, k, v = (torch.randn(4, 8, 128, 64, generator=g).requires_grad_() for _ in range(3))
+
+    def attention():
+        F.scaled_dot_product_attention(q, k, v, is_causal=True).sum().backward()
+
+    attention_iterations = n(50)
+    attn = fastest(5, attention_iterations, attention)
     return {
         "op_overhead_us": op / op_iterations * 1e6,
         "mlp_step_us": mlp / mlp_iterations * 1e6,
         "matmul_gflops": 2 * 512 ** 3 * mm_iterations / mm / 1e9,
+        "attention_us": attn / attention_iterations * 1e6,
     }
 
 
@@ -139,11 +149,13 @@ def main():
         ("op_overhead_us", "PyTorch/Proxima", peer["op_overhead_us"] / ours["op_overhead_us"], "Proxima <= 2 us"),
         ("mlp_step_us", "PyTorch/Proxima", peer["mlp_step_us"] / ours["mlp_step_us"], ">= 2x faster"),
         ("matmul_gflops", "Proxima/PyTorch", ours["matmul_gflops"] / peer["matmul_gflops"], ">= 0.8"),
+        ("attention_us", "PyTorch/Proxima", peer["attention_us"] / ours["attention_us"], "~1 (one kernel)"),
     ]
     for key, _, ratio, target in rows:
         print(f"{key:<18}{ours[key]:>12.2f}{peer[key]:>12.2f}{ratio:>9.2f}x  {target}")
     print(json.dumps({"threads": threads, "proxima": ours, "pytorch": peer,
-                      "speedup_op": rows[0][2], "speedup_mlp": rows[1][2], "matmul_ratio": rows[2][2]}, sort_keys=True))
+                      "speedup_op": rows[0][2], "speedup_mlp": rows[1][2], "matmul_ratio": rows[2][2],
+                      "attention_ratio": rows[3][2]}, sort_keys=True))
 
 
 if __name__ == "__main__":

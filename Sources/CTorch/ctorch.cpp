@@ -17,27 +17,16 @@
 #include <ATen/native/DispatchStub.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstring>
 #include <dlfcn.h>
 #include <mutex>
 #include <string>
 #include <vector>
 
-#include "kernels.h"
-#include "ppo.h"
 
 namespace {
 using namespace ctorch::abi;
-
-at::Tensor mlp(const at::Tensor &x, const ct_tensor *weights, const ct_tensor *biases, const int32_t *activations,
-               int64_t layers) {
-  std::vector<at::Tensor> ws = tensors_of(weights, layers);
-  std::vector<at::Tensor> bs(static_cast<size_t>(layers));
-  for (int64_t i = 0; i < layers; ++i) {
-    if (biases[i]) bs[static_cast<size_t>(i)] = biases[i]->t;
-  }
-  return ctorch::fused_mlp(x, ws, bs, activations);
-}
 
 // The node behind ct_attach_backward: hands the incoming gradients to a callback (Swift code) and passes what it
 // returns on to the inputs.
@@ -106,18 +95,6 @@ at::Tensor binary(int32_t op, const at::Tensor &a, const at::Tensor &b) {
   TORCH_CHECK(false, "unknown binary op ", op);
 }
 
-// Layers [first, first + count) of ct_ppo_actor_critic_step's parallel arrays (gradient arrays may be NULL).
-std::vector<ctorch::DenseLayer> dense_layers(const ct_tensor *weights, const ct_tensor *biases,
-                                             const ct_tensor *weight_grads, const ct_tensor *bias_grads,
-                                             const int32_t *activations, int64_t first, int64_t count) {
-  std::vector<ctorch::DenseLayer> layers;
-  for (int64_t i = first; i < first + count; ++i) {
-    layers.push_back({weights[i]->t, biases[i] ? biases[i]->t : at::Tensor(),
-                      weight_grads ? weight_grads[i]->t : at::Tensor(),
-                      bias_grads && bias_grads[i] ? bias_grads[i]->t : at::Tensor(), activations[i]});
-  }
-  return layers;
-}
 }  // namespace
 
 extern "C" {
@@ -367,7 +344,7 @@ ct_tensor ct_unary(int32_t op, ct_tensor t) {
       case CT_RSQRT: r = x.rsqrt(); break;
       case CT_ABS: r = x.abs(); break;
       case CT_SIGN: r = x.sign(); break;
-      case CT_TANH: r = ctorch::fast_tanh_applies(x) ? ctorch::fast_tanh(x) : x.tanh(); break;
+      case CT_TANH: r = x.tanh(); break;
       case CT_SIGMOID: r = x.sigmoid(); break;
       case CT_LOGSIGMOID: r = at::log_sigmoid(x); break;
       case CT_RELU: r = x.relu(); break;
@@ -549,70 +526,6 @@ ct_tensor ct_bmm(ct_tensor a, ct_tensor b) { CT_TENSOR(at::bmm(a->t, b->t)) }
 ct_tensor ct_einsum(const char *eq, const ct_tensor *ts, int64_t n) { CT_TENSOR(at::einsum(eq, tensors_of(ts, n))) }
 ct_tensor ct_linear(ct_tensor x, ct_tensor w, ct_tensor b) { CT_TENSOR(at::linear(x->t, w->t, opt_tensor(b))) }
 
-ct_tensor ct_mlp(ct_tensor x, const ct_tensor *weights, const ct_tensor *biases, const int32_t *activations,
-                 int64_t layers) {
-  CT_TENSOR(mlp(x->t, weights, biases, activations, layers))
-}
-
-int ct_ppo_loss(ct_tensor head, ct_tensor log_std, ct_tensor values, ct_tensor actions, ct_tensor old_log_probs,
-                ct_tensor advantages, ct_tensor old_values, ct_tensor returns, const ct_ppo_settings *settings,
-                ct_ppo_diagnostics *out, ct_tensor *grad_head, ct_tensor *grad_log_std, ct_tensor *grad_values) {
-  CT_STATUS({
-    const auto grads = ctorch::ppo_loss(head->t, log_std ? log_std->t : at::Tensor(), values->t, actions->t,
-                                        old_log_probs->t, advantages->t, old_values->t, returns->t, *settings, *out);
-    *grad_head = wrap(grads.head);
-    *grad_log_std = grads.log_std.defined() ? wrap(grads.log_std) : nullptr;
-    *grad_values = wrap(grads.values);
-  })
-}
-
-int ct_ppo_actor_critic_step(const ct_tensor *weights, const ct_tensor *biases, const ct_tensor *weight_grads,
-                             const ct_tensor *bias_grads, const int32_t *activations, int64_t policy_layers,
-                             int64_t value_layers, ct_tensor log_std, ct_tensor log_std_grad, int32_t categorical,
-                             ct_tensor observations, ct_tensor actions, ct_tensor old_log_probs, ct_tensor advantages,
-                             ct_tensor old_values, ct_tensor returns, ct_tensor indices,
-                             const ct_ppo_settings *settings, ct_ppo_diagnostics *out) {
-  try {
-    const auto policy = dense_layers(weights, biases, weight_grads, bias_grads, activations, 0, policy_layers);
-    const auto value = dense_layers(weights, biases, weight_grads, bias_grads, activations, policy_layers, value_layers);
-    const ctorch::PPOBatch batch{observations->t, actions->t, old_log_probs->t, advantages->t,
-                                 old_values->t,   returns->t, indices->t};
-    const bool done = ctorch::ppo_actor_critic_step(policy, value, log_std ? log_std->t : at::Tensor(),
-                                                    log_std_grad ? log_std_grad->t : at::Tensor(), categorical != 0,
-                                                    batch, *settings, *out);
-    return done ? 1 : 0;
-  } catch (const c10::Error &e) {
-    set_error(e.what_without_backtrace());
-  } catch (const std::exception &e) {
-    set_error(e.what());
-  }
-  return -1;
-}
-
-int ct_actor_critic_act(const ct_tensor *weights, const ct_tensor *biases, const int32_t *activations,
-                        int64_t policy_layers, int64_t value_layers, ct_tensor log_std, int32_t categorical,
-                        ct_tensor observations, ct_generator generator, ct_tensor *actions, ct_tensor *log_probs,
-                        ct_tensor *values, ct_tensor *parameters) {
-  try {
-    const auto policy = dense_layers(weights, biases, nullptr, nullptr, activations, 0, policy_layers);
-    const auto value = dense_layers(weights, biases, nullptr, nullptr, activations, policy_layers, value_layers);
-    ctorch::ActorCriticActions out;
-    if (!ctorch::actor_critic_act(policy, value, log_std ? log_std->t : at::Tensor(), categorical != 0, observations->t,
-                                  gen_of(generator), out))
-      return 0;
-    *actions = wrap(out.actions);
-    *log_probs = wrap(out.log_probs);
-    *values = wrap(out.values);
-    *parameters = wrap(out.parameters);
-    return 1;
-  } catch (const c10::Error &e) {
-    set_error(e.what_without_backtrace());
-  } catch (const std::exception &e) {
-    set_error(e.what());
-  }
-  return -1;
-}
-
 ct_tensor ct_cross_entropy(ct_tensor logits, ct_tensor target, ct_tensor weight, int64_t reduction,
                            int64_t ignore_index, double label_smoothing) {
   CT_TENSOR(at::cross_entropy_loss(logits->t, target->t, opt_tensor(weight), reduction, ignore_index, label_smoothing))
@@ -748,15 +661,16 @@ int32_t ct_get_num_threads(void) { return at::get_num_threads(); }
 
 const char *ct_blas_info(void) {
   static const std::string info = [] {
-    std::string name = ctorch::blas_name();
+    // PyTorch's wheel links MKL into libtorch_cpu; another build may use OpenBLAS or none.
     using version_fn = void (*)(char *, int);
     if (auto f = reinterpret_cast<version_fn>(dlsym(RTLD_DEFAULT, "MKL_Get_Version_String"))) {
       char buffer[256] = {0};
       f(buffer, sizeof buffer - 1);
-      name += "; ";
-      name += buffer;
+      return std::string(buffer);
     }
-    return name;
+    using config_fn = char *(*)(void);
+    if (auto f = reinterpret_cast<config_fn>(dlsym(RTLD_DEFAULT, "openblas_get_config"))) return std::string(f());
+    return std::string("unknown");
   }();
   return info.c_str();
 }
@@ -827,28 +741,46 @@ int ct_attach_backward(const ct_tensor *inputs, int64_t n_inputs, const ct_tenso
 }
 
 int ct_clip_grad_norm(const ct_tensor *grads, int64_t n, double max_norm, double norm_type, double *total) {
-  try {
-    return ctorch::clip_grad_norm(tensors_of(grads, n), max_norm, norm_type, *total) ? 1 : 0;
-  } catch (const c10::Error &e) {
-    set_error(e.what_without_backtrace());
-  } catch (const std::exception &e) {
-    set_error(e.what());
-  }
-  return -1;
+  CT_GUARD(-1, {
+    // torch.nn.utils.clip_grad_norm_: one norm per gradient, their norm, then one scale factor for all.
+    const std::vector<at::Tensor> gs = tensors_of(grads, n);
+    if (gs.empty()) {
+      *total = 0;
+      return 0;
+    }
+    const std::vector<at::Tensor> norms = at::_foreach_norm(gs, norm_type);
+    const at::Tensor stacked = at::stack(norms);
+    const at::Tensor norm = std::isinf(norm_type) ? stacked.max() : at::linalg_vector_norm(stacked, norm_type);
+    *total = norm.item<double>();
+    const at::Tensor factor = at::clamp_max(max_norm / (norm + 1e-6), 1.0);
+    at::_foreach_mul_(gs, factor);
+    return 0;
+  })
 }
 
 int ct_adam_step(ct_tensor param, ct_tensor grad, ct_tensor exp_avg, ct_tensor exp_avg_sq, ct_tensor max_exp_avg_sq,
                  double lr, double beta1, double beta2, double eps, double weight_decay, int32_t decoupled, int64_t step) {
-  try {
-    const ctorch::AdamSettings settings{lr, beta1, beta2, eps, weight_decay, decoupled != 0, step};
-    const at::Tensor max_sq = max_exp_avg_sq ? max_exp_avg_sq->t : at::Tensor();
-    return ctorch::adam_step(param->t, grad->t, exp_avg->t, exp_avg_sq->t, max_sq, settings) ? 1 : 0;
-  } catch (const c10::Error &e) {
-    set_error(e.what_without_backtrace());
-  } catch (const std::exception &e) {
-    set_error(e.what());
-  }
-  return -1;
+  CT_GUARD(-1, {
+    // ATen's fused Adam/AdamW kernel (what torch.optim.Adam(fused=True) runs): one pass over the parameter.
+    const at::Tensor &p = param->t;
+    const auto dense = [&](const at::Tensor &t) {
+      return t.device().is_cpu() && t.scalar_type() == p.scalar_type() && t.is_contiguous() && t.sizes() == p.sizes();
+    };
+    const bool fits = (p.scalar_type() == at::kFloat || p.scalar_type() == at::kDouble) && dense(p) &&
+                      dense(grad->t) && dense(exp_avg->t) && dense(exp_avg_sq->t) &&
+                      (!max_exp_avg_sq || dense(max_exp_avg_sq->t));
+    if (!fits) return 0;
+    const std::vector<at::Tensor> ps{p}, gs{grad->t}, ms{exp_avg->t}, vs{exp_avg_sq->t};
+    std::vector<at::Tensor> maxima;
+    if (max_exp_avg_sq) maxima.push_back(max_exp_avg_sq->t);
+    const std::vector<at::Tensor> steps{at::full({}, static_cast<double>(step), at::kFloat)};
+    const bool amsgrad = max_exp_avg_sq != nullptr;
+    if (decoupled)
+      at::_fused_adamw_(ps, gs, ms, vs, maxima, steps, lr, beta1, beta2, weight_decay, eps, amsgrad, false);
+    else
+      at::_fused_adam_(ps, gs, ms, vs, maxima, steps, lr, beta1, beta2, weight_decay, eps, amsgrad, false);
+    return 1;
+  })
 }
 
 }  // extern "C"

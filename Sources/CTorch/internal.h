@@ -3,7 +3,7 @@
 // C boundary. Not part of the C API.
 #pragma once
 
-#include "ctorch.h"
+#include "include/ctorch.h"
 
 #include <ATen/ATen.h>
 #include <ATen/TensorIndexing.h>
@@ -129,19 +129,20 @@ inline std::vector<at::indexing::TensorIndex> indices_of(const ct_index_item *it
 
 }  // namespace ctorch::abi
 
-#define CT_GUARD(fail, body)                                        \
-  try {                                                             \
-    body                                                            \
-  } catch (const c10::Error &e) {                                   \
-    ctorch::abi::set_error(e.what_without_backtrace());                          \
-  } catch (const std::exception &e) {                               \
-    ctorch::abi::set_error(e.what());                                            \
-  } catch (...) {                                                   \
-    ctorch::abi::set_error("unknown C++ exception in libtorch");                 \
-  }                                                                 \
+// The body is variadic so that commas inside braces (which the preprocessor does not treat as nesting) are allowed.
+#define CT_GUARD(fail, ...)                                          \
+  try {                                                              \
+    __VA_ARGS__                                                      \
+  } catch (const c10::Error &e) {                                    \
+    ctorch::abi::set_error(e.what_without_backtrace());              \
+  } catch (const std::exception &e) {                                \
+    ctorch::abi::set_error(e.what());                                \
+  } catch (...) {                                                    \
+    ctorch::abi::set_error("unknown C++ exception in libtorch");     \
+  }                                                                  \
   return fail;
 
-#define CT_TENSOR(expr) CT_GUARD(nullptr, return ctorch::abi::wrap(expr);)
+#define CT_TENSOR(...) CT_GUARD(nullptr, return ctorch::abi::wrap(__VA_ARGS__);)
 // For bodies that need statements: the block must `return` the result tensor.
-#define CT_TENSOR_BLOCK(block) CT_GUARD(nullptr, return ctorch::abi::wrap([&]() -> at::Tensor block());)
-#define CT_STATUS(stmt) CT_GUARD(-1, stmt; return 0;)
+#define CT_TENSOR_BLOCK(...) CT_GUARD(nullptr, return ctorch::abi::wrap([&]() -> at::Tensor __VA_ARGS__());)
+#define CT_STATUS(...) CT_GUARD(-1, __VA_ARGS__; return 0;)

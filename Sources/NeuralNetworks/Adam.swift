@@ -53,7 +53,7 @@ public final class Adam: Optimizer {
                                                 maxExpSquared: amsgrad ? Tensor.zeros(like: p) : nil)
                 m.step += 1
                 moments[key] = m
-                // Dense CPU float tensors: the whole step as one loop (same arithmetic as below).
+                // CPU float tensors: ATen's fused kernel (the same arithmetic as the operations below).
                 if fusedAdamStep(parameter: p, gradient: gradient, exp: m.exp, expSquared: m.expSquared,
                                  maxExpSquared: m.maxExpSquared, learningRate: group.learningRate, betas: (beta1, beta2),
                                  eps: eps, weightDecay: group.weightDecay, decoupled: decoupledWeightDecay, step: m.step) {

@@ -1,6 +1,27 @@
 import Foundation
 import Torch
 
+/// Whether layer initialisers fill the parameters they allocate.
+public enum Initialization: Sendable, Equatable {
+    /// Each layer's own scheme (PyTorch's defaults) and every `Initializer.apply`.
+    case standard
+    /// Uninitialised memory (`Tensor.empty`) and no random draws: for a model whose every parameter is about to be
+    /// loaded, so that loading a checkpoint does not pay for an initialisation it overwrites. Parameters the
+    /// checkpoint does not provide hold arbitrary bytes; `Module.load(safetensors:)` reports them as missing.
+    case empty
+
+    /// The mode in effect for the current task (or thread, outside Swift concurrency); see `withoutInitialization`.
+    @TaskLocal public static var current: Initialization = .standard
+}
+
+/// Runs `body` — typically a model's construction — with `Initialization.current` set to `.empty`, so every layer
+/// allocates uninitialised parameters and `Initializer.apply` leaves tensors untouched:
+/// `let model = withoutInitialization { Llama(config) }; try model.load(safetensors: directory)`.
+/// The setting covers `body`'s task or thread only, not threads it starts.
+public func withoutInitialization<R>(_ body: () throws -> R) rethrows -> R {
+    try Initialization.$current.withValue(.empty, operation: body)
+}
+
 /// Weight initialisation schemes, as `torch.nn.init` defines them. Apply with `initializer.apply(to:generator:)`.
 public enum Initializer: Sendable, Equatable {
     /// A (semi-)orthogonal matrix scaled by `gain` (`nn.init.orthogonal_`; PPO uses gain √2 for hidden layers,
@@ -36,8 +57,17 @@ public enum Initializer: Sendable, Equatable {
         return (shape[1] * receptive, shape[0] * receptive)
     }
 
-    /// Overwrites `tensor` in place (without recording gradients).
+    /// Overwrites `tensor` in place (without recording gradients). The random numbers come from `generator`'s device:
+    /// when the tensor lives elsewhere, they are drawn there and copied over, so one seed gives the same values on
+    /// every device. Inside `withoutInitialization` this does nothing and draws nothing.
     public func apply(to tensor: Tensor, generator: Generator? = nil) {
+        guard Initialization.current == .standard else { return }
+        if let generator, generator.device != tensor.device {
+            let staging = Tensor.empty(tensor.shape, dtype: tensor.dtype, device: generator.device)
+            apply(to: staging, generator: generator)
+            withNoGrad { tensor.copy_(staging) }
+            return
+        }
         withNoGrad {
             switch self {
             case .orthogonal(let gain):
@@ -77,4 +107,11 @@ public enum Initializer: Sendable, Equatable {
         let (fanIn, fanOut) = fans(shape)
         return gain(nonlinearity, a: a) / Double(mode == .fanIn ? fanIn : fanOut).squareRoot()
     }
+}
+
+/// A trainable vector of `size` elements set to `value` (left uninitialised inside `withoutInitialization`).
+func constantParameter(_ size: Int, _ value: Double, dtype: DType, device: Device) -> Tensor {
+    let tensor = Tensor.empty([size], dtype: dtype, device: device)
+    Initializer.constant(value).apply(to: tensor)
+    return tensor.requiringGrad()
 }

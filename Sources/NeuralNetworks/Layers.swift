@@ -3,18 +3,25 @@ import Torch
 
 /// y = x Wᵀ + b with W of shape [outputSize, inputSize], initialised as PyTorch's `nn.Linear`
 /// (uniform in ±1/√inputSize for weight and bias).
-public final class Linear: Module, Layer {
+///
+/// `open` so that adapters can subclass it and override `callAsFunction` (`final class LoRALinear: Linear`), then
+/// take its place with `Module.replaceModule(at:with:)`. Calls dispatch dynamically; that costs nanoseconds next to
+/// the matrix product.
+open class Linear: Module, Layer {
     public let weight: Tensor
     public let bias: Tensor?
 
-    public init(inputSize: Int, outputSize: Int, bias: Bool = true, dtype: DType = .float32, generator: Generator? = nil) {
+    /// A layer with new parameters on `device`, drawn with `generator` (uninitialised inside
+    /// `withoutInitialization`).
+    public init(inputSize: Int, outputSize: Int, bias: Bool = true, dtype: DType = .float32, device: Device = .cpu,
+                generator: Generator? = nil) {
         precondition(inputSize > 0 && outputSize > 0, "Linear sizes must be positive, got \(inputSize)→\(outputSize)")
         let bound = 1 / Double(inputSize).squareRoot()
-        weight = Tensor.empty([outputSize, inputSize], dtype: dtype)
+        weight = Tensor.empty([outputSize, inputSize], dtype: dtype, device: device)
         Initializer.uniform(low: -bound, high: bound).apply(to: weight, generator: generator)
         weight.requiresGrad = true
         if bias {
-            let b = Tensor.empty([outputSize], dtype: dtype)
+            let b = Tensor.empty([outputSize], dtype: dtype, device: device)
             Initializer.uniform(low: -bound, high: bound).apply(to: b, generator: generator)
             self.bias = b.requiringGrad()
         } else {
@@ -22,18 +29,31 @@ public final class Linear: Module, Layer {
         }
     }
 
+    /// A layer over existing tensors, shared rather than copied: `weight` [outputSize, inputSize] and `bias`
+    /// [outputSize]. A subclass wrapping another layer passes that layer's tensors here.
+    public init(weight: Tensor, bias: Tensor? = nil) {
+        precondition(weight.rank == 2, "Linear weight must be 2-D [out, in], got shape \(weight.shape)")
+        if let bias {
+            precondition(bias.shape == [weight.size(0)], "Linear bias must have shape [\(weight.size(0))], got \(bias.shape)")
+        }
+        self.weight = weight
+        self.bias = bias
+    }
+
     public var inputSize: Int { weight.size(1) }
     public var outputSize: Int { weight.size(0) }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { x.linear(weight: weight, bias: bias) }
+    open func callAsFunction(_ x: Tensor) -> Tensor { x.linear(weight: weight, bias: bias) }
 }
 
 /// A lookup table of `count` vectors of size `dimension` (normal(0, 1) initialisation, as PyTorch).
 public final class Embedding: Module, Layer {
     public let weight: Tensor
 
-    public init(count: Int, dimension: Int, dtype: DType = .float32, generator: Generator? = nil) {
-        weight = Tensor.randn([count, dimension], dtype: dtype, generator: generator).requiringGrad()
+    public init(count: Int, dimension: Int, dtype: DType = .float32, device: Device = .cpu, generator: Generator? = nil) {
+        let weight = Tensor.empty([count, dimension], dtype: dtype, device: device)
+        Initializer.normal(mean: 0, std: 1).apply(to: weight, generator: generator)
+        self.weight = weight.requiringGrad()
     }
 
     /// Rows for integer `indices` of any shape; the result has shape indices.shape + [dimension].
@@ -47,11 +67,12 @@ public final class LayerNorm: Module, Layer {
     public let eps: Double
     let size: Int
 
-    public init(_ size: Int, eps: Double = 1e-5, affine: Bool = true, bias: Bool = true, dtype: DType = .float32) {
+    public init(_ size: Int, eps: Double = 1e-5, affine: Bool = true, bias: Bool = true, dtype: DType = .float32,
+                device: Device = .cpu) {
         self.size = size
         self.eps = eps
-        weight = affine ? Tensor.ones([size], dtype: dtype).requiringGrad() : nil
-        self.bias = affine && bias ? Tensor.zeros([size], dtype: dtype).requiringGrad() : nil
+        weight = affine ? constantParameter(size, 1, dtype: dtype, device: device) : nil
+        self.bias = affine && bias ? constantParameter(size, 0, dtype: dtype, device: device) : nil
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor { x.layerNorm(normalizedShape: [size], weight: weight, bias: bias, eps: eps) }
@@ -63,9 +84,9 @@ public final class RMSNorm: Module, Layer {
     public let weight: Tensor
     public let eps: Double
 
-    public init(_ size: Int, eps: Double = 1e-6, dtype: DType = .float32) {
+    public init(_ size: Int, eps: Double = 1e-6, dtype: DType = .float32, device: Device = .cpu) {
         self.eps = eps
-        weight = Tensor.ones([size], dtype: dtype).requiringGrad()
+        weight = constantParameter(size, 1, dtype: dtype, device: device)
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
@@ -124,49 +145,17 @@ public final class Activation: Module, Layer {
 }
 
 /// Layers applied in order. Children are named by position (`0.weight`, `2.bias`), as in PyTorch.
-///
-/// A sequence made only of `Linear` layers, each optionally followed by a tanh, ReLU or identity `Activation`, runs
-/// as one fused operation (`Tensor.mlp`): the same values and gradients, with far less per-operation overhead for the
-/// small networks of reinforcement learning. Set `allowsFusion` to `false` to record every layer separately (needed
-/// only for higher-order gradients).
 public final class Sequential: Module, Layer {
     public let layers: [any Layer]
-    /// Whether `callAsFunction` may use the fused MLP path when the layers allow it.
-    public var allowsFusion = true
-    /// The layers as `Tensor.mlp` takes them, or nil when some layer cannot be fused.
-    public let denseLayers: [(weight: Tensor, bias: Tensor?, activation: DenseActivation)]?
 
     public init(_ layers: [any Layer]) {
         self.layers = layers
-        denseLayers = Self.fusablePlan(layers)
     }
     public convenience init(_ layers: any Layer...) { self.init(layers) }
 
     public override func namedChildren() -> [(String, Any)] { layers.enumerated().map { ("\($0.offset)", $0.element) } }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor {
-        if allowsFusion, let denseLayers { return x.mlp(denseLayers) }
-        return layers.reduce(x) { $1($0) }
-    }
-
-    static func fusablePlan(_ layers: [any Layer]) -> [(weight: Tensor, bias: Tensor?, activation: DenseActivation)]? {
-        var plan: [(weight: Tensor, bias: Tensor?, activation: DenseActivation)] = []
-        for layer in layers {
-            if let linear = layer as? Linear {
-                plan.append((linear.weight, linear.bias, .identity))
-            } else if let activation = layer as? Activation, let last = plan.last, last.activation == .identity {
-                switch activation.kind {
-                case .identity: break
-                case .tanh: plan[plan.count - 1].activation = .tanh
-                case .relu: plan[plan.count - 1].activation = .relu
-                default: return nil
-                }
-            } else {
-                return nil
-            }
-        }
-        return plan.isEmpty ? nil : plan
-    }
+    public func callAsFunction(_ x: Tensor) -> Tensor { layers.reduce(x) { $1($0) } }
 }
 
 /// A multilayer perceptron: `sizes[0] → sizes[1] → … → sizes.last` with `activation` between layers and

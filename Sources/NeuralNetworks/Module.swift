@@ -3,10 +3,20 @@ import Torch
 
 /// A building block with parameters: subclass it, store `Tensor` parameters, child `Module`s, arrays of modules and
 /// `@Buffer` tensors as properties, and `Module` finds them by reflection with dotted names
-/// (`layers.0.attn.q_proj.weight`). Use `@Key("q_proj")` on a property to give it a PyTorch / Hugging Face name.
+/// (`layers.0.attn.q_proj.weight`). Use `@Key("q_proj")` on a property to give it a PyTorch / Hugging Face name, and
+/// `@Key` (with or without a name) on every child that `replaceModule(at:with:)` should be able to swap.
+///
+/// Reflection runs once per instance: the children and the list of dotted tensor names are cached until the module
+/// structure changes, which `replaceModule`, assignments to `@Key` and `@Buffer` properties and nothing else signal.
+/// Assigning a new value to a plain `var` property after the module was first traversed is therefore not seen;
+/// declare such properties with `@Key` (children) or `@Buffer` (tensors). Changing a tensor's values or storage in
+/// place (`copy_`, `setParameter`, `to(dtype:device:)`) keeps the same `Tensor` object and needs no invalidation.
 open class Module {
     /// Whether the module is in training mode (dropout active); see `train(_:)`.
     public private(set) var isTraining = true
+
+    /// This instance's reflection results.
+    let reflection = ReflectionCache()
 
     public init() {}
 
@@ -35,22 +45,34 @@ open class Module {
         return result
     }
 
-    /// Every (name, tensor) pair: parameters when `buffers` is false; parameters and buffers otherwise.
-    func visit(prefix: String, includeBuffers: Bool, _ body: (String, Tensor, Bool) -> Void) {
-        for (name, raw) in namedChildren() {
-            guard let value = unwrapOptional(raw) else { continue }
+    /// `namedChildren()` sorted into what traversals use, computed once per structure change.
+    final func children() -> [(name: String, child: Child)] {
+        reflection.children { namedChildren().compactMap { name, raw in Child(raw).map { (name, $0) } } }
+    }
+
+    /// Every parameter and buffer with its dotted name, a tensor held in two places once per place.
+    final func namedTensors() -> [NamedTensor] {
+        reflection.tensors {
+            var result: [NamedTensor] = []
+            collectTensors(prefix: "", into: &result)
+            return result
+        }
+    }
+
+    private func collectTensors(prefix: String, into result: inout [NamedTensor]) {
+        for (name, child) in children() {
             let path = prefix.isEmpty ? name : "\(prefix).\(name)"
-            switch value {
-            case let tensor as Tensor: body(path, tensor, false)
-            case let buffer as BufferProperty:
-                if includeBuffers, let tensor = buffer.anyTensor { body(path, tensor, true) }
-            case let module as Module: module.visit(prefix: path, includeBuffers: includeBuffers, body)
-            case let array as [Any]:
-                for (i, element) in array.enumerated() {
-                    if let module = element as? Module { module.visit(prefix: "\(path).\(i)", includeBuffers: includeBuffers, body) }
-                    else if let tensor = element as? Tensor { body("\(path).\(i)", tensor, false) }
+            switch child {
+            case .tensor(let tensor): result.append(NamedTensor(name: path, tensor: tensor, isBuffer: false))
+            case .buffer(let tensor): result.append(NamedTensor(name: path, tensor: tensor, isBuffer: true))
+            case .module(let module): module.collectTensors(prefix: path, into: &result)
+            case .elements(let elements):
+                for (i, element) in elements.enumerated() {
+                    switch element {
+                    case .module(let module): module.collectTensors(prefix: "\(path).\(i)", into: &result)
+                    case .tensor(let tensor): result.append(NamedTensor(name: "\(path).\(i)", tensor: tensor, isBuffer: false))
+                    }
                 }
-            default: continue
             }
         }
     }
@@ -58,19 +80,20 @@ open class Module {
     /// Direct and indirect child modules with their dotted names.
     public func namedModules(prefix: String = "") -> [(String, Module)] {
         var result: [(String, Module)] = []
-        for (name, raw) in namedChildren() {
-            guard let value = unwrapOptional(raw) else { continue }
+        for (name, child) in children() {
             let path = prefix.isEmpty ? name : "\(prefix).\(name)"
-            if let module = value as? Module {
+            switch child {
+            case .module(let module):
                 result.append((path, module))
                 result += module.namedModules(prefix: path)
-            } else if let array = value as? [Any] {
-                for (i, element) in array.enumerated() {
-                    if let module = element as? Module {
+            case .elements(let elements):
+                for (i, element) in elements.enumerated() {
+                    if case .module(let module) = element {
                         result.append(("\(path).\(i)", module))
                         result += module.namedModules(prefix: "\(path).\(i)")
                     }
                 }
+            case .tensor, .buffer: continue
             }
         }
         return result
@@ -79,11 +102,9 @@ open class Module {
     /// Parameters with dotted names, each tensor once (shared tensors keep their first name).
     public func namedParameters() -> [(String, Tensor)] {
         var seen = Set<ObjectIdentifier>()
-        var result: [(String, Tensor)] = []
-        visit(prefix: "", includeBuffers: false) { name, tensor, _ in
-            if seen.insert(ObjectIdentifier(tensor)).inserted { result.append((name, tensor)) }
+        return namedTensors().compactMap { entry in
+            !entry.isBuffer && seen.insert(ObjectIdentifier(entry.tensor)).inserted ? (entry.name, entry.tensor) : nil
         }
-        return result
     }
 
     /// All parameters (each once), in a stable order.
@@ -121,7 +142,7 @@ open class Module {
     /// Parameters and buffers by dotted name (sharing storage with the module; detach or clone to keep a copy).
     public func stateDict() -> [String: Tensor] {
         var result: [String: Tensor] = [:]
-        visit(prefix: "", includeBuffers: true) { name, tensor, _ in result[name] = tensor.detach() }
+        for entry in namedTensors() { result[entry.name] = entry.tensor.detach() }
         return result
     }
 
@@ -129,7 +150,7 @@ open class Module {
     /// unexpected names are errors; shape mismatches always are. The error lists every offending name.
     public func load(stateDict: [String: Tensor], strict: Bool = true) throws {
         var own: [String: Tensor] = [:]
-        visit(prefix: "", includeBuffers: true) { name, tensor, _ in own[name] = tensor }
+        for entry in namedTensors() { own[entry.name] = entry.tensor }
         let missing = own.keys.filter { stateDict[$0] == nil }.sorted()
         let unexpected = stateDict.keys.filter { own[$0] == nil }.sorted()
         let mismatched = own.compactMap { name, tensor -> String? in
@@ -142,6 +163,80 @@ open class Module {
         withNoGrad {
             for (name, tensor) in own { if let value = stateDict[name] { tensor.copy_(value) } }
         }
+    }
+}
+
+/// One entry of `namedChildren()` as traversals see it (optionals unwrapped; values that hold no tensors dropped).
+enum Child {
+    case tensor(Tensor)
+    case buffer(Tensor)
+    case module(Module)
+    case elements([Element])
+
+    /// An array element that holds tensors.
+    enum Element {
+        case module(Module)
+        case tensor(Tensor)
+    }
+
+    init?(_ raw: Any) {
+        guard let value = unwrapOptional(raw) else { return nil }
+        switch value {
+        case let tensor as Tensor: self = .tensor(tensor)
+        case let buffer as BufferProperty:
+            guard let tensor = buffer.anyTensor else { return nil }
+            self = .buffer(tensor)
+        case let module as Module: self = .module(module)
+        case let array as [Any]:
+            self = .elements(array.compactMap { element in
+                if let module = element as? Module { return .module(module) }
+                if let tensor = element as? Tensor { return .tensor(tensor) }
+                return nil
+            })
+        default: return nil
+        }
+    }
+}
+
+/// A parameter or buffer and its dotted name.
+struct NamedTensor {
+    let name: String
+    let tensor: Tensor
+    let isBuffer: Bool
+}
+
+/// Counts changes of module structure anywhere in the process; a cache filled at an older count is stale. Changes
+/// (replacing a child) are rare next to traversals, so one global count is simpler than tracking parents.
+enum ModuleStructure {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var count = 0
+
+    static var generation: Int { lock.withLock { count } }
+
+    static func changed() { lock.withLock { count += 1 } }
+}
+
+/// One module's reflection results and the structure generation each was computed at. Traversals may run on several
+/// threads at once (PPO evaluates its policy and value halves in parallel), hence the lock.
+final class ReflectionCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cachedChildren: (generation: Int, value: [(name: String, child: Child)])?
+    private var cachedTensors: (generation: Int, value: [NamedTensor])?
+
+    func children(_ compute: () -> [(name: String, child: Child)]) -> [(name: String, child: Child)] {
+        let generation = ModuleStructure.generation
+        if let cached = lock.withLock({ cachedChildren }), cached.generation == generation { return cached.value }
+        let value = compute()
+        lock.withLock { cachedChildren = (generation, value) }
+        return value
+    }
+
+    func tensors(_ compute: () -> [NamedTensor]) -> [NamedTensor] {
+        let generation = ModuleStructure.generation
+        if let cached = lock.withLock({ cachedTensors }), cached.generation == generation { return cached.value }
+        let value = compute()
+        lock.withLock { cachedTensors = (generation, value) }
+        return value
     }
 }
 
@@ -170,19 +265,63 @@ protocol KeyedProperty {
     var anyValue: Any { get }
 }
 
-/// Gives a module property the name it has in PyTorch / Hugging Face checkpoints: `@Key("q_proj") var qProj: Linear`.
-@propertyWrapper
-public struct Key<Value>: KeyedProperty {
-    public var wrappedValue: Value
-    public let name: String
+/// A property whose value `Module.replaceModule(at:with:)` can swap.
+protocol ReplaceableProperty {
+    var key: String? { get }
+    /// Replaces the value by `module`, or explains why it does not fit.
+    func replace(with module: Module) -> String?
+    /// Replaces element `index` of the array value by `module`, or explains why it does not fit.
+    func replaceElement(at index: Int, with module: Module) -> String?
+}
 
-    public init(wrappedValue: Value, _ name: String) {
-        self.wrappedValue = wrappedValue
+/// Marks a child module (or array of modules, or tensor) of a module: optionally with the name it has in PyTorch /
+/// Hugging Face checkpoints (`@Key("q_proj") var qProj: Linear`), else with the property's own name
+/// (`@Key var layers: [DecoderLayer]`). A child declared this way can be swapped by `replaceModule(at:with:)` — how
+/// LoRA wraps a `Linear` — and assigning to the property is seen by the module's cached traversals.
+@propertyWrapper
+public struct Key<Value>: KeyedProperty, ReplaceableProperty {
+    /// Shared storage, so that replacing the child through reflection (which only sees copies of the wrapper)
+    /// changes what the property returns.
+    final class Storage {
+        var value: Value
+        init(_ value: Value) { self.value = value }
+    }
+
+    let storage: Storage
+    /// The checkpoint name, or nil for the property's name.
+    public let name: String?
+
+    public init(wrappedValue: Value, _ name: String? = nil) {
+        storage = Storage(wrappedValue)
         self.name = name
     }
 
+    public var wrappedValue: Value {
+        get { storage.value }
+        nonmutating set {
+            storage.value = newValue
+            ModuleStructure.changed()
+        }
+    }
+
     var key: String? { name }
-    var anyValue: Any { wrappedValue }
+    var anyValue: Any { storage.value }
+
+    func replace(with module: Module) -> String? {
+        guard let value = module as? Value else { return "the property holds \(Value.self); a \(type(of: module)) is not one" }
+        storage.value = value
+        return nil
+    }
+
+    func replaceElement(at index: Int, with module: Module) -> String? {
+        guard var elements = unwrapOptional(storage.value) as? [Any], elements.indices.contains(index) else {
+            return "the property does not hold an array with an element \(index)"
+        }
+        elements[index] = module
+        guard let value = elements as? Value else { return "the property holds \(Value.self); a \(type(of: module)) cannot be an element" }
+        storage.value = value
+        return nil
+    }
 }
 
 protocol BufferProperty {
@@ -194,16 +333,29 @@ protocol BufferProperty {
 /// statistics: `@Buffer var runningMean: Tensor` or `@Buffer("running_mean") var runningMean: Tensor`.
 @propertyWrapper
 public struct Buffer: BufferProperty {
-    public var wrappedValue: Tensor
+    final class Storage {
+        var value: Tensor
+        init(_ value: Tensor) { self.value = value }
+    }
+
+    let storage: Storage
     public let name: String?
 
     public init(wrappedValue: Tensor, _ name: String? = nil) {
-        self.wrappedValue = wrappedValue
+        storage = Storage(wrappedValue)
         self.name = name
     }
 
+    public var wrappedValue: Tensor {
+        get { storage.value }
+        nonmutating set {
+            storage.value = newValue
+            ModuleStructure.changed()
+        }
+    }
+
     var key: String? { name }
-    var anyTensor: Tensor? { wrappedValue }
+    var anyTensor: Tensor? { storage.value }
 }
 
 /// The wrapped value of an `Optional`, nil for `.none`, the value itself when it is not optional.

@@ -112,19 +112,5 @@ func restoreTensor(_ state: OptimizerState, _ key: String, like parameter: Tenso
 public func clipGradNorm(_ parameters: [Tensor], maxNorm: Double, normType: Double = 2) -> Double {
     let grads = parameters.compactMap(\.grad)
     guard !grads.isEmpty else { return 0 }
-    if let total = fusedClipGradNorm(grads, maxNorm: maxNorm, normType: normType) { return total }
-    return withNoGrad {
-        let norms = grads.map { $0.norm(normType).to(dtype: .float64) }
-        // The total is the norm of the per-tensor norms (for one tensor, a packed ParameterBuffer, its own norm).
-        let total: Double
-        if norms.count == 1 {
-            total = norms[0].item(Double.self)
-        } else {
-            let stacked = Tensor.stack(norms)
-            total = normType.isInfinite ? stacked.max().item(Double.self) : stacked.norm(normType).item(Double.self)
-        }
-        let coefficient = maxNorm / (total + 1e-6)
-        if coefficient < 1 { for g in grads { g.mul_(coefficient) } }
-        return total
-    }
+    return withNoGrad { clipGradientNorm_(grads, maxNorm: maxNorm, normType: normType) }
 }

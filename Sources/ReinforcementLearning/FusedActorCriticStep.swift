@@ -1,3 +1,4 @@
+import FastKernels
 import NeuralNetworks
 import Torch
 

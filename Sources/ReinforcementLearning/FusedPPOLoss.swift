@@ -1,3 +1,4 @@
+import FastKernels
 import Foundation
 import NeuralNetworks
 import Torch
@@ -44,6 +45,6 @@ enum FusedPPOLoss {
             let scale = g.item(Double.self)
             return scale == 1 ? gradients : gradients.map { $0 * scale }
         }
-        return MinibatchLoss(loss: loss, values: losses)
+        return MinibatchLoss(loss: loss, values: losses, fused: true)
     }
 }

@@ -1,3 +1,4 @@
+import FastKernels
 import Foundation
 import NeuralNetworks
 import Torch
@@ -11,7 +12,7 @@ enum PPO {
         let clip = config.clipRange.value(progressRemaining: batch.progressRemaining)
         var metrics = MetricAccumulator()
         var stoppedEarly = false
-        var gradientSteps = 0
+        var gradientSteps = 0, fusedSteps = 0, fusedLosses = 0
         let fusedStep = config.ppoGradients == .fusedStep
             ? FusedActorCriticStep(policy: policy, optimization: optimization, batch: batch) : nil
         epochs: for _ in 0..<config.nEpochs {
@@ -24,10 +25,12 @@ enum PPO {
                 let loss: Tensor?, values: PPOLossValues
                 if let fusedStep, let computed = fusedStep.gradients(indices: indices, objective: objective) {
                     (loss, values) = (nil, computed)
+                    fusedSteps += 1
                 } else {
                     let step = minibatchLoss(policy: policy, batch: batch, indices: indices, objective: objective,
                                              fused: config.ppoGradients != .autograd)
                     (loss, values) = (step.loss, step.values)
+                    if step.fused { fusedLosses += 1 }
                 }
                 if let target = config.targetKL, values.approxKL > 1.5 * target {
                     stoppedEarly = true
@@ -50,6 +53,9 @@ enum PPO {
         var result = metrics.means
         result["train/clip_range"] = clip
         result["train/gradient_steps"] = Double(gradientSteps)
+        // Which gradient path ran, so that a fast path that stops applying shows in the metrics.
+        result["train/fused_step_fraction"] = gradientSteps == 0 ? 0 : Double(fusedSteps) / Double(gradientSteps)
+        result["train/fused_loss_fraction"] = gradientSteps == 0 ? 0 : Double(fusedLosses) / Double(gradientSteps)
         result["train/early_stop"] = stoppedEarly ? 1 : 0
         return result
     }
@@ -103,4 +109,6 @@ struct MinibatchLoss {
     /// policy + entCoef·entropy + vfCoef·value, differentiable.
     let loss: Tensor
     let values: PPOLossValues
+    /// Whether the objective was the fused node (`FusedPPOLoss`) rather than the composed losses.
+    var fused = false
 }

@@ -1,4 +1,5 @@
 import Environments
+import FastKernels
 import Foundation
 import NeuralNetworks
 import Torch
@@ -149,6 +150,10 @@ public final class MLPActorCritic: Module, ActorCriticPolicy {
     let valueNet: Linear
     let logStd: Tensor?
     public let actionSpace: Space
+    /// Whether the networks may run through Proxima's fused kernels (`Tensor.mlp`, the fused PPO step and rollout
+    /// step) when their layers allow it; false records every layer through autograd (needed only for higher-order
+    /// gradients, and to compare both paths).
+    public var allowsFusion = true
 
     public override func namedChildren() -> [(String, Any)] {
         [("mlp_extractor", extractor), ("action_net", actionNet), ("value_net", valueNet), ("log_std", logStd as Any)]
@@ -193,16 +198,17 @@ public final class MLPActorCritic: Module, ActorCriticPolicy {
 
     typealias DenseLayers = [(weight: Tensor, bias: Tensor?, activation: DenseActivation)]
 
-    /// A trunk followed by its output layer as dense layers, when the trunk allows fusion.
-    static func denseLayers(_ trunk: Sequential?, then output: Linear) -> DenseLayers? {
+    /// A trunk followed by its output layer as dense layers, when fusion is allowed and the trunk's layers fuse.
+    func denseLayers(_ trunk: Sequential?, then output: Linear) -> DenseLayers? {
+        guard allowsFusion else { return nil }
         let head: DenseLayers = [(weight: output.weight, bias: output.bias, activation: .identity)]
         guard let trunk else { return head }
-        guard trunk.allowsFusion, let layers = trunk.denseLayers else { return nil }
+        guard let layers = trunk.denseLayers else { return nil }
         return layers + head
     }
 
-    /// A trunk followed by its output layer, as one fused MLP when the trunk allows it.
-    static func run(_ trunk: Sequential?, then output: Linear, _ x: Tensor) -> Tensor {
+    /// A trunk followed by its output layer, as one fused MLP when allowed.
+    func run(_ trunk: Sequential?, then output: Linear, _ x: Tensor) -> Tensor {
         if let layers = denseLayers(trunk, then: output) { return x.mlp(layers) }
         return output(trunk.map { $0(x) } ?? x)
     }
@@ -210,8 +216,8 @@ public final class MLPActorCritic: Module, ActorCriticPolicy {
     /// The policy network (ending in the action head) and the value network (ending in the value head) as dense
     /// layers, when the trunks are separate and allow fusion; nil otherwise.
     var separateNetworks: (policy: DenseLayers, value: DenseLayers)? {
-        guard extractor.sharedNet == nil, let policy = Self.denseLayers(extractor.policyNet, then: actionNet),
-              let value = Self.denseLayers(extractor.valueNet, then: valueNet) else { return nil }
+        guard extractor.sharedNet == nil, let policy = denseLayers(extractor.policyNet, then: actionNet),
+              let value = denseLayers(extractor.valueNet, then: valueNet) else { return nil }
         return (policy, value)
     }
 
@@ -249,8 +255,8 @@ public final class MLPActorCritic: Module, ActorCriticPolicy {
             head = actionNet(features)
             value = valueNet(features).squeezed(-1)
         } else {
-            head = Self.run(extractor.policyNet, then: actionNet, observations)
-            value = Self.run(extractor.valueNet, then: valueNet, observations).squeezed(-1)
+            head = run(extractor.policyNet, then: actionNet, observations)
+            value = run(extractor.valueNet, then: valueNet, observations).squeezed(-1)
         }
         switch actionSpace {
         case .discrete: return (.categorical(Categorical(logits: head)), value)

@@ -34,13 +34,27 @@ public enum DType: Int32, Sendable, CaseIterable, CustomStringConvertible {
     }
 }
 
-/// Where a tensor's memory lives.
-public enum Device: Equatable, Sendable, CustomStringConvertible {
+/// Where a tensor's memory lives. Every function that allocates takes one (`device:`, CPU by default).
+///
+/// Proxima links libtorch's CPU libraries; with them, a CUDA device is unusable and any allocation on it fails with
+/// libtorch's own explanation. Call `checkAvailable()` first where the device comes from outside the program (a flag,
+/// a configuration file): it throws that explanation instead. docs/gpu.md says how to link the CUDA libraries.
+public enum Device: Hashable, Sendable, CustomStringConvertible, LosslessStringConvertible {
     case cpu
+    /// A CUDA device by index (PyTorch's `cuda:0`).
     case cuda(Int)
 
-    /// Whether the linked libtorch was built with CUDA and sees a GPU (Debian's build is CPU-only).
+    /// Whether the linked libtorch was built with CUDA and sees a GPU.
     public static var cudaIsAvailable: Bool { ct_cuda_is_available() != 0 }
+
+    /// The number of CUDA devices libtorch sees (0 without CUDA support).
+    public static var cudaDeviceCount: Int { Int(ct_cuda_device_count()) }
+
+    /// Throws `TorchError` with libtorch's message when tensors cannot be created on this device.
+    public func checkAvailable() throws {
+        let (type, index) = code
+        if ct_device_check(type, index) != 0 { throw TorchError("device \(self) is not available: \(lastTorchError)") }
+    }
 
     var code: (Int32, Int32) {
         switch self {
@@ -49,11 +63,20 @@ public enum Device: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// PyTorch's spelling: `cpu`, `cuda:1`.
     public var description: String {
         switch self {
         case .cpu: return "cpu"
         case .cuda(let index): return "cuda:\(index)"
         }
+    }
+
+    /// Parses PyTorch's spelling: `cpu`, `cuda` (device 0) or `cuda:N`.
+    public init?(_ description: String) {
+        if description == "cpu" { self = .cpu; return }
+        if description == "cuda" { self = .cuda(0); return }
+        guard description.hasPrefix("cuda:"), let index = Int(description.dropFirst(5)), index >= 0 else { return nil }
+        self = .cuda(index)
     }
 }
 

@@ -1,13 +1,23 @@
 import CTorch
 
-/// A seeded source of random numbers (libtorch's CPU Philox/MT generator). Pass one to the random functions to make
-/// a computation reproducible independently of the global generator.
+/// A seeded source of random numbers (libtorch's Mersenne Twister on the CPU, Philox on CUDA). Pass one to the
+/// random functions to make a computation reproducible independently of the global generator; it draws for tensors
+/// on its own device.
 public final class Generator: @unchecked Sendable {
-    let handle: ct_generator
+    @_spi(CInterop) public let handle: ct_generator
 
-    public init(seed: UInt64) {
-        guard let handle = ct_generator_new(seed) else { torchFailure("Generator(seed:)") }
+    /// A generator for `device` (CPU by default) seeded with `seed`.
+    public init(seed: UInt64, device: Device = .cpu) {
+        let (type, index) = device.code
+        guard let handle = ct_generator_new_on(seed, type, index) else { torchFailure("Generator(seed:device: \(device))") }
         self.handle = handle
+    }
+
+    /// The device whose tensors this generator fills.
+    public var device: Device {
+        withExtendedLifetime(self) {
+            ct_generator_device_type(handle) == 1 ? .cuda(Int(ct_generator_device_index(handle))) : .cpu
+        }
     }
 
     deinit { ct_generator_free(handle) }
@@ -75,29 +85,6 @@ public enum LibTorch {
 }
 
 extension Tensor {
-    /// Uniform samples in [0, 1).
-    public static func rand(_ shape: [Int], dtype: DType = .float32, generator: Generator? = nil) -> Tensor {
-        withGenerator(generator) { g in wrap(withDims(shape) { ct_rand($0, $1, dtype.rawValue, g) }, "rand") }
-    }
-
-    /// Standard normal samples.
-    public static func randn(_ shape: [Int], dtype: DType = .float32, generator: Generator? = nil) -> Tensor {
-        withGenerator(generator) { g in wrap(withDims(shape) { ct_randn($0, $1, dtype.rawValue, g) }, "randn") }
-    }
-
-    /// Integers uniform in `low..<high`.
-    public static func randint(_ low: Int, _ high: Int, shape: [Int], dtype: DType = .int64,
-                               generator: Generator? = nil) -> Tensor {
-        withGenerator(generator) { g in
-            wrap(withDims(shape) { ct_randint(Int64(low), Int64(high), $0, $1, dtype.rawValue, g) }, "randint")
-        }
-    }
-
-    /// A random permutation of `0..<n`.
-    public static func randperm(_ n: Int, generator: Generator? = nil) -> Tensor {
-        withGenerator(generator) { g in wrap(ct_randperm(Int64(n), g), "randperm") }
-    }
-
     /// 0/1 samples with success probabilities `self` (same dtype as `self`).
     public func bernoulli(generator: Generator? = nil) -> Tensor {
         withGenerator(generator) { g in withHandle { wrap(ct_bernoulli($0, g), "bernoulli") } }

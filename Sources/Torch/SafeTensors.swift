@@ -5,6 +5,12 @@ import Foundation
 public struct SafeTensorsError: Error, CustomStringConvertible, Equatable {
     public let file: String
     public let reason: String
+
+    public init(file: String, reason: String) {
+        self.file = file
+        self.reason = reason
+    }
+
     public var description: String { "\(file): \(reason)" }
 }
 
@@ -45,25 +51,18 @@ public enum SafeTensors {
 
     /// The tensors' descriptions and the metadata, without reading tensor data.
     public static func header(of url: URL) throws -> (tensors: [String: SafeTensorInfo], metadata: [String: String]) {
-        let data = try map(url)
-        let parsed = try parseHeader(data, file: url.path)
-        return (parsed.tensors, parsed.metadata)
+        let file = try SafeTensorsFile(url)
+        return (file.tensors, file.metadata)
     }
 
     /// Every tensor of one file, keyed by name, and the file's metadata. The file is memory-mapped and each tensor
-    /// is copied once into libtorch's memory.
+    /// is copied once into libtorch's memory (the tensors do not keep the file mapped; `SafeTensorsFile` gives
+    /// tensors that use the mapped bytes themselves).
     public static func read(_ url: URL) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
-        let data = try map(url)
-        let parsed = try parseHeader(data, file: url.path)
+        let file = try SafeTensorsFile(url)
         var tensors: [String: Tensor] = [:]
-        data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            for (name, info) in parsed.tensors {
-                let start = parsed.dataStart + info.dataOffsets.lowerBound
-                let bytes = UnsafeRawBufferPointer(rebasing: raw[start..<(start + info.dataOffsets.count)])
-                tensors[name] = Tensor(bytes: bytes, shape: info.shape, dtype: info.dtype)
-            }
-        }
-        return (tensors, parsed.metadata)
+        for name in file.tensors.keys { tensors[name] = file.copy(name) }
+        return (tensors, file.metadata)
     }
 
     /// Loads a checkpoint directory or file: `model.safetensors`, or every shard listed by
@@ -79,6 +78,25 @@ public enum SafeTensors {
         let index = url.appendingPathComponent("model.safetensors.index.json")
         if FileManager.default.fileExists(atPath: index.path) { return try readSharded(index: index) }
         return try read(url.appendingPathComponent("model.safetensors")).tensors
+    }
+
+    /// The safetensors files a checkpoint consists of: the file itself; the shards an `….index.json` lists (sorted);
+    /// or, for a directory, the shards of its `model.safetensors.index.json` when it has one, else its
+    /// `model.safetensors`.
+    public static func files(of url: URL) throws -> [URL] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw SafeTensorsError(file: url.path, reason: "no such file or directory")
+        }
+        var index = url
+        if isDirectory.boolValue {
+            index = url.appendingPathComponent("model.safetensors.index.json")
+            guard FileManager.default.fileExists(atPath: index.path) else { return [url.appendingPathComponent("model.safetensors")] }
+        } else if !url.lastPathComponent.hasSuffix(".index.json") {
+            return [url]
+        }
+        let directory = index.deletingLastPathComponent()
+        return Set(try readIndex(index).values).sorted().map { directory.appendingPathComponent($0) }
     }
 
     /// Reads a sharded checkpoint through its index file.
@@ -116,79 +134,103 @@ public enum SafeTensors {
         return weightMap
     }
 
-    private static func map(_ url: URL) throws -> Data {
-        do { return try Data(contentsOf: url, options: .alwaysMapped) } catch {
-            throw SafeTensorsError(file: url.path, reason: "cannot read: \(error.localizedDescription)")
-        }
-    }
-
     struct ParsedHeader {
         var tensors: [String: SafeTensorInfo]
         var metadata: [String: String]
+        /// Where the data section starts in the file: 8 + the header's length.
         var dataStart: Int
     }
 
-    static func parseHeader(_ data: Data, file: String) throws -> ParsedHeader {
+    /// Validates the header against the file's bytes: a well-formed JSON object with each name once; known dtypes;
+    /// shapes and offsets that are exact non-negative integers; byte sizes equal to shape × element size (computed
+    /// without overflow); and tensors that tile the data section exactly, in order, without overlaps or gaps — the
+    /// rules of the reference implementation.
+    static func parseHeader(_ bytes: UnsafeRawBufferPointer, file: String) throws -> ParsedHeader {
         func fail(_ reason: String) -> SafeTensorsError { SafeTensorsError(file: file, reason: reason) }
-        guard data.count >= 8 else { throw fail("file is \(data.count) bytes, too short for the 8-byte header length") }
-        let headerLength = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        guard bytes.count >= 8 else { throw fail("file is \(bytes.count) bytes, too short for the 8-byte header length") }
+        let headerLength = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
         guard headerLength <= UInt64(maximumHeaderBytes) else { throw fail("header length \(headerLength) is implausibly large (corrupt file?)") }
         let dataStart = 8 + Int(headerLength)
-        guard dataStart <= data.count else {
-            throw fail("header claims \(headerLength) bytes but the file has only \(data.count - 8) after the length (truncated?)")
+        guard dataStart <= bytes.count else {
+            throw fail("header claims \(headerLength) bytes but the file has only \(bytes.count - 8) after the length (truncated?)")
         }
-        let object: Any
-        do { object = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<dataStart)) } catch {
-            throw fail("header is not valid JSON")
+        let json: HeaderJSON
+        do { json = try HeaderJSONParser.parse(UnsafeRawBufferPointer(rebasing: bytes[8..<dataStart])) } catch let error as HeaderJSONError {
+            throw fail("header is not valid JSON (byte \(error.offset) of the header: \(error.reason))")
         }
-        guard let entries = object as? [String: Any] else { throw fail("header is not a JSON object") }
-        let dataSize = data.count - dataStart
+        guard case .object(let entries) = json else { throw fail("header is not a JSON object") }
+        let dataSize = bytes.count - dataStart
         var tensors: [String: SafeTensorInfo] = [:]
-        var metadata: [String: String] = [:]
+        var metadata: [String: String]?
         for (name, value) in entries {
             if name == "__metadata__" {
-                guard let map = value as? [String: Any] else { throw fail("__metadata__ is not an object") }
-                for (key, v) in map {
-                    guard let s = v as? String else { throw fail("__metadata__ value for '\(key)' is not a string") }
-                    metadata[key] = s
+                guard metadata == nil else { throw fail("__metadata__ appears more than once") }
+                guard case .object(let members) = value else { throw fail("__metadata__ is not an object") }
+                var map: [String: String] = [:]
+                for (key, v) in members {
+                    guard case .string(let s) = v else { throw fail("__metadata__ value for '\(key)' is not a string") }
+                    guard map.updateValue(s, forKey: key) == nil else { throw fail("__metadata__ key '\(key)' appears more than once") }
                 }
+                metadata = map
                 continue
             }
-            guard let entry = value as? [String: Any] else { throw fail("entry '\(name)' is not an object") }
-            guard let dtypeName = entry["dtype"] as? String else { throw fail("tensor '\(name)' has no dtype") }
-            guard let dtype = dtypesByName[dtypeName] else {
-                throw fail("tensor '\(name)' has unsupported dtype '\(dtypeName)' (supported: \(dtypesByName.keys.sorted().joined(separator: ", ")))")
-            }
-            guard let shapeValues = entry["shape"] as? [Any], let shape = integers(shapeValues), shape.allSatisfy({ $0 >= 0 }) else {
-                throw fail("tensor '\(name)' has a malformed shape")
-            }
-            guard let offsetValues = entry["data_offsets"] as? [Any], let offsets = integers(offsetValues), offsets.count == 2,
-                  offsets[0] >= 0, offsets[0] <= offsets[1] else {
-                throw fail("tensor '\(name)' has malformed data_offsets")
-            }
-            guard offsets[1] <= dataSize else {
-                throw fail("tensor '\(name)' ends at byte \(offsets[1]) but the data section has \(dataSize) bytes (truncated?)")
-            }
-            let expected = shape.reduce(1, *) * dtype.byteSize
-            guard offsets[1] - offsets[0] == expected else {
-                throw fail("tensor '\(name)' spans \(offsets[1] - offsets[0]) bytes but \(dtypeName) \(shape) needs \(expected)")
-            }
-            tensors[name] = SafeTensorInfo(dtype: dtype, shape: shape, dataOffsets: offsets[0]..<offsets[1])
+            guard tensors[name] == nil else { throw fail("tensor '\(name)' appears more than once in the header") }
+            tensors[name] = try tensorInfo(name, value, dataSize: dataSize, fail)
         }
-        let ranges = tensors.sorted { ($0.value.dataOffsets.lowerBound, $0.value.dataOffsets.upperBound) < ($1.value.dataOffsets.lowerBound, $1.value.dataOffsets.upperBound) }
+        let ordered = tensors.sorted { ($0.value.dataOffsets.lowerBound, $0.value.dataOffsets.upperBound, $0.key) < ($1.value.dataOffsets.lowerBound, $1.value.dataOffsets.upperBound, $1.key) }
         var end = 0
-        for (name, info) in ranges {
+        for (name, info) in ordered {
             guard info.dataOffsets.lowerBound >= end else { throw fail("tensor '\(name)' overlaps the tensor before it") }
+            guard info.dataOffsets.lowerBound == end else {
+                throw fail("tensor '\(name)' starts at byte \(info.dataOffsets.lowerBound) of the data section, leaving a gap after byte \(end)")
+            }
             end = info.dataOffsets.upperBound
         }
-        return ParsedHeader(tensors: tensors, metadata: metadata, dataStart: dataStart)
+        guard end == dataSize else {
+            throw fail("the data section has \(dataSize) bytes but its tensors end at byte \(end) (trailing bytes no tensor owns)")
+        }
+        return ParsedHeader(tensors: tensors, metadata: metadata ?? [:], dataStart: dataStart)
     }
 
-    private static func integers(_ values: [Any]) -> [Int]? {
+    private static func tensorInfo(_ name: String, _ value: HeaderJSON, dataSize: Int,
+                                   _ fail: (String) -> SafeTensorsError) throws -> SafeTensorInfo {
+        guard case .object(let members) = value else { throw fail("entry '\(name)' is not an object") }
+        var fields: [String: HeaderJSON] = [:]
+        for (key, v) in members {
+            guard fields.updateValue(v, forKey: key) == nil else { throw fail("tensor '\(name)' has field '\(key)' more than once") }
+        }
+        guard case .string(let dtypeName)? = fields["dtype"] else { throw fail("tensor '\(name)' has no dtype") }
+        guard let dtype = dtypesByName[dtypeName] else {
+            throw fail("tensor '\(name)' has unsupported dtype '\(dtypeName)' (supported: \(dtypesByName.keys.sorted().joined(separator: ", ")))")
+        }
+        guard case .array(let shapeValues)? = fields["shape"], let shape = integers(shapeValues) else {
+            throw fail("tensor '\(name)' has a malformed shape (expected an array of non-negative integers)")
+        }
+        guard case .array(let offsetValues)? = fields["data_offsets"], let offsets = integers(offsetValues), offsets.count == 2,
+              offsets[0] <= offsets[1] else {
+            throw fail("tensor '\(name)' has malformed data_offsets (expected [begin, end] with begin ≤ end)")
+        }
+        guard offsets[1] <= dataSize else {
+            throw fail("tensor '\(name)' ends at byte \(offsets[1]) but the data section has \(dataSize) bytes (truncated?)")
+        }
+        var expected = dtype.byteSize
+        for extent in shape {
+            let (product, overflow) = expected.multipliedReportingOverflow(by: extent)
+            guard !overflow else { throw fail("tensor '\(name)' has shape \(shape), whose byte size overflows") }
+            expected = product
+        }
+        guard offsets[1] - offsets[0] == expected else {
+            throw fail("tensor '\(name)' spans \(offsets[1] - offsets[0]) bytes but \(dtypeName) \(shape) needs \(expected)")
+        }
+        return SafeTensorInfo(dtype: dtype, shape: shape, dataOffsets: offsets[0]..<offsets[1])
+    }
+
+    /// The values when every one is an exact non-negative integer that fits in `Int`.
+    private static func integers(_ values: [HeaderJSON]) -> [Int]? {
         var out: [Int] = []
         for v in values {
-            guard let n = v as? NSNumber, n.doubleValue == n.doubleValue.rounded() else { return nil }
-            out.append(n.intValue)
+            guard case .integer(let n) = v, n <= UInt64(Int.max) else { return nil }
+            out.append(Int(n))
         }
         return out
     }

@@ -43,10 +43,9 @@ extension Tensor {
     public func sqrt_() { withHandle { check(ct_sqrt_($0), "sqrt_") } }
 }
 
-/// One Adam (or, with `decoupled`, AdamW) step on `parameter` and its moment tensors, in place, as a single loop —
-/// the arithmetic of `torch.optim.Adam`'s single-tensor path. `step` counts from 1. Returns false, changing nothing,
-/// when the tensors are not dense CPU float32/float64 tensors of one dtype and size, or β1 ≤ ½ (where ATen's lerp
-/// changes formula); then use separate operations.
+/// One Adam (or, with `decoupled`, AdamW) step on `parameter` and its moment tensors, in place, by ATen's fused
+/// kernel (what `torch.optim.Adam(fused=True)` runs on CPU). `step` counts from 1. Returns false, changing nothing,
+/// when the tensors are not dense CPU float32/float64 tensors of one dtype and size; then use separate operations.
 public func fusedAdamStep(parameter: Tensor, gradient: Tensor, exp: Tensor, expSquared: Tensor, maxExpSquared: Tensor?,
                           learningRate: Double, betas: (Double, Double), eps: Double, weightDecay: Double,
                           decoupled: Bool, step: Int) -> Bool {
@@ -58,16 +57,15 @@ public func fusedAdamStep(parameter: Tensor, gradient: Tensor, exp: Tensor, expS
     }
 }
 
-/// Scales `gradients` in place so that their global p-norm (p = 2 or infinity) is at most `maxNorm`, with the factor
-/// `maxNorm / (total + 1e-6)` when below 1, in one pass over each tensor (the norm accumulated in double). Returns
-/// the norm before clipping, or nil, changing nothing, when a tensor is not a dense CPU float32/float64 tensor or p
-/// is another; then use separate operations.
-public func fusedClipGradNorm(_ gradients: [Tensor], maxNorm: Double, normType: Double) -> Double? {
+/// Scales `gradients` in place so that their global p-norm is at most `maxNorm`, with the factor
+/// `maxNorm / (total + 1e-6)` when below 1, as `torch.nn.utils.clip_grad_norm_` does (ATen's per-list norm and
+/// multiply). Returns the norm before clipping.
+public func clipGradientNorm_(_ gradients: [Tensor], maxNorm: Double, normType: Double) -> Double {
     withExtendedLifetime(gradients) {
         let handles: [ct_tensor?] = gradients.map { $0.handle }
         var total = 0.0
-        let status = ct_clip_grad_norm(handles, Int64(handles.count), maxNorm, normType, &total)
-        if status < 0 { check(status, "fusedClipGradNorm of \(gradients.count) tensors") }
-        return status == 1 ? total : nil
+        check(ct_clip_grad_norm(handles, Int64(handles.count), maxNorm, normType, &total),
+              "clipGradientNorm_ of \(gradients.count) tensors")
+        return total
     }
 }

@@ -19,24 +19,6 @@ extension Tensor {
         }
     }
 
-    /// A multilayer perceptron applied to `self` ([..., in]) in one autograd node: for each layer,
-    /// `h = activation(h·weightᵀ + bias)`. On CPU float32/float64 tensors the forward pass is one matrix product per
-    /// layer and the backward pass is computed by Proxima's own node, which is much cheaper than recording every
-    /// layer and activation separately when the shapes are small; otherwise it composes `linear` and the activations.
-    /// Higher-order gradients (`createGraph`) through the fused node are not supported and stop with a message.
-    public func mlp(_ layers: [(weight: Tensor, bias: Tensor?, activation: DenseActivation)]) -> Tensor {
-        precondition(!layers.isEmpty, "mlp needs at least one layer")
-        return withExtendedLifetime(layers.map { ($0.weight, $0.bias) }) {
-            let weights: [ct_tensor?] = layers.map { $0.weight.handle }
-            let biases: [ct_tensor?] = layers.map { $0.bias?.handle }
-            let activations: [Int32] = layers.map { $0.activation.rawValue }
-            return withHandle { x in
-                wrap(ct_mlp(x, weights, biases, activations, Int64(layers.count)),
-                     "mlp of \(shape) with weights \(layers.map { $0.weight.shape })")
-            }
-        }
-    }
-
     /// Layer normalisation over the trailing `normalizedShape` dimensions, with optional affine weight and bias.
     public func layerNorm(normalizedShape: [Int], weight: Tensor? = nil, bias: Tensor? = nil, eps: Double = 1e-5) -> Tensor {
         withExtendedLifetime((weight, bias)) {
@@ -123,7 +105,3 @@ extension Tensor {
     }
 }
 
-/// The activations `Tensor.mlp` can fuse.
-public enum DenseActivation: Int32, Sendable {
-    case identity = 0, tanh = 1, relu = 2
-}

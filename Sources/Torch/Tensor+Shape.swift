@@ -2,7 +2,7 @@ import CTorch
 
 /// Calls `body` with the handles of `tensors`, keeping every tensor alive for the call.
 @inline(__always)
-func withHandles<R>(_ tensors: [Tensor], _ body: (UnsafePointer<ct_tensor?>, Int64) -> R) -> R {
+@_spi(CInterop) public func withHandles<R>(_ tensors: [Tensor], _ body: (UnsafePointer<ct_tensor?>, Int64) -> R) -> R {
     withExtendedLifetime(tensors) {
         let handles: [ct_tensor?] = tensors.map { $0.handle }
         return handles.withUnsafeBufferPointer { body($0.baseAddress!, Int64(tensors.count)) }

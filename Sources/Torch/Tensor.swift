@@ -6,16 +6,18 @@ import CTorch
 /// `Tensor` objects and reads their handles inside the call, so a temporary such as `(a + b).exp()` stays alive for
 /// as long as libtorch needs it.
 public final class Tensor: @unchecked Sendable {
-    /// The C handle. Read it only inside a call that also keeps `self` alive (see `withHandle`).
-    let handle: ct_tensor
+    /// The C handle. Read it only inside a call that also keeps `self` alive (see `withHandle`). Modules that add C
+    /// entry points over the same handles (FastKernels) reach it as `@_spi(CInterop) import Torch`.
+    @_spi(CInterop) public let handle: ct_tensor
 
-    init(owning handle: ct_tensor) { self.handle = handle }
+    /// Takes ownership of a handle a C function returned.
+    @_spi(CInterop) public init(owning handle: ct_tensor) { self.handle = handle }
 
     deinit { ct_free(handle) }
 
     /// Runs `body` with the handle while guaranteeing `self` is alive for the whole call.
     @inline(__always)
-    func withHandle<R>(_ body: (ct_tensor) throws -> R) rethrows -> R {
+    @_spi(CInterop) public func withHandle<R>(_ body: (ct_tensor) throws -> R) rethrows -> R {
         try withExtendedLifetime(self) { try body(handle) }
     }
 

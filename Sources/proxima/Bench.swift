@@ -35,7 +35,7 @@ func printJSON(_ object: [String: Any]) {
 struct TensorBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tensor",
-        abstract: "Op overhead (tanh 64×4), MLP step (4→64→64→2, batch 64) and 512³ float32 matmul."
+        abstract: "Op overhead (tanh 64×4), MLP step (4→64→64→2, batch 64), 512³ float32 matmul and causal attention."
     )
 
     @OptionGroup var threads: ThreadOptions
@@ -48,12 +48,14 @@ struct TensorBench: ParsableCommand {
         print("MLP step (4-64-64-2, batch 64, fwd+bwd): \(String(format: "%.2f", results.mlpStepMicroseconds)) µs")
         print("  the same, layer by layer (unfused): \(String(format: "%.2f", results.unfusedMLPStepMicroseconds)) µs")
         print("matmul 512^3 float32: \(String(format: "%.1f", results.matmulGFlops)) GFLOP/s")
+        print("causal attention 4x8x128x64 float32, fwd+bwd: \(String(format: "%.1f", results.attentionMicroseconds)) µs")
         printJSON([
             "threads": LibTorch.numThreads,
             "op_overhead_us": results.opOverheadMicroseconds,
             "mlp_step_us": results.mlpStepMicroseconds,
             "mlp_step_unfused_us": results.unfusedMLPStepMicroseconds,
             "matmul_gflops": results.matmulGFlops,
+            "attention_us": results.attentionMicroseconds,
         ])
     }
 }
@@ -64,6 +66,7 @@ enum TensorBenchmarks {
         var mlpStepMicroseconds: Double
         var unfusedMLPStepMicroseconds: Double
         var matmulGFlops: Double
+        var attentionMicroseconds: Double
     }
 
     static func run(scale: Double) -> Results {
@@ -108,11 +111,21 @@ enum TensorBenchmarks {
         let mmSeconds = fastestRun(iterations: mmIterations) { _ = a.matmul(b) }
         let flops = 2.0 * 512 * 512 * 512
 
+        // Causal self-attention forward and backward, as Benchmarks/peers/torch_ops.py measures PyTorch's SDPA.
+        let (q, k, v) = (Tensor.randn([4, 8, 128, 64], generator: generator).requiringGrad(),
+                         Tensor.randn([4, 8, 128, 64], generator: generator).requiringGrad(),
+                         Tensor.randn([4, 8, 128, 64], generator: generator).requiringGrad())
+        let attentionIterations = n(50)
+        let attentionSeconds = fastestRun(iterations: attentionIterations) {
+            Tensor.scaledDotProductAttention(query: q, key: k, value: v, causal: true).sum().backward()
+        }
+
         return Results(
             opOverheadMicroseconds: opSeconds / Double(opIterations) * 1e6,
             mlpStepMicroseconds: mlpSeconds / Double(mlpIterations) * 1e6,
             unfusedMLPStepMicroseconds: unfusedSeconds / Double(mlpIterations) * 1e6,
-            matmulGFlops: flops * Double(mmIterations) / mmSeconds / 1e9
+            matmulGFlops: flops * Double(mmIterations) / mmSeconds / 1e9,
+            attentionMicroseconds: attentionSeconds / Double(attentionIterations) * 1e6
         )
     }
 }

@@ -100,12 +100,12 @@ struct OptimizerTests {
         #expect(a.grad == nil && b.grad == nil)
     }
 
-    @Test("the one-loop Adam step equals the step made of separate operations",
+    @Test("ATen's fused Adam step equals the step made of separate operations",
           arguments: [(false, 0.0, false), (false, 0.1, false), (true, 0.05, false), (false, 0.0, true), (true, 0.01, true)])
     func fusedAdam(decoupled: Bool, weightDecay: Double, amsgrad: Bool) {
         for dtype in [DType.float32, .float64] {
             let start = Tensor.randn([4, 3], dtype: dtype, generator: Generator(seed: 1))
-            // The same values as a dense parameter (fused loop) and as a transposed view (separate operations).
+            // The same values as a dense parameter (fused kernel) and as a transposed view (separate operations).
             let dense = start.clone().requiringGrad()
             let strided = start.transposed(0, 1).contiguous().transposed(0, 1).detach().requiringGrad()
             #expect(!strided.isContiguous)
@@ -114,7 +114,7 @@ struct OptimizerTests {
                      eps: 1e-8, amsgrad: amsgrad, decoupledWeightDecay: decoupled)
             }
             let a = make(dense), b = make(strided)
-            // The dense parameter really takes the one-loop path, the view the separate operations.
+            // The dense parameter really takes the fused kernel, the view the separate operations.
             let probe = dense.detach().clone(), m = Tensor.zeros(like: probe), v = Tensor.zeros(like: probe)
             #expect(fusedAdamStep(parameter: probe, gradient: Tensor.ones(like: probe), exp: m, expSquared: v, maxExpSquared: nil,
                                   learningRate: 0.01, betas: (0.9, 0.99), eps: 1e-8, weightDecay: 0, decoupled: false, step: 1))

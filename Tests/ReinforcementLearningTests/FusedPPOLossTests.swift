@@ -1,3 +1,4 @@
+import FastKernels
 import Foundation
 import Testing
 import TestSupport

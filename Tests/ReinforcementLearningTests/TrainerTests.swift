@@ -1,4 +1,5 @@
 import Environments
+import FastKernels
 import Foundation
 import NeuralNetworks
 import Testing
@@ -56,9 +57,22 @@ struct TrainerTests {
             var config = try OnPolicyConfig.resolve(algorithm: .ppo, env: env, overrides: [
                 "n_envs=2", "n_steps=64", "batch_size=32", "n_epochs=2", "n_timesteps=256", "clip_range_vf=0.2", "ent_coef=0.01"])
             config.ppoGradients = path
-            let trainer = try OnPolicyTrainer(config: config, runDirectory: try temporaryDirectory())
+            let directory = try temporaryDirectory()
+            let trainer = try OnPolicyTrainer(config: config, runDirectory: directory)
             trainer.showProgress = false
             try trainer.train()
+            // The metrics say which path ran: every minibatch of the fused paths took its kernel.
+            let lines = try String(contentsOf: directory.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+                .split(separator: "\n").filter { $0.contains("train/fused_step_fraction") }
+            #expect(!lines.isEmpty, "no update logged its gradient path")
+            for line in lines {
+                let step = line.contains("\"train/fused_step_fraction\":1"), loss = line.contains("\"train/fused_loss_fraction\":1")
+                switch path {
+                case .fusedStep: #expect(step && !loss, "\(env): \(line)")
+                case .fusedLoss: #expect(!step && loss, "\(env): \(line)")
+                case .autograd: #expect(!step && !loss, "\(env): \(line)")
+                }
+            }
             if path == .fusedStep {
                 // The fused step applies to this policy (otherwise PPO would quietly have used autograd).
                 let rollout = try trainer.collector.collect(policy: trainer.policy, steps: 4, generator: Generator(seed: 0))

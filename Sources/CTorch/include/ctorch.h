@@ -187,81 +187,14 @@ int ct_attach_backward(const ct_tensor *inputs, int64_t n_inputs, const ct_tenso
 /// Sets the thread's error message (for callbacks reporting a failure).
 void ct_set_error(const char *message);
 
-/// One Adam (decoupled = 0, L2 weight decay) or AdamW (decoupled = 1) step in place, as one loop; `step` counts from 1
-/// and max_exp_avg_sq is NULL without AMSGrad. Returns 1 when done, 0 when the tensors are not dense CPU
-/// float32/float64 of one dtype and size or β1 ≤ ½ (nothing changed; use separate operations), -1 on error.
+/// One Adam (decoupled = 0, L2 weight decay) or AdamW (decoupled = 1) step in place by ATen's fused kernel; `step`
+/// counts from 1 and max_exp_avg_sq is NULL without AMSGrad. Returns 1 when done, 0 when the tensors are not dense CPU
+/// float32/float64 tensors of one dtype and size (nothing changed; use separate operations), -1 on error.
 int ct_adam_step(ct_tensor param, ct_tensor grad, ct_tensor exp_avg, ct_tensor exp_avg_sq, ct_tensor max_exp_avg_sq,
                  double lr, double beta1, double beta2, double eps, double weight_decay, int32_t decoupled, int64_t step);
-/// torch.nn.utils.clip_grad_norm_ over `n` gradients in one pass each (norm_type 2 or infinity; the norm accumulated
-/// in double): writes the norm before clipping to `total`. Returns 1 when done, 0 when a gradient is not a dense CPU
-/// float32/float64 tensor or the norm type is another (nothing changed), -1 on error.
+/// torch.nn.utils.clip_grad_norm_ over `n` gradients (ATen's per-list norm and multiply): writes the norm before
+/// clipping to `total`. Returns 0 when done, -1 on error.
 int ct_clip_grad_norm(const ct_tensor *grads, int64_t n, double max_norm, double norm_type, double *total);
-/// Activations of ct_mlp's layers.
-enum ct_mlp_activation { CT_MLP_IDENTITY = 0, CT_MLP_TANH = 1, CT_MLP_RELU = 2 };
-/// A multilayer perceptron in one autograd node: for each layer i, h = act_i(h·weights[i]ᵀ + biases[i]) (biases[i]
-/// may be NULL). Falls back to separate operations when the inputs are not CPU float32/float64 with 2-D weights.
-ct_tensor ct_mlp(ct_tensor x, const ct_tensor *weights, const ct_tensor *biases, const int32_t *activations,
-                 int64_t layers);
-
-// ---- PPO ---------------------------------------------------------------------------------------------------------
-/// PPO's minibatch objective (ALGORITHMS-rl A6): clipped surrogate on optionally normalised advantages, value loss,
-/// entropy bonus.
-typedef struct {
-  double clip_range;
-  /// Value clipping around the old values when `clip_value` is non-zero.
-  int32_t clip_value;
-  double clip_range_value;
-  int32_t normalize_advantages;
-  /// (A − mean) / (std + eps), std with Bessel's correction.
-  double normalization_eps;
-  double entropy_coefficient;
-  double value_coefficient;
-  /// 0: Stable-Baselines3 (mean squared error, clipped values when clipping); 1: CleanRL (½, max of both when clipping).
-  int32_t value_loss;
-} ct_ppo_settings;
-
-/// The minibatch's losses (loss = policy + entropy_coefficient·entropy + value_coefficient·value) and diagnostics.
-typedef struct {
-  double loss, policy_loss, value_loss, entropy_loss;
-  /// mean(ρ − 1 − log ρ) (k3).
-  double approx_kl;
-  /// Fraction of ρ outside [1 − ε, 1 + ε].
-  double clip_fraction;
-  /// Fraction of samples whose clipped squared value error exceeds the unclipped one (0 without value clipping).
-  double value_clip_fraction;
-} ct_ppo_diagnostics;
-
-/// The objective for a categorical (head = log-probabilities [B, A], log_std NULL, actions int64 [B]) or diagonal
-/// Gaussian policy (head = means [B, A], log_std [B, A], actions [B, A]) and values [B]. Writes the diagnostics and new
-/// gradient tensors of the loss for `head`, `log_std` (NULL for categorical) and `values`.
-int ct_ppo_loss(ct_tensor head, ct_tensor log_std, ct_tensor values, ct_tensor actions, ct_tensor old_log_probs,
-                ct_tensor advantages, ct_tensor old_values, ct_tensor returns, const ct_ppo_settings *settings,
-                ct_ppo_diagnostics *out, ct_tensor *grad_head, ct_tensor *grad_log_std, ct_tensor *grad_values);
-
-/// One PPO minibatch on an actor-critic of two separate MLPs, without autograd: gathers rows `indices` of the rollout
-/// tensors, runs both networks, computes the objective and writes every parameter's gradient (overwriting) into the
-/// given gradient tensors. The layers come as parallel arrays, the policy network's `policy_layers` first, then the
-/// value network's `value_layers`; `biases[i]` and `bias_grads[i]` may be NULL. The policy network ends in logits
-/// (categorical = 1, actions int64 [N]) or Gaussian means (categorical = 0, actions [N, A], log_std [A] with its
-/// gradient log_std_grad); the value network ends in one output. Returns 1 when done, 0 when the tensors do not fit
-/// (nothing changed: use autograd), -1 on error.
-int ct_ppo_actor_critic_step(const ct_tensor *weights, const ct_tensor *biases, const ct_tensor *weight_grads,
-                             const ct_tensor *bias_grads, const int32_t *activations, int64_t policy_layers,
-                             int64_t value_layers, ct_tensor log_std, ct_tensor log_std_grad, int32_t categorical,
-                             ct_tensor observations, ct_tensor actions, ct_tensor old_log_probs, ct_tensor advantages,
-                             ct_tensor old_values, ct_tensor returns, ct_tensor indices,
-                             const ct_ppo_settings *settings, ct_ppo_diagnostics *out);
-
-/// One rollout step of the same actor-critic: runs both networks (the same parallel layer arrays, without gradients) on
-/// `observations` [N, F] and samples one action per row as Categorical / DiagonalGaussian sample with `generator` (NULL:
-/// the default generator). Writes new tensors: actions (int64 [N] or [N, A]), log_probs [N], values [N] and the
-/// distribution's parameters per row (log-probabilities [N, A], or means then log-std [N, 2A]). Returns 1 when done, 0
-/// when the tensors do not fit (nothing written), -1 on error.
-int ct_actor_critic_act(const ct_tensor *weights, const ct_tensor *biases, const int32_t *activations,
-                        int64_t policy_layers, int64_t value_layers, ct_tensor log_std, int32_t categorical,
-                        ct_tensor observations, ct_generator generator, ct_tensor *actions, ct_tensor *log_probs,
-                        ct_tensor *values, ct_tensor *parameters);
-
 /// reduction: 0 none, 1 mean, 2 sum (libtorch's codes). weight may be NULL.
 ct_tensor ct_cross_entropy(ct_tensor logits, ct_tensor target, ct_tensor weight, int64_t reduction,
                            int64_t ignore_index, double label_smoothing);

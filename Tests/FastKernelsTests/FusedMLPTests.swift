@@ -1,15 +1,33 @@
+import FastKernels
 import Foundation
+import NeuralNetworks
 import Testing
 import TestSupport
 import Torch
-@testable import NeuralNetworks
 
-/// `Sequential` runs Linear/tanh/ReLU stacks as one fused node (`Tensor.mlp`); it must agree with the layer-by-layer
-/// computation in values and in every gradient.
-@Suite struct FusedMLPTests {
+/// `Tensor.mlp` runs a `Sequential` of Linear/tanh/ReLU layers as one fused node; it must agree with the
+/// layer-by-layer computation (`Sequential` itself) in values and in every gradient, and it must actually run.
+@Suite(.serialized) struct FusedMLPTests {
     static func network(_ activation: ActivationKind, output: ActivationKind, bias: Bool, dtype: DType) -> Sequential {
         MLP(sizes: [3, 7, 5, 2], activation: activation, outputActivation: output, bias: bias, dtype: dtype,
             generator: Generator(seed: 3))
+    }
+
+    /// Runs `net` fused (checking that the fused node took the call) or layer by layer.
+    static func run(_ net: Sequential, _ x: Tensor, fused: Bool) -> Tensor {
+        guard fused else { return net(x) }
+        let before = FastPath.mlp.counts
+        let out = x.mlp(net.denseLayers!)
+        let after = FastPath.mlp.counts
+        #expect(after.taken == before.taken + 1 && after.declined == before.declined, "the fused MLP did not run")
+        return out
+    }
+
+    @Test("the kernels run with a BLAS and the instruction set this build was made for")
+    func variant() {
+        #expect(FastPath.blasAvailable, "no BLAS found: every fused path would decline")
+        let expected = ProcessInfo.processInfo.environment["PROXIMA_EXPECT_KERNELS"] ?? "avx2"
+        #expect(FastPath.kernelVariant == expected)
     }
 
     @Test("fused and layer-by-layer networks agree in outputs and gradients", arguments: [
@@ -24,8 +42,7 @@ import Torch
             let x = Tensor.randn([2, 4, 3], dtype: dtype, generator: Generator(seed: 9)).requiringGrad()
             let weights = Tensor.randn([2, 4, 2], dtype: dtype, generator: Generator(seed: 10))
             func run(fused: Bool) -> (out: [Double], grads: [[Double]]) {
-                net.allowsFusion = fused
-                let out = net(x)
+                let out = Self.run(net, x, fused: fused)
                 let grads = gradients(of: [(out * weights).sum()], withRespectTo: [x] + net.parameters())
                 return (out.doubles, grads.map { $0?.doubles ?? [] })
             }
@@ -40,8 +57,7 @@ import Torch
         }
     }
 
-    @Test("float32 layers whose widths are multiples of 16 (Proxima's own product kernel) agree with float64",
-          arguments: [1, 5, 256, 517])
+    @Test("float32 fused layers of RL widths agree with float64", arguments: [1, 5, 256, 517])
     func ownProductKernel(batch: Int) throws {
         let sizes = [6, 64, 48, 32, 3]
         let reference = MLP(sizes: sizes, activation: .tanh, dtype: .float64, generator: Generator(seed: 12))
@@ -51,7 +67,7 @@ import Torch
         let weights = Tensor.randn([batch, 3], dtype: .float64, generator: Generator(seed: 14))
         func run(_ network: Sequential, _ dtype: DType) -> [[Double]] {
             let input = x.to(dtype: dtype).requiringGrad()
-            let out = network(input)
+            let out = Self.run(network, input, fused: dtype == .float32)
             let grads = gradients(of: [(out * weights.to(dtype: dtype)).sum()], withRespectTo: [input] + network.parameters())
             return [out.doubles] + grads.map { $0!.doubles }
         }
@@ -67,8 +83,7 @@ import Torch
         let x = Tensor.randn([batch, 5], dtype: .float64, generator: Generator(seed: 5)).requiringGrad()
         let weights = Tensor.randn([batch, 3], dtype: .float64, generator: Generator(seed: 6))
         func run(fused: Bool) -> [[Double]] {
-            net.allowsFusion = fused
-            let out = net(x)
+            let out = Self.run(net, x, fused: fused)
             return [out.doubles] + gradients(of: [(out * weights).sum()], withRespectTo: [x] + net.parameters()).map { $0!.doubles }
         }
         for (k, (a, b)) in zip(run(fused: true), run(fused: false)).enumerated() {
@@ -90,14 +105,14 @@ import Torch
     func gradientBookkeeping() {
         let net = Self.network(.tanh, output: .identity, bias: true, dtype: .float64)
         let x = Tensor.randn([6, 3], dtype: .float64, generator: Generator(seed: 1))
-        let out = net(x)
+        let out = Self.run(net, x, fused: true)
         #expect(out.requiresGrad)
         out.sum().backward(retainGraph: true)
         let first = net.parameters().map { $0.grad!.doubles }
         out.sum().backward()
         for (p, g) in zip(net.parameters(), first) { expectClose(p.grad!, g.map { 2 * $0 }, atol: 1e-12, "accumulated") }
         #expect(x.grad == nil)
-        let frozen = withNoGrad { net(x) }
+        let frozen = withNoGrad { Self.run(net, x, fused: true) }
         #expect(!frozen.requiresGrad)
         expectClose(frozen, out.doubles, atol: 0, "no-grad forward")
     }
@@ -105,7 +120,7 @@ import Torch
     @Test("an empty batch gives an empty output and zero gradients")
     func emptyBatch() {
         let net = Self.network(.tanh, output: .identity, bias: true, dtype: .float32)
-        let out = net(Tensor.zeros([0, 3]))
+        let out = Self.run(net, Tensor.zeros([0, 3]), fused: true)
         #expect(out.shape == [0, 2])
         out.sum().backward()
         for p in net.parameters() { #expect(p.grad?.abs().sum().item(Double.self) == 0) }
@@ -117,9 +132,10 @@ import Torch
         #expect(net.denseLayers == nil)
         let half = MLP(sizes: [3, 4, 1], dtype: .bfloat16, generator: Generator(seed: 0))
         let x = Tensor.randn([2, 3], generator: Generator(seed: 0)).to(dtype: .bfloat16)
-        let fused = half(x)
-        half.allowsFusion = false
-        #expect(fused.dtype == .bfloat16)
-        #expect(fused.equal(half(x)), "bfloat16 takes the composed path")
+        let before = FastPath.mlp.counts
+        let composed = x.mlp(half.denseLayers!)
+        #expect(FastPath.mlp.counts.declined == before.declined + 1, "bfloat16 is declined by the fused node")
+        #expect(composed.dtype == .bfloat16)
+        #expect(composed.equal(half(x)), "bfloat16 takes the composed path")
     }
 }

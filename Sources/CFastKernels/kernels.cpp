@@ -1,23 +1,20 @@
-// kernels.cpp — the two places where Proxima computes instead of calling one ATen operator:
+// kernels.cpp — Proxima's own CPU kernels for the small networks of reinforcement learning (used through
+// fast_kernels.h by the FastKernels target only):
 //
-// 1. A float32 tanh (and its derivative) for CPU tensors. libtorch's vectorised tanh costs about 7 ns per element on
-//    our development machine; small reinforcement-learning networks spend much of their time in it. Ours computes
-//    (e^{2|x|} − 1)/(e^{2|x|} + 1) with its own expm1, within 2.5 float32 ulps of the exact value (the worst case,
-//    2.42 ulp, is near |x| = 0.0156; tested on a dense grid), in a loop the compiler vectorises; an AVX2/FMA copy is
-//    picked at run time. About 1.8 ns per element on our machine.
+// 1. A float32 tanh (and its derivative) on raw arrays: (e^{2|x|} − 1)/(e^{2|x|} + 1) with its own expm1, within 2.5
+//    float32 ulps of the exact value (the worst case, 2.42 ulp, is near |x| = 0.0156; tested on a dense grid), in a
+//    loop the compiler vectorises.
 // 2. A whole multilayer perceptron (dense layers with tanh, ReLU or no activation) as one autograd node. The forward
-//    pass is one addmm per layer plus the activation in place; the backward pass is two matrix products and one fused
+//    pass is one product per layer plus the activation in place; the backward pass is two products and one fused
 //    activation-derivative loop per layer. Compared with recording each linear and activation as its own node this
 //    removes most of libtorch's per-operation cost, which dominates for the small shapes of RL policies.
 //
-// 3. One Adam/AdamW step as a single loop over a parameter and its state (what PyTorch 2.x calls a fused Adam),
-//    replacing seven ATen operations; the arithmetic follows torch.optim.Adam's single-tensor path step by step.
-//
-// All fall back to plain ATen whenever their assumptions (CPU, float32/float64, dense tensors) do not hold.
-#include "ctorch.h"
+// Loops are written once in portable C++. On x86-64 each is also compiled for AVX2/FMA and that copy is picked at
+// run time when the CPU has it; defining PROXIMA_PORTABLE_KERNELS (or building for another CPU) compiles only the
+// portable copies, which is how the portable path is tested on x86 machines.
+#include "fast_kernels.h"
 
 #include <ATen/ATen.h>
-#include <immintrin.h>
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/functions/utils.h>
@@ -39,6 +36,12 @@
 #include <vector>
 
 #include "kernels.h"
+
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(PROXIMA_PORTABLE_KERNELS)
+#define FK_X86_COPIES 1
+#else
+#define FK_X86_COPIES 0
+#endif
 
 namespace ctorch {
 namespace {
@@ -87,26 +90,26 @@ __attribute__((always_inline)) inline void tanh_loop(const float *in, float *out
 
 void tanh_generic(const float *in, float *out, int64_t n) { tanh_loop(in, out, n); }
 
+#if FK_X86_COPIES
 __attribute__((target("avx2,fma"))) void tanh_avx2(const float *in, float *out, int64_t n) { tanh_loop(in, out, n); }
-
-bool has_avx2() {
-  static const bool value = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return value;
-}
+#endif
 
 }  // namespace
 
-void tanh_f32(const float *in, float *out, int64_t n) { (has_avx2() ? tanh_avx2 : tanh_generic)(in, out, n); }
-
-bool fast_tanh_applies(const at::Tensor &x) {
-  return x.device().is_cpu() && x.scalar_type() == at::kFloat && x.is_contiguous() && x.layout() == at::kStrided &&
-         !(x.requires_grad() && at::GradMode::is_enabled());
+bool has_avx2() {
+#if FK_X86_COPIES
+  static const bool value = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return value;
+#else
+  return false;
+#endif
 }
 
-at::Tensor fast_tanh(const at::Tensor &x) {
-  at::Tensor out = at::empty(x.sizes(), x.options());
-  tanh_f32(x.data_ptr<float>(), out.data_ptr<float>(), x.numel());
-  return out;
+void tanh_f32(const float *in, float *out, int64_t n) {
+#if FK_X86_COPIES
+  if (has_avx2()) return tanh_avx2(in, out, n);
+#endif
+  tanh_generic(in, out, n);
 }
 
 // ---- the fused multilayer perceptron ---------------------------------------------------------------------------
@@ -120,10 +123,10 @@ __attribute__((always_inline)) inline void bias_activate_body(T *rows, const T *
     for (int64_t i = 0; i < batch; ++i)
       for (int64_t o = 0; o < width; ++o) rows[i * width + o] += shift[o];
   }
-  if (activation == CT_MLP_RELU) {
+  if (activation == FK_MLP_RELU) {
     for (int64_t k = 0; k < batch * width; ++k) rows[k] = rows[k] > T(0) ? rows[k] : T(0);
   }
-  if (activation == CT_MLP_TANH) {
+  if (activation == FK_MLP_TANH) {
     if constexpr (std::is_same_v<T, float>) {
       tanh_f32(rows, rows, batch * width);
     } else {
@@ -138,7 +141,7 @@ __attribute__((always_inline)) inline void bias_activate_body(T *rows, const T *
 // MLP's step. PyTorch's wheel links MKL statically and exports its Fortran entry points (`sgemm_`, `dgemm_`) but not
 // the CBLAS ones, so the row-major product C = op(A)·op(B) is asked for as the column-major Cᵀ = op(B)ᵀ·op(A)ᵀ.
 // Looked up once at run time; when absent (another libtorch build), `blas_available()` says so, the fused paths
-// report that they did not run (ct_fast_path_counts) and the composed ATen operations are used instead.
+// report that they did not run (fk_path_counts) and the composed ATen operations are used instead.
 using fortran_sgemm = void (*)(const char *, const char *, const int *, const int *, const int *, const float *,
                                const float *, const int *, const float *, const int *, const float *, float *,
                                const int *);
@@ -190,88 +193,10 @@ BlasThreadLimit::~BlasThreadLimit() {
   if (active_) blas().set_local_threads(previous_);
 }
 
-// Small float32 products (the 256×64×64 shapes of RL policies) by our own AVX2 kernel. On our machine OpenBLAS
-// 0.3.21 reaches 19-30 GFLOP/s on them — it copies both operands into packed buffers on every call — while this plain
-// register-blocked loop runs at the core's peak (36 GFLOP/s): a tile of up to 6 rows by 16 columns of C stays in
-// twelve registers while k runs, one row of B (two vectors) and one broadcast element of A per row and step.
-// Element (i, p) of A is a[i·a_row + p·a_col], so Aᵀ needs no copy.
-namespace {
-
-template <int R>
-__attribute__((target("avx2,fma"), always_inline)) inline void product_tile(const float *a, int64_t a_row,
-                                                                            int64_t a_col, const float *b, int64_t ldb,
-                                                                            float *c, int64_t ldc, int64_t k,
-                                                                            bool accumulate) {
-  __m256 low[R], high[R];
-  for (int r = 0; r < R; ++r) {
-    low[r] = accumulate ? _mm256_loadu_ps(c + r * ldc) : _mm256_setzero_ps();
-    high[r] = accumulate ? _mm256_loadu_ps(c + r * ldc + 8) : _mm256_setzero_ps();
-  }
-  for (int64_t p = 0; p < k; ++p) {
-    const __m256 b_low = _mm256_loadu_ps(b + p * ldb), b_high = _mm256_loadu_ps(b + p * ldb + 8);
-    for (int r = 0; r < R; ++r) {
-      const __m256 x = _mm256_broadcast_ss(a + r * a_row + p * a_col);
-      low[r] = _mm256_fmadd_ps(x, b_low, low[r]);
-      high[r] = _mm256_fmadd_ps(x, b_high, high[r]);
-    }
-  }
-  for (int r = 0; r < R; ++r) {
-    _mm256_storeu_ps(c + r * ldc, low[r]);
-    _mm256_storeu_ps(c + r * ldc + 8, high[r]);
-  }
-}
-
-// c[m, n] (+)= A·b for n a multiple of 16, b row-major [k, n].
-__attribute__((target("avx2,fma"))) void small_product(int64_t m, int64_t n, int64_t k, const float *a, int64_t a_row,
-                                                       int64_t a_col, const float *b, int64_t ldb, float *c,
-                                                       int64_t ldc, bool accumulate) {
-  for (int64_t j = 0; j < n; j += 16) {
-    int64_t i = 0;
-    for (; i + 6 <= m; i += 6)
-      product_tile<6>(a + i * a_row, a_row, a_col, b + j, ldb, c + i * ldc + j, ldc, k, accumulate);
-    const float *ai = a + i * a_row;
-    float *ci = c + i * ldc + j;
-    switch (m - i) {
-      case 5: product_tile<5>(ai, a_row, a_col, b + j, ldb, ci, ldc, k, accumulate); break;
-      case 4: product_tile<4>(ai, a_row, a_col, b + j, ldb, ci, ldc, k, accumulate); break;
-      case 3: product_tile<3>(ai, a_row, a_col, b + j, ldb, ci, ldc, k, accumulate); break;
-      case 2: product_tile<2>(ai, a_row, a_col, b + j, ldb, ci, ldc, k, accumulate); break;
-      case 1: product_tile<1>(ai, a_row, a_col, b + j, ldb, ci, ldc, k, accumulate); break;
-      default: break;
-    }
-  }
-}
-
-// Operands up to this many multiply-adds stay in cache; larger products go to BLAS.
-constexpr int64_t kSmallProduct = int64_t(1) << 23;
-
-// Whether gemm<T> computes an [m, n] by k product with small_product.
-template <typename T>
-bool takes_small_product(int64_t m, int64_t n, int64_t k) {
-  return std::is_same_v<T, float> && has_avx2() && n % 16 == 0 && m * n * k <= kSmallProduct;
-}
-
-}  // namespace
-
 template <>
 bool gemm<float>(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                  const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
-  if (m == 0 || n == 0 || k == 0) return false;
-  if (takes_small_product<float>(m, n, k) && (beta == 0 || beta == 1)) {
-    const int64_t a_row = trans_a ? 1 : lda, a_col = trans_a ? lda : 1;
-    if (!trans_b) {
-      small_product(m, n, k, a, a_row, a_col, b, ldb, c, ldc, beta == 1);
-    } else {
-      // bᵀ (b is [n, k]) copied once into row-major [k, n].
-      thread_local std::vector<float> transposed;
-      transposed.resize(static_cast<size_t>(k * n));
-      for (int64_t j = 0; j < n; ++j)
-        for (int64_t p = 0; p < k; ++p) transposed[p * n + j] = b[j * ldb + p];
-      small_product(m, n, k, a, a_row, a_col, transposed.data(), n, c, ldc, beta == 1);
-    }
-    return true;
-  }
-  if (!blas().sgemm) return false;
+  if (m == 0 || n == 0 || k == 0 || !blas().sgemm) return false;
   row_major_gemm(blas().sgemm, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
   return true;
 }
@@ -285,8 +210,8 @@ bool gemm<double>(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, c
 }
 
 // The backward products of layers with at most kThin outputs (a policy or value head) are computed with plain loops:
-// OpenBLAS spends more time setting such products up than on their arithmetic (5-16 µs against 1-7 µs for a 64→2
-// head at batches of 64-256 on our machine). For thin inputs and for the forward pass OpenBLAS stays faster.
+// a BLAS call spends more time setting such products up than on their arithmetic (measurements in
+// docs/benchmarks.md).
 
 template <typename T>
 __attribute__((always_inline)) inline void thin_weight_gradient_body(const T *g, const T *h, T *dw, int64_t batch,
@@ -325,9 +250,9 @@ __attribute__((always_inline)) inline void activation_bias_backward_body(T *g, c
   for (int64_t i = 0; i < batch; ++i) {
     T *__restrict row = g + i * width;
     const T *__restrict out = y + i * width;
-    if (activation == CT_MLP_TANH) {
+    if (activation == FK_MLP_TANH) {
       for (int64_t o = 0; o < width; ++o) row[o] *= T(1) - out[o] * out[o];
-    } else if (activation == CT_MLP_RELU) {
+    } else if (activation == FK_MLP_RELU) {
       for (int64_t o = 0; o < width; ++o) row[o] = out[o] > T(0) ? row[o] : T(0);
     }
     if (db) {
@@ -337,8 +262,8 @@ __attribute__((always_inline)) inline void activation_bias_backward_body(T *g, c
   }
 }
 
-// y[B, O] += x·Wᵀ for inputs of at most kThin features (a first layer on raw observations): OpenBLAS needs ~14 µs for
-// a 256×4 by 4×64 product that this loop, vectorised over the outputs, does in a few.
+// y[B, O] += x·Wᵀ for inputs of at most kThin features (a first layer on raw observations): a loop vectorised over
+// the outputs beats a BLAS call on such a short reduction.
 template <typename T>
 __attribute__((always_inline)) inline void narrow_input_product_body(const T *x, const T *w, int64_t batch,
                                                                    int64_t in, int64_t out, T *y,
@@ -358,6 +283,7 @@ __attribute__((always_inline)) inline void narrow_input_product_body(const T *x,
 
 // The loops above are written once and compiled twice, for the baseline instruction set and for AVX2/FMA (twice the
 // vector width); the copy is picked at run time, as for tanh.
+#if FK_X86_COPIES
 #define CTORCH_TWICE(name, params, args)                                                                              \
   template <typename T>                                                                                             \
   void name##_generic params { name##_body<T> args; }                                                               \
@@ -365,6 +291,11 @@ __attribute__((always_inline)) inline void narrow_input_product_body(const T *x,
   __attribute__((target("avx2,fma"))) void name##_avx2 params { name##_body<T> args; }                              \
   template <typename T>                                                                                             \
   void name params { (has_avx2() ? name##_avx2<T> : name##_generic<T>) args; }
+#else
+#define CTORCH_TWICE(name, params, args)                                                                              \
+  template <typename T>                                                                                             \
+  void name params { name##_body<T> args; }
+#endif
 CTORCH_TWICE(bias_activate, (T *rows, const T *shift, int64_t batch, int64_t width, int32_t activation),
              (rows, shift, batch, width, activation))
 CTORCH_TWICE(thin_weight_gradient, (const T *g, const T *h, T *dw, int64_t batch, int64_t outs, int64_t in),
@@ -378,11 +309,10 @@ CTORCH_TWICE(activation_bias_backward, (T *g, const T *y, T *db, int64_t batch, 
              (g, y, db, batch, width, activation))
 #undef CTORCH_TWICE
 
-// gᵀ·h, the gradient of a weight, summed over the batch in blocks. With one thread, OpenBLAS 0.3.21 multiplies these
-// tall-and-thin operands (a long reduction over the batch, 64-256 features) at a fraction of its usual speed — a
-// 256×64 batch took 220 µs in one product and 80 µs in two blocks on our machine — so long batches are reduced
-// block by block (a fixed blocking, so results stay deterministic; our own kernel takes the blocks whose width is a
-// multiple of 16). False when no BLAS was found.
+// gᵀ·h, the gradient of a weight, summed over the batch in blocks: some BLAS libraries multiply these tall-and-thin
+// operands (a long reduction over the batch, 64-256 features) at a fraction of their usual speed with one thread, so
+// long batches are reduced block by block (a fixed blocking, so results stay deterministic). False when no BLAS was
+// found.
 template <typename T>
 bool weight_gradient(const T *g, const T *below, T *dw, int64_t rows, int64_t outs, int64_t ins) {
   if (rows == 0) {
@@ -405,7 +335,7 @@ bool weight_gradient(const T *g, const T *below, T *dw, int64_t rows, int64_t ou
   return true;
 }
 
-// The bias is written into y first and the product added to it (BLAS with β = 1): that replaces both OpenBLAS's
+// The bias is written into y first and the product added to it (BLAS with β = 1): that replaces both the BLAS's
 // zeroing pass over y (β = 0) and a separate pass adding the bias.
 template <typename T>
 bool dense_forward(const T *x, const T *w, const T *b, int64_t batch, int64_t in, int64_t out, int32_t activation,
@@ -416,7 +346,7 @@ bool dense_forward(const T *x, const T *w, const T *b, int64_t batch, int64_t in
   } else {
     for (int64_t i = 0; i < batch; ++i) std::copy(b, b + out, y + i * out);
   }
-  if (in <= kThin && !takes_small_product<T>(batch, out, in)) {
+  if (in <= kThin) {
     narrow_input_product(x, w, batch, in, out, y, scratch);
   } else if (!gemm<T>(false, true, batch, out, in, x, in, w, in, T(1), y, out)) {
     return false;
@@ -543,6 +473,8 @@ struct MLPBackward : public Node {
   }
 };
 
+}  // namespace
+
 bool fused_mlp_applies(const at::Tensor &x, const std::vector<at::Tensor> &weights,
                        const std::vector<at::Tensor> &biases) {
   const auto dtype = x.scalar_type();
@@ -566,19 +498,17 @@ at::Tensor composed_mlp(const at::Tensor &x, const std::vector<at::Tensor> &weig
   at::Tensor h = x;
   for (size_t i = 0; i < weights.size(); ++i) {
     h = at::linear(h, weights[i], biases[i].defined() ? c10::optional<at::Tensor>(biases[i]) : c10::nullopt);
-    if (activations[i] == CT_MLP_TANH) h = h.tanh();
-    if (activations[i] == CT_MLP_RELU) h = h.relu();
+    if (activations[i] == FK_MLP_TANH) h = h.tanh();
+    if (activations[i] == FK_MLP_RELU) h = h.relu();
   }
   return h;
 }
-
-}  // namespace
 
 at::Tensor fused_mlp(const at::Tensor &input, const std::vector<at::Tensor> &weights,
                      const std::vector<at::Tensor> &biases, const int32_t *activations) {
   TORCH_CHECK(!weights.empty(), "an MLP needs at least one layer");
   for (size_t i = 0; i < weights.size(); ++i)
-    TORCH_CHECK(activations[i] == CT_MLP_IDENTITY || activations[i] == CT_MLP_TANH || activations[i] == CT_MLP_RELU,
+    TORCH_CHECK(activations[i] == FK_MLP_IDENTITY || activations[i] == FK_MLP_TANH || activations[i] == FK_MLP_RELU,
                 "unknown MLP activation code ", activations[i]);
   if (input.dim() != 2) {
     TORCH_CHECK(input.dim() >= 1, "an MLP's input needs at least one dimension");
@@ -635,155 +565,6 @@ at::Tensor fused_mlp(const at::Tensor &input, const std::vector<at::Tensor> &wei
   for (const auto &w : weights) node->weights.emplace_back(w, false);
   for (size_t i = 0; i < ys.size(); ++i) node->outputs.emplace_back(ys[i], i + 1 == ys.size());
   return out;
-}
-
-// ---- Adam --------------------------------------------------------------------------------------------------------
-
-namespace {
-
-// The weight-decay form and AMSGrad are template parameters so that each variant is a branch-free loop the compiler
-// vectorises.
-template <typename T, int Decay, bool AMSGrad>
-__attribute__((always_inline)) inline void adam_loop(T *__restrict p, const T *__restrict g, T *__restrict m,
-                                                     T *__restrict v, T *__restrict v_max, int64_t n,
-               const AdamSettings &a) {
-  // torch.optim.Adam (single tensor): grad (+ wd·p), exp_avg.lerp_(grad, 1 − β1),
-  // exp_avg_sq.mul_(β2).addcmul_(grad, grad, 1 − β2), denom = √v / √(1 − β2^t) + ε, p.addcdiv_(m, denom, −lr / (1 − β1^t)).
-  const T weight = static_cast<T>(1 - a.beta1);
-  const T beta2 = static_cast<T>(a.beta2);
-  const T one_minus_beta2 = static_cast<T>(1 - a.beta2);
-  const T wd = static_cast<T>(a.weight_decay);
-  const T decay = static_cast<T>(1 - a.lr * a.weight_decay);
-  const T correction2_sqrt = static_cast<T>(std::sqrt(1 - std::pow(a.beta2, static_cast<double>(a.step))));
-  const T eps = static_cast<T>(a.eps);
-  const T step_size = static_cast<T>(-a.lr / (1 - std::pow(a.beta1, static_cast<double>(a.step))));
-  for (int64_t i = 0; i < n; ++i) {
-    T grad = g[i];
-    T param = p[i];
-    if (Decay == 1) grad = grad + wd * param;  // L2 (Adam)
-    if (Decay == 2) param = param * decay;     // decoupled (AdamW)
-    // lerp as ATen computes it for a weight below ½.
-    const T mi = m[i] + weight * (grad - m[i]);
-    T vi = v[i] * beta2;
-    vi = vi + one_minus_beta2 * grad * grad;
-    m[i] = mi;
-    v[i] = vi;
-    T second = vi;
-    if (AMSGrad) {
-      second = std::max(v_max[i], vi);
-      v_max[i] = second;
-    }
-    // sqrt without errno (std::sqrt's would keep the loop from being vectorised).
-    const T denominator = __builtin_elementwise_sqrt(second) / correction2_sqrt + eps;
-    p[i] = param + step_size * (mi / denominator);
-  }
-}
-
-// Compiled twice like tanh: a baseline copy and an AVX2/FMA copy picked at run time.
-template <typename T, int Decay, bool AMSGrad>
-void adam_generic(T *p, const T *g, T *m, T *v, T *v_max, int64_t n, const AdamSettings &a) {
-  adam_loop<T, Decay, AMSGrad>(p, g, m, v, v_max, n, a);
-}
-
-template <typename T, int Decay, bool AMSGrad>
-__attribute__((target("avx2,fma"))) void adam_avx2(T *p, const T *g, T *m, T *v, T *v_max, int64_t n,
-                                                   const AdamSettings &a) {
-  adam_loop<T, Decay, AMSGrad>(p, g, m, v, v_max, n, a);
-}
-
-template <typename T, int Decay, bool AMSGrad>
-void adam_variant(T *p, const T *g, T *m, T *v, T *v_max, int64_t n, const AdamSettings &a) {
-  (has_avx2() ? adam_avx2<T, Decay, AMSGrad> : adam_generic<T, Decay, AMSGrad>)(p, g, m, v, v_max, n, a);
-}
-
-template <typename T>
-void adam_dispatch(T *p, const T *g, T *m, T *v, T *v_max, int64_t n, const AdamSettings &a) {
-  const int decay = a.weight_decay == 0 ? 0 : (a.decoupled ? 2 : 1);
-  if (v_max) {
-    if (decay == 0) adam_variant<T, 0, true>(p, g, m, v, v_max, n, a);
-    if (decay == 1) adam_variant<T, 1, true>(p, g, m, v, v_max, n, a);
-    if (decay == 2) adam_variant<T, 2, true>(p, g, m, v, v_max, n, a);
-  } else {
-    if (decay == 0) adam_variant<T, 0, false>(p, g, m, v, v_max, n, a);
-    if (decay == 1) adam_variant<T, 1, false>(p, g, m, v, v_max, n, a);
-    if (decay == 2) adam_variant<T, 2, false>(p, g, m, v, v_max, n, a);
-  }
-}
-
-bool dense_like(const at::Tensor &t, const at::Tensor &reference) {
-  return t.defined() && t.device().is_cpu() && t.scalar_type() == reference.scalar_type() && t.is_contiguous() &&
-         t.layout() == at::kStrided && t.numel() == reference.numel();
-}
-
-}  // namespace
-
-bool adam_step(const at::Tensor &param, const at::Tensor &grad, const at::Tensor &exp_avg, const at::Tensor &exp_avg_sq,
-               const at::Tensor &max_exp_avg_sq, const AdamSettings &settings) {
-  const auto dtype = param.scalar_type();
-  if (!param.device().is_cpu() || (dtype != at::kFloat && dtype != at::kDouble) || !param.is_contiguous()) return false;
-  if (!dense_like(grad, param) || !dense_like(exp_avg, param) || !dense_like(exp_avg_sq, param)) return false;
-  if (max_exp_avg_sq.defined() && !dense_like(max_exp_avg_sq, param)) return false;
-  // The moment update is lerp(m, g, 1 − β1), and ATen's lerp switches formula for weights of ½ and more.
-  if (1 - settings.beta1 >= 0.5) return false;
-  AT_DISPATCH_FLOATING_TYPES(dtype, "adam_step", [&] {
-    adam_dispatch(param.data_ptr<scalar_t>(), grad.data_ptr<scalar_t>(), exp_avg.data_ptr<scalar_t>(),
-              exp_avg_sq.data_ptr<scalar_t>(),
-              max_exp_avg_sq.defined() ? max_exp_avg_sq.data_ptr<scalar_t>() : nullptr, param.numel(), settings);
-  });
-  // Writing through the data pointer bypasses autograd's bookkeeping: count the in-place change like ATen would.
-  torch::autograd::impl::bump_version(param);
-  torch::autograd::impl::bump_version(exp_avg);
-  torch::autograd::impl::bump_version(exp_avg_sq);
-  if (max_exp_avg_sq.defined()) torch::autograd::impl::bump_version(max_exp_avg_sq);
-  return true;
-}
-
-// ---- gradient-norm clipping -----------------------------------------------------------------------------------
-
-bool clip_grad_norm(const std::vector<at::Tensor> &grads, double max_norm, double norm_type, double &total) {
-  if (norm_type != 2 && !std::isinf(norm_type)) return false;
-  for (const at::Tensor &g : grads) {
-    if (!g.defined() || !g.device().is_cpu() || g.layout() != at::kStrided || !g.is_contiguous() ||
-        (g.scalar_type() != at::kFloat && g.scalar_type() != at::kDouble))
-      return false;
-  }
-  const bool infinity = std::isinf(norm_type);
-  double sum = 0, largest = 0;
-  for (const at::Tensor &g : grads) {
-    AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "clip_grad_norm", [&] {
-      const scalar_t *p = g.data_ptr<scalar_t>();
-      const int64_t n = g.numel();
-      if (infinity) {
-        for (int64_t i = 0; i < n; ++i) {
-          const double a = std::abs(static_cast<double>(p[i]));
-          largest = std::isnan(a) || a > largest ? a : largest;
-          if (std::isnan(a)) break;
-        }
-      } else {
-        // Four running sums (the order is fixed, so the result is deterministic) to keep the adder busy.
-        double partial[4] = {0, 0, 0, 0};
-        int64_t i = 0;
-        for (; i + 4 <= n; i += 4)
-          for (int j = 0; j < 4; ++j) partial[j] += static_cast<double>(p[i + j]) * static_cast<double>(p[i + j]);
-        for (; i < n; ++i) partial[0] += static_cast<double>(p[i]) * static_cast<double>(p[i]);
-        sum += (partial[0] + partial[1]) + (partial[2] + partial[3]);
-      }
-    });
-    if (infinity && std::isnan(largest)) break;
-  }
-  total = infinity ? largest : std::sqrt(sum);
-  const double coefficient = max_norm / (total + 1e-6);
-  if (coefficient < 1) {
-    for (const at::Tensor &g : grads) {
-      AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "clip_grad_norm_scale", [&] {
-        scalar_t *p = g.data_ptr<scalar_t>();
-        const scalar_t factor = static_cast<scalar_t>(coefficient);
-        for (int64_t i = 0, n = g.numel(); i < n; ++i) p[i] *= factor;
-      });
-      torch::autograd::impl::bump_version(g);
-    }
-  }
-  return true;
 }
 
 // ---- two tasks on two threads ------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 
 #include <vector>
 
-#include "ctorch.h"
+#include "fast_kernels.h"
 
 namespace ctorch {
 
@@ -17,8 +17,8 @@ struct DenseLayer {
   int32_t activation;
 };
 
-/// The losses and diagnostics of one minibatch (ct_ppo_diagnostics).
-using PPODiagnostics = ct_ppo_diagnostics;
+/// The losses and diagnostics of one minibatch (fk_ppo_diagnostics).
+using PPODiagnostics = fk_ppo_diagnostics;
 
 /// PPO's objective on a policy head (log-probabilities [B, A] of a categorical, or the means [B, A] of a diagonal
 /// Gaussian with `log_std` [B, A]) and values [B]; returns the gradients of the total loss with respect to the head,
@@ -28,7 +28,7 @@ struct PPOLossGradients {
 };
 PPOLossGradients ppo_loss(const at::Tensor &head, const at::Tensor &log_std, const at::Tensor &values,
                           const at::Tensor &actions, const at::Tensor &old_log_probs, const at::Tensor &advantages,
-                          const at::Tensor &old_values, const at::Tensor &returns, const ct_ppo_settings &settings,
+                          const at::Tensor &old_values, const at::Tensor &returns, const fk_ppo_settings &settings,
                           PPODiagnostics &out);
 
 /// The rollout a fused step draws its minibatch from: full-rollout tensors of the parameters' dtype (actions int64
@@ -45,7 +45,7 @@ struct PPOBatch {
 /// BLAS); then the caller uses autograd.
 bool ppo_actor_critic_step(const std::vector<DenseLayer> &policy, const std::vector<DenseLayer> &value,
                            const at::Tensor &log_std, const at::Tensor &log_std_grad, bool categorical,
-                           const PPOBatch &batch, const ct_ppo_settings &settings, PPODiagnostics &out);
+                           const PPOBatch &batch, const fk_ppo_settings &settings, PPODiagnostics &out);
 
 /// A rollout step of the same actor-critic: both networks on `observations` [N, F], then one action sampled per row
 /// exactly as Categorical / DiagonalGaussian sample (multinomial on the probabilities; μ + e^s·ε) with `generator`.

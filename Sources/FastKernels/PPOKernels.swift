@@ -1,6 +1,8 @@
+import CFastKernels
 import CTorch
+@_spi(CInterop) import Torch
 
-// Swift entry points of Proxima's PPO kernels (Sources/CTorch/ppo.cpp). The algorithm itself lives in the
+// Swift entry points of Proxima's PPO kernels (Sources/CFastKernels/ppo.cpp). The algorithm itself lives in the
 // ReinforcementLearning module; these are its two hot paths done in one C++ call each.
 
 /// PPO's minibatch objective (ALGORITHMS-rl A6): clipped surrogate, value loss, entropy bonus.
@@ -28,8 +30,8 @@ public struct PPOObjective: Sendable, Equatable {
         self.halvedMaximumValueLoss = halvedMaximumValueLoss
     }
 
-    var settings: ct_ppo_settings {
-        ct_ppo_settings(clip_range: clipRange, clip_value: clipRangeValue == nil ? 0 : 1, clip_range_value: clipRangeValue ?? 0,
+    var settings: fk_ppo_settings {
+        fk_ppo_settings(clip_range: clipRange, clip_value: clipRangeValue == nil ? 0 : 1, clip_range_value: clipRangeValue ?? 0,
                         normalize_advantages: normalizeAdvantages ? 1 : 0, normalization_eps: normalizationEps,
                         entropy_coefficient: entropyCoefficient, value_coefficient: valueCoefficient,
                         value_loss: halvedMaximumValueLoss ? 1 : 0)
@@ -61,7 +63,7 @@ public struct PPOLossValues: Sendable, Equatable {
         self.valueClipFraction = valueClipFraction
     }
 
-    init(_ d: ct_ppo_diagnostics) {
+    init(_ d: fk_ppo_diagnostics) {
         self.init(loss: d.loss, policyLoss: d.policy_loss, valueLoss: d.value_loss, entropyLoss: d.entropy_loss,
                   approxKL: d.approx_kl, clipFraction: d.clip_fraction, valueClipFraction: d.value_clip_fraction)
     }
@@ -76,9 +78,9 @@ public func ppoObjective(head: Tensor, logStd: Tensor?, values: Tensor, actions:
     -> (values: PPOLossValues, gradHead: Tensor, gradLogStd: Tensor?, gradValues: Tensor) {
     withExtendedLifetime((head, logStd, values, actions, oldLogProbs, advantages, oldValues, returns)) {
         var settings = objective.settings
-        var out = ct_ppo_diagnostics()
+        var out = fk_ppo_diagnostics()
         var gradHead: ct_tensor?, gradLogStd: ct_tensor?, gradValues: ct_tensor?
-        check(ct_ppo_loss(head.handle, logStd?.handle, values.handle, actions.handle, oldLogProbs.handle, advantages.handle,
+        check(fk_ppo_loss(head.handle, logStd?.handle, values.handle, actions.handle, oldLogProbs.handle, advantages.handle,
                           oldValues.handle, returns.handle, &settings, &out, &gradHead, &gradLogStd, &gradValues),
               "ppoObjective with a head of shape \(head.shape)")
         return (PPOLossValues(out), wrap(gradHead, "ppoObjective"), gradLogStd.map { Tensor(owning: $0) },
@@ -119,11 +121,11 @@ public func ppoActorCriticGradients(policy: [DenseLayerWithGradients], value: [D
     let layers = policy + value
     return withExtendedLifetime((layers, logStd, observations, actions, oldLogProbs, advantages, oldValues, returns, indices)) {
         var settings = objective.settings
-        var out = ct_ppo_diagnostics()
+        var out = fk_ppo_diagnostics()
         let weights: [ct_tensor?] = layers.map { $0.weight.handle }, biases: [ct_tensor?] = layers.map { $0.bias?.handle }
         let weightGradients: [ct_tensor?] = layers.map { $0.weightGradient.handle }
         let biasGradients: [ct_tensor?] = layers.map { $0.biasGradient?.handle }
-        let status = ct_ppo_actor_critic_step(
+        let status = fk_ppo_actor_critic_step(
             weights, biases, weightGradients, biasGradients, layers.map { $0.activation.rawValue }, Int64(policy.count),
             Int64(value.count), logStd?.parameter.handle, logStd?.gradient.handle, categorical ? 1 : 0, observations.handle,
             actions.handle, oldLogProbs.handle, advantages.handle, oldValues.handle, returns.handle, indices.handle,
@@ -146,7 +148,7 @@ public func actorCriticAct(policy: [(weight: Tensor, bias: Tensor?, activation: 
     return withExtendedLifetime((layers.map { ($0.weight, $0.bias) }, logStd, observations, generator)) {
         let weights: [ct_tensor?] = layers.map { $0.weight.handle }, biases: [ct_tensor?] = layers.map { $0.bias?.handle }
         var actions: ct_tensor?, logProbs: ct_tensor?, values: ct_tensor?, parameters: ct_tensor?
-        let status = ct_actor_critic_act(weights, biases, layers.map { $0.activation.rawValue }, Int64(policy.count),
+        let status = fk_actor_critic_act(weights, biases, layers.map { $0.activation.rawValue }, Int64(policy.count),
                                          Int64(value.count), logStd?.handle, categorical ? 1 : 0, observations.handle,
                                          generator?.handle, &actions, &logProbs, &values, &parameters)
         if status < 0 { torchFailure("actorCriticAct on observations of shape \(observations.shape)") }

@@ -1,23 +1,22 @@
-// kernels.h — Proxima's own CPU kernels (kernels.cpp), used by ctorch.cpp. Not part of the C API.
+// kernels.h — Proxima's own CPU kernels (kernels.cpp), used by fast_kernels.cpp and ppo.cpp. Not part of the C API.
 #pragma once
 
 #include <ATen/ATen.h>
 
-#include "ctorch.h"
+#include "fast_kernels.h"
 
 #include <functional>
 #include <vector>
 
 namespace ctorch {
 
-/// Whether `fast_tanh` may replace at::tanh for `x`: a contiguous CPU float32 tensor that autograd does not track.
-bool fast_tanh_applies(const at::Tensor &x);
-at::Tensor fast_tanh(const at::Tensor &x);
+/// Whether the CPU runs the AVX2/FMA copies of the loops (false in a portable build).
+bool has_avx2();
 /// tanh of `n` float32 values (`in` and `out` the same array or disjoint).
 void tanh_f32(const float *in, float *out, int64_t n);
 
 // Raw-pointer pieces of the fused MLP, for row-major arrays; instantiated for float and double. Activation codes are
-// ct_mlp's (CT_MLP_IDENTITY, CT_MLP_TANH, CT_MLP_RELU).
+// fk_mlp's (FK_MLP_IDENTITY, FK_MLP_TANH, FK_MLP_RELU).
 
 /// Layers with at most this many outputs (policy and value heads) have their backward products done by loops.
 constexpr int64_t kThin = 8;
@@ -62,20 +61,15 @@ bool dense_forward(const T *x, const T *w, const T *b, int64_t batch, int64_t in
 template <typename T>
 bool weight_gradient(const T *g, const T *below, T *dw, int64_t rows, int64_t outs, int64_t ins);
 
-/// The multilayer perceptron of ct_mlp; `biases[i]` is undefined for a layer without bias.
+/// Whether the fused node takes these 2-D inputs (CPU float32/float64 of one dtype, matching widths, a BLAS found).
+bool fused_mlp_applies(const at::Tensor &x, const std::vector<at::Tensor> &weights,
+                       const std::vector<at::Tensor> &biases);
+/// The same network as separate ATen operations (what runs when the fused node does not apply).
+at::Tensor composed_mlp(const at::Tensor &x, const std::vector<at::Tensor> &weights,
+                        const std::vector<at::Tensor> &biases, const int32_t *activations);
+/// The multilayer perceptron of fk_mlp; `biases[i]` is undefined for a layer without bias.
 at::Tensor fused_mlp(const at::Tensor &input, const std::vector<at::Tensor> &weights,
                      const std::vector<at::Tensor> &biases, const int32_t *activations);
-
-struct AdamSettings {
-  double lr, beta1, beta2, eps, weight_decay;
-  bool decoupled;
-  int64_t step;
-};
-
-/// One Adam step in place; false (nothing changed) when the tensors are not dense CPU float32/float64 of one dtype
-/// and size, or β1 ≤ ½. `max_exp_avg_sq` is undefined without AMSGrad.
-bool adam_step(const at::Tensor &param, const at::Tensor &grad, const at::Tensor &exp_avg, const at::Tensor &exp_avg_sq,
-               const at::Tensor &max_exp_avg_sq, const AdamSettings &settings);
 
 /// One dense layer of an MLP on raw row-major arrays: weight [out, in], bias [out] or null, and where its gradients go
 /// (null: not wanted).
@@ -96,12 +90,6 @@ bool mlp_forward(const std::vector<DenseArrays<T>> &layers, const T *x, int64_t 
 template <typename T>
 bool mlp_backward(const std::vector<DenseArrays<T>> &layers, const T *x, const std::vector<const T *> &outputs,
                   int64_t batch, std::vector<T> &grad, std::vector<T> &grad_below, T *input_grad);
-
-/// Scales the gradients so that their global p-norm (p = 2 or infinity) is at most max_norm, as
-/// torch.nn.utils.clip_grad_norm_ does (factor max_norm / (total + 1e-6) when below 1), in one pass over each; the
-/// norm is accumulated in double. Sets `total` to the norm before clipping. False (nothing changed) unless every
-/// gradient is a dense CPU float32/float64 tensor and p is 2 or infinity.
-bool clip_grad_norm(const std::vector<at::Tensor> &grads, double max_norm, double norm_type, double &total);
 
 /// Runs `first` on the calling thread and `second` on a helper thread at the same time; returns when both are done,
 /// rethrowing the first exception either raised.

@@ -40,7 +40,7 @@ inline int64_t row_of(const int64_t *rows, int64_t i) { return rows ? rows[i] : 
 
 // The minibatch's advantages, normalised when asked: (A − mean) / (std + eps), std with Bessel's correction.
 template <typename T>
-void prepare_advantages(const T *advantages, const int64_t *rows, int64_t n, const ct_ppo_settings &s,
+void prepare_advantages(const T *advantages, const int64_t *rows, int64_t n, const fk_ppo_settings &s,
                         std::vector<double> &out) {
   out.resize(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) out[i] = static_cast<double>(advantages[row_of(rows, i)]);
@@ -56,7 +56,7 @@ void prepare_advantages(const T *advantages, const int64_t *rows, int64_t n, con
 }
 
 // Clipped surrogate of one sample: adds to the sums and returns d(mean policy loss)/d(log π(a|s)).
-inline double surrogate(double log_prob, double old_log_prob, double advantage, double n, const ct_ppo_settings &s,
+inline double surrogate(double log_prob, double old_log_prob, double advantage, double n, const fk_ppo_settings &s,
                         PolicySums &sums) {
   const double low = 1 - s.clip_range, high = 1 + s.clip_range;
   const double log_ratio = log_prob - old_log_prob;
@@ -87,7 +87,7 @@ template <typename T>
 PolicySums policy_half(int64_t batch, int64_t width, bool categorical, const T *head, const T *log_std,
                        int64_t log_std_stride, const int64_t *discrete_actions, const T *continuous_actions,
                        const T *old_log_probs, const int64_t *rows, const std::vector<double> &advantages,
-                       const ct_ppo_settings &s, T *grad_head, T *grad_log_std) {
+                       const fk_ppo_settings &s, T *grad_head, T *grad_log_std) {
   PolicySums sums;
   const double n = static_cast<double>(batch);
   const double entropy_coefficient = s.entropy_coefficient;
@@ -140,7 +140,7 @@ PolicySums policy_half(int64_t batch, int64_t width, bool categorical, const T *
 // with respect to the values into grad_values [B]. Old values and returns are read at rows `rows`.
 template <typename T>
 ValueSums value_half(int64_t batch, const T *values, const T *old_values, const T *returns, const int64_t *rows,
-                     const ct_ppo_settings &s, T *grad_values) {
+                     const fk_ppo_settings &s, T *grad_values) {
   ValueSums sums;
   const double n = static_cast<double>(batch);
   const bool cleanrl = s.value_loss == 1;
@@ -184,7 +184,7 @@ ValueSums value_half(int64_t batch, const T *values, const T *old_values, const 
   return sums;
 }
 
-void finish(const PolicySums &p, const ValueSums &v, int64_t batch, const ct_ppo_settings &s, PPODiagnostics &out) {
+void finish(const PolicySums &p, const ValueSums &v, int64_t batch, const fk_ppo_settings &s, PPODiagnostics &out) {
   const double n = static_cast<double>(batch);
   out.policy_loss = p.policy / n;
   out.value_loss = (s.value_loss == 1 ? 0.5 : 1.0) * v.value / n;
@@ -253,7 +253,7 @@ std::vector<DenseArrays<T>> raw_layers(const std::vector<DenseLayer> &layers) {
 template <typename T>
 void fused_step(const std::vector<DenseLayer> &policy_layers, const std::vector<DenseLayer> &value_layers,
                 const at::Tensor &log_std, const at::Tensor &log_std_grad, bool categorical, const PPOBatch &b,
-                const ct_ppo_settings &s, PPODiagnostics &out) {
+                const fk_ppo_settings &s, PPODiagnostics &out) {
   const std::vector<DenseArrays<T>> policy = raw_layers<T>(policy_layers), value = raw_layers<T>(value_layers);
   const int64_t batch = b.indices.size(0), features = b.observations.size(1), rollout = b.observations.size(0);
   const int64_t *rows = b.indices.data_ptr<int64_t>();
@@ -310,7 +310,7 @@ void fused_step(const std::vector<DenseLayer> &policy_layers, const std::vector<
   };
 
   if (at::get_num_threads() >= 2) {
-    // Each half on its own thread, each product on that thread alone (OpenBLAS would otherwise split it again).
+    // Each half on its own thread, each product on that thread alone (the BLAS would otherwise split it again).
     BlasThreadLimit one_thread(1);
     run_pair(policy_task, value_task);
   } else {
@@ -342,7 +342,7 @@ bool network_fits(const std::vector<DenseLayer> &layers, at::ScalarType dtype, i
     if (gradients && !fits(l.weight_grad, dtype, {l.weight.size(0), width})) return false;
     if (l.bias.defined() && !fits(l.bias, dtype, {l.weight.size(0)})) return false;
     if (l.bias.defined() && gradients && !fits(l.bias_grad, dtype, {l.weight.size(0)})) return false;
-    if (l.activation != CT_MLP_IDENTITY && l.activation != CT_MLP_TANH && l.activation != CT_MLP_RELU) return false;
+    if (l.activation != FK_MLP_IDENTITY && l.activation != FK_MLP_TANH && l.activation != FK_MLP_RELU) return false;
     width = l.weight.size(0);
   }
   return width == outputs;
@@ -397,7 +397,7 @@ ActorCriticActions act(const std::vector<DenseLayer> &policy_layers, const std::
 PPOLossGradients ppo_loss(const at::Tensor &head_in, const at::Tensor &log_std_in, const at::Tensor &values_in,
                           const at::Tensor &actions_in, const at::Tensor &old_log_probs_in,
                           const at::Tensor &advantages_in, const at::Tensor &old_values_in,
-                          const at::Tensor &returns_in, const ct_ppo_settings &s, PPODiagnostics &out) {
+                          const at::Tensor &returns_in, const fk_ppo_settings &s, PPODiagnostics &out) {
   const bool categorical = !log_std_in.defined();
   TORCH_CHECK(head_in.dim() == 2, "PPO loss: the policy head must be [batch, width], got ", head_in.sizes());
   const int64_t batch = head_in.size(0), width = head_in.size(1);
@@ -444,7 +444,7 @@ PPOLossGradients ppo_loss(const at::Tensor &head_in, const at::Tensor &log_std_i
 
 bool ppo_actor_critic_step(const std::vector<DenseLayer> &policy, const std::vector<DenseLayer> &value,
                            const at::Tensor &log_std, const at::Tensor &log_std_grad, bool categorical,
-                           const PPOBatch &b, const ct_ppo_settings &s, PPODiagnostics &out) {
+                           const PPOBatch &b, const fk_ppo_settings &s, PPODiagnostics &out) {
   if (!blas_available() || policy.empty() || value.empty()) return false;
   const auto dtype = policy[0].weight.scalar_type();
   if (dtype != at::kFloat && dtype != at::kDouble) return false;
