@@ -99,6 +99,11 @@ public final class OnPolicyTrainer {
         }
     }
 
+    /// Test hook (`PROXIMA_TEST_FAIL_ALLOCATION_AT_UPDATE=N`): update N makes one allocation larger than any
+    /// machine's memory, to check that running out of memory inside a step is an error that keeps the last checkpoint.
+    static let injectedAllocationFailureUpdate: Int? =
+        ProcessInfo.processInfo.environment["PROXIMA_TEST_FAIL_ALLOCATION_AT_UPDATE"].flatMap { Int($0) }
+
     func runUpdates() throws -> TrainingSummary {
         try FileManager.default.createDirectory(at: runDirectory.appendingPathComponent("checkpoints"), withIntermediateDirectories: true)
         if update == 0 { try config.json().write(to: runDirectory.appendingPathComponent("config.json"), atomically: true, encoding: .utf8) }
@@ -112,42 +117,52 @@ public final class OnPolicyTrainer {
         let stepsAtStart = steps
         policy.train()
         while update < totalUpdates {
-            let rolloutStart = Date()
-            let rollout = try collector.collect(policy: policy, steps: config.nSteps, generator: sampleGenerator)
-            let rolloutSeconds = Date().timeIntervalSince(rolloutStart)
-            steps += rollout.count
-            update += 1
-            let progressRemaining = 1 - Double(steps) / Double(totalSteps)
-            optimizer.setLearningRate(config.learningRate.value(progressRemaining: progressRemaining))
+            // libtorch failures inside an update (out of memory, above all) become a thrown error: nothing from the
+            // failed update is logged or checkpointed, so the last checkpoint stays the run's state.
+            let label = "training update \(update + 1) of \(totalUpdates)"
+            let metrics: [String: Double] = try catchingTorchErrors(label) {
+                let rolloutStart = Date()
+                let rollout = try collector.collect(policy: policy, steps: config.nSteps, generator: sampleGenerator)
+                let rolloutSeconds = Date().timeIntervalSince(rolloutStart)
+                steps += rollout.count
+                update += 1
+                let progressRemaining = 1 - Double(steps) / Double(totalSteps)
+                optimizer.setLearningRate(config.learningRate.value(progressRemaining: progressRemaining))
 
-            let (advantages, returns) = generalizedAdvantages(
-                rewards: rollout.rewards, values: TimeMajor(rollout.values.doubles, steps: config.nSteps, environments: config.nEnvs),
-                terminated: rollout.terminated, truncated: rollout.truncated, lastValues: rollout.lastValues,
-                truncationValues: rollout.truncationValues, gamma: config.gamma, lambda: config.gaeLambda)
-            let batch = TrainingBatch(rollout: rollout, advantages: Tensor(advantages.values.map(Float.init)),
-                                      returns: Tensor(returns.values.map(Float.init)), progressRemaining: progressRemaining,
-                                      update: update, totalUpdates: totalUpdates)
-            let trainStart = Date()
-            var metrics: [String: Double]
-            switch config.algorithm {
-            case .ppo: metrics = try PPO.update(policy: policy, optimization: optimization, batch: batch, config: config, generator: shuffleGenerator)
-            case .a2c: metrics = try A2C.update(policy: policy, optimization: optimization, batch: batch, config: config)
-            case .reinforce: metrics = try Reinforce.update(policy: policy, optimization: optimization, batch: batch, config: config)
-            case .mdpo: metrics = try MDPO.update(policy: policy, optimization: optimization, batch: batch, config: config, generator: shuffleGenerator)
-            }
-            let elapsed = Date().timeIntervalSince(start)
-            metrics["train/learning_rate"] = optimizer.learningRate
-            metrics["train/explained_variance"] = explainedVariance(predictions: rollout.values.doubles, targets: returns.values)
-            metrics["train/n_updates"] = Double(update)
-            metrics["time/fps"] = Double(steps - stepsAtStart) / Swift.max(elapsed, 1e-9)
-            metrics["time/rollout_seconds"] = rolloutSeconds
-            metrics["time/train_seconds"] = Date().timeIntervalSince(trainStart)
-            metrics["rollout/episodes"] = Double(collector.totalEpisodes)
-            if !collector.episodeReturns.isEmpty {
-                let meanReturn = collector.episodeReturns.reduce(0, +) / Double(collector.episodeReturns.count)
-                metrics["rollout/ep_rew_mean"] = meanReturn
-                metrics["rollout/ep_len_mean"] = collector.episodeLengths.reduce(0, +) / Double(collector.episodeLengths.count)
-                curve.append((Double(steps), meanReturn))
+                let (advantages, returns) = generalizedAdvantages(
+                    rewards: rollout.rewards, values: TimeMajor(rollout.values.doubles, steps: config.nSteps, environments: config.nEnvs),
+                    terminated: rollout.terminated, truncated: rollout.truncated, lastValues: rollout.lastValues,
+                    truncationValues: rollout.truncationValues, gamma: config.gamma, lambda: config.gaeLambda)
+                let batch = TrainingBatch(rollout: rollout, advantages: Tensor(advantages.values.map(Float.init)),
+                                          returns: Tensor(returns.values.map(Float.init)), progressRemaining: progressRemaining,
+                                          update: update, totalUpdates: totalUpdates)
+                let trainStart = Date()
+                var metrics: [String: Double]
+                switch config.algorithm {
+                case .ppo: metrics = try PPO.update(policy: policy, optimization: optimization, batch: batch, config: config, generator: shuffleGenerator)
+                case .a2c: metrics = try A2C.update(policy: policy, optimization: optimization, batch: batch, config: config)
+                case .reinforce: metrics = try Reinforce.update(policy: policy, optimization: optimization, batch: batch, config: config)
+                case .mdpo: metrics = try MDPO.update(policy: policy, optimization: optimization, batch: batch, config: config, generator: shuffleGenerator)
+                }
+                let elapsed = Date().timeIntervalSince(start)
+                metrics["train/learning_rate"] = optimizer.learningRate
+                metrics["train/explained_variance"] = explainedVariance(predictions: rollout.values.doubles, targets: returns.values)
+                metrics["train/n_updates"] = Double(update)
+                metrics["time/fps"] = Double(steps - stepsAtStart) / Swift.max(elapsed, 1e-9)
+                metrics["time/rollout_seconds"] = rolloutSeconds
+                metrics["time/train_seconds"] = Date().timeIntervalSince(trainStart)
+                metrics["rollout/episodes"] = Double(collector.totalEpisodes)
+                if !collector.episodeReturns.isEmpty {
+                    let meanReturn = collector.episodeReturns.reduce(0, +) / Double(collector.episodeReturns.count)
+                    metrics["rollout/ep_rew_mean"] = meanReturn
+                    metrics["rollout/ep_len_mean"] = collector.episodeLengths.reduce(0, +) / Double(collector.episodeLengths.count)
+                    curve.append((Double(steps), meanReturn))
+                }
+                if let faultUpdate = Self.injectedAllocationFailureUpdate, update == faultUpdate {
+                    // Test hook: one allocation far beyond any machine's memory.
+                    _ = Tensor.zeros([1]).expanded([1 << 42]).contiguous()
+                }
+                return metrics
             }
             logger.log(step: steps, metrics)
             if showProgress {

@@ -99,8 +99,7 @@ extension Tensor {
     @inline(__always)
     func binaryHandle(_ other: Tensor, _ name: String, _ f: (ct_tensor, ct_tensor) -> ct_tensor?) -> Tensor {
         withHandle { a in other.withHandle { b in
-            guard let h = f(a, b) else { torchFailure("\(name) of \(shape) and \(other.shape)") }
-            return Tensor(owning: h)
+            wrap(f(a, b), "\(name) of \(shape) and \(other.shape)")
         } }
     }
 }

@@ -10,10 +10,7 @@ extension Tensor {
     func binary(_ op: ct_binary_op, _ other: Tensor, _ name: String) -> Tensor {
         withHandle { a in
             other.withHandle { b in
-                guard let h = ct_binary(Int32(op.rawValue), a, b) else {
-                    torchFailure("\(name) of \(shape) and \(other.shape)")
-                }
-                return Tensor(owning: h)
+                wrap(ct_binary(Int32(op.rawValue), a, b), "\(name) of \(shape) and \(other.shape)")
             }
         }
     }

@@ -29,6 +29,8 @@ struct Diagnose: ParsableCommand {
             let model = MLP(sizes: [256, 1024, 1024, 256])
             for round in 0... {
                 try TrainingCheckpoint.capture(model: model, counters: ["round": round]).write(to: URL(fileURLWithPath: path))
+                // The test that kills this process waits for the first line, so it knows a write has completed.
+                FileHandle.standardOutput.write(Data("wrote \(round)\n".utf8))
             }
         }
         let a = Tensor.ones([2, 3])

@@ -93,6 +93,8 @@ func withUserErrors(_ body: () throws -> Void) throws {
         throw UserError(message: error.description)
     } catch let error as CheckpointError {
         throw UserError(message: error.description)
+    } catch let error as TorchError {
+        throw UserError(message: error.description)
     }
 }
 

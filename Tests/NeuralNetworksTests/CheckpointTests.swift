@@ -70,17 +70,25 @@ struct CheckpointTests {
         let dir = try temporaryDirectory()
         let url = dir.appendingPathComponent("checkpoint.safetensors")
         try TrainingCheckpoint.capture(model: MLP(sizes: [2, 2]), counters: ["round": -1]).write(to: url)
-        for delay in [0.05, 0.15, 0.3, 0.6] {
+        for delay in [0.0, 0.05, 0.15, 0.3] {
             let process = Process()
             process.executableURL = proximaExecutable
             process.arguments = ["diagnose", "write-checkpoints", "--path", url.path]
-            process.standardOutput = FileHandle.nullDevice
+            let output = Pipe()
+            process.standardOutput = output
             try process.run()
+            // The child announces each finished write; wait for the first, so the kill lands while it is writing
+            // again (a child that never wrote would leave round -1 and fail below).
+            var seen = Data()
+            let deadline = Date().addingTimeInterval(60)
+            while !String(decoding: seen, as: UTF8.self).contains("wrote "), Date() < deadline {
+                seen.append(output.fileHandleForReading.availableData)
+            }
             Thread.sleep(forTimeInterval: delay)
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             let checkpoint = try TrainingCheckpoint.read(from: url)
-            #expect(checkpoint.counters["round"] != nil)
+            #expect((checkpoint.counters["round"] ?? -1) >= 0, "the child never completed a write: \(String(decoding: seen, as: UTF8.self))")
             #expect(checkpoint.model.count >= 2)
         }
     }

@@ -166,6 +166,32 @@ struct TrainerTests {
         #expect(steps.count == Set(steps).count && steps.count == 32)
     }
 
+    @Test("running out of memory inside an update is an error with exit code 2; the last checkpoint is intact and resumes to the same end")
+    func outOfMemoryInsideAnUpdate() throws {
+        let common = ["train", "ppo", "--env", "CartPole-v1", "--set", "n_envs=2", "--set", "n_steps=64", "--set", "batch_size=64",
+                      "--set", "n_epochs=2", "--set", "checkpoint_interval=2", "--total-steps", "2048", "--seed", "5",
+                      "--threads", "1", "--eval-episodes", "0", "--quiet"]
+        let straight = try temporaryDirectory().appendingPathComponent("straight")
+        #expect(try runProxima(common + ["--out", straight.path]).status == 0)
+
+        let failed = try temporaryDirectory().appendingPathComponent("failed")
+        let run = try runProxima(common + ["--out", failed.path], environment: ["PROXIMA_TEST_FAIL_ALLOCATION_AT_UPDATE": "5"])
+        #expect(run.reason == .exit && run.status == 2, "\(run.output)")
+        #expect(run.output.contains("proxima: error: training update 5 of 16"), "\(run.output)")
+        #expect(run.output.contains("can't allocate memory"), "\(run.output)")
+        let checkpoint = try TrainingCheckpoint.read(from: failed.appendingPathComponent("checkpoints/checkpoint.safetensors"))
+        #expect(checkpoint.counters["update"] == 4, "the checkpoint of update 4 is the run's state")
+        let steps = try String(contentsOf: failed.appendingPathComponent("metrics.csv"), encoding: .utf8)
+            .split(separator: "\n").dropFirst().filter { $0.contains(",rollout/episodes,") }
+        #expect(steps.count == 4, "nothing of the failed update was logged")
+
+        let resumed = try runProxima(["train", "--resume", failed.path, "--threads", "1", "--eval-episodes", "0", "--quiet"])
+        #expect(resumed.status == 0, "\(resumed.output)")
+        let a = try SafeTensors.read(straight.appendingPathComponent("model.safetensors")).tensors
+        let b = try SafeTensors.read(failed.appendingPathComponent("model.safetensors")).tensors
+        for (name, t) in a { #expect(t.equal(b[name]!), "\(name) differs after resuming the failed run") }
+    }
+
     @Test("a NaN loss stops training with a message and keeps the last good checkpoint")
     func nonFiniteLoss() throws {
         final class Broken: Module, ActorCriticPolicy {

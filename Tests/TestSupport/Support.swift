@@ -17,11 +17,13 @@ public enum Fixtures {
         return root.appendingPathComponent("fixtures/hf")
     }
 
-    /// Every Hugging Face fixture directory (each holds config.json and model.safetensors).
+    /// Every Hugging Face fixture directory (each holds config.json and model.safetensors). A folder without any
+    /// yields one placeholder directory that does not exist, so tests over it fail instead of running no case.
     public static var huggingFaceModels: [URL] {
         let items = (try? FileManager.default.contentsOfDirectory(at: huggingFace, includingPropertiesForKeys: nil)) ?? []
-        return items.filter { FileManager.default.fileExists(atPath: $0.appendingPathComponent("config.json").path) }
+        let models = items.filter { FileManager.default.fileExists(atPath: $0.appendingPathComponent("config.json").path) }
             .sorted { $0.path < $1.path }
+        return models.isEmpty ? [huggingFace.appendingPathComponent("NO-MODEL-DIRECTORIES-FOUND")] : models
     }
 }
 
@@ -48,15 +50,24 @@ public func expectClose(_ actual: Tensor, _ expected: [Double], atol: Double = 1
 }
 
 extension Fixtures {
-    /// Every `*.json` file of a golden family folder (`golden/<family>`), sorted.
+    /// Every `*.json` file of a golden family folder (`golden/<family>`), sorted. A folder that is missing or holds no
+    /// case yields one placeholder that fails when read (`json`, `Data(contentsOf:)`), so a wrong `PROXIMA_GOLDEN_DIR`
+    /// fails the tests instead of letting them pass on no cases.
     public static func goldenFiles(_ family: String) -> [URL] {
         let dir = golden.appendingPathComponent(family)
         let items = (try? FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil)) ?? []
-        return items.filter { $0.pathExtension == "json" }.sorted { $0.lastPathComponent < $1.lastPathComponent }
+        let cases = items.filter { $0.pathExtension == "json" }.sorted { $0.lastPathComponent < $1.lastPathComponent }
+        return cases.isEmpty ? [dir.appendingPathComponent(noCasesPlaceholder)] : cases
     }
+
+    /// The name of the placeholder `goldenFiles` returns for a folder without cases.
+    public static let noCasesPlaceholder = "NO-CASES-FOUND.json"
 
     /// A JSON file as a dictionary.
     public static func json(_ url: URL) throws -> [String: Any] {
+        if url.lastPathComponent == noCasesPlaceholder {
+            throw TorchError("no golden cases in \(url.deletingLastPathComponent().path) (set PROXIMA_GOLDEN_DIR to a folder with them)")
+        }
         guard let object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any] else {
             throw TorchError("\(url.path): not a JSON object")
         }
