@@ -16,6 +16,7 @@ extension Tensor {
     ///   - dropout: probability of dropping each attention weight (the rest scale by 1/(1 − p)) when `training`.
     ///     With dropout the computation is composed from separate operations so that the weights are drawn from
     ///     `generator` (the fused kernel only draws from the global one); identical seeds give identical results.
+    ///   - training: dropout applies only when true (pass the module's training flag).
     ///   - generator: the source of the dropout mask (nil: libtorch's global generator).
     /// - Returns: [B, Hq, T, Dv], differentiable with respect to query, key, value and a floating mask.
     public static func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, mask: Tensor? = nil,

@@ -53,8 +53,16 @@ extension Fixtures {
     /// Every `*.json` file of a golden family folder (`golden/<family>`), sorted. A folder that is missing or holds no
     /// case yields one placeholder that fails when read (`json`, `Data(contentsOf:)`), so a wrong `PROXIMA_GOLDEN_DIR`
     /// fails the tests instead of letting them pass on no cases.
-    public static func goldenFiles(_ family: String) -> [URL] {
-        let dir = golden.appendingPathComponent(family)
+    public static func goldenFiles(_ family: String) -> [URL] { caseFiles(in: golden.appendingPathComponent(family)) }
+
+    /// Proxima's own reference values (`Tests/Fixtures/reference/<family>`, written by the scripts in scripts/golden
+    /// from PyTorch or transformers); not part of the shared golden set, so `PROXIMA_GOLDEN_DIR` does not move them.
+    public static let reference = root.appendingPathComponent("reference")
+
+    /// Every `*.json` file of a reference family, with the same placeholder as `goldenFiles` when there is none.
+    public static func referenceFiles(_ family: String) -> [URL] { caseFiles(in: reference.appendingPathComponent(family)) }
+
+    static func caseFiles(in dir: URL) -> [URL] {
         let items = (try? FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil)) ?? []
         let cases = items.filter { $0.pathExtension == "json" }.sorted { $0.lastPathComponent < $1.lastPathComponent }
         return cases.isEmpty ? [dir.appendingPathComponent(noCasesPlaceholder)] : cases
@@ -66,7 +74,7 @@ extension Fixtures {
     /// A JSON file as a dictionary.
     public static func json(_ url: URL) throws -> [String: Any] {
         if url.lastPathComponent == noCasesPlaceholder {
-            throw TorchError("no golden cases in \(url.deletingLastPathComponent().path) (set PROXIMA_GOLDEN_DIR to a folder with them)")
+            throw TorchError("no golden cases in \(url.deletingLastPathComponent().path) (a folder with *.json cases is needed)")
         }
         guard let object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any] else {
             throw TorchError("\(url.path): not a JSON object")

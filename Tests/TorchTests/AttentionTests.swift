@@ -143,10 +143,17 @@ struct AttentionTests {
               GradCase(name: "grouped-query, causal, 2 fewer queries", shapes: [[1, 4, 2, 3], [1, 2, 4, 3], [1, 2, 4, 3]]) {
                   Tensor.scaledDotProductAttention(query: $0[0], key: $0[1], value: $0[2], causal: true)
               },
-              GradCase(name: "dropout (fixed seed), grouped-query, causal, a blind query",
+              GradCase(name: "additive −∞ mask with a blind query", shapes: [[1, 2, 3, 2], [1, 2, 3, 2], [1, 2, 3, 2]]) {
+                  let keep = Tensor([true, true, false, false, false, false, true, false, true], shape: [1, 1, 3, 3])
+                  return Tensor.scaledDotProductAttention(query: $0[0], key: $0[1], value: $0[2],
+                                                          mask: AttentionMask.additive(keep, dtype: .float64))
+              },
+              // The first query sees no key; with an additive mask a NaN from its softmax would reach q and k.
+              GradCase(name: "dropout (fixed seed), grouped-query, causal, additive mask, a blind query",
                        shapes: [[1, 4, 4, 2], [1, 2, 4, 2], [1, 2, 4, 2]]) {
                   let keep = Tensor([false, false, false, false] + [Bool](repeating: true, count: 12), shape: [1, 1, 4, 4])
-                  return Tensor.scaledDotProductAttention(query: $0[0], key: $0[1], value: $0[2], mask: keep,
+                  return Tensor.scaledDotProductAttention(query: $0[0], key: $0[1], value: $0[2],
+                                                          mask: AttentionMask.additive(keep, dtype: .float64),
                                                           causal: true, dropout: 0.3, generator: Generator(seed: 9))
               },
           ])

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference values for Proxima's rotary position embeddings, produced by Hugging Face transformers itself.
 
-Usage: scripts/golden/rope.py [OUT_DIR]   (default: Tests/Fixtures/golden/rope; needs torch and transformers, e.g.
+Usage: scripts/golden/rope.py [OUT_DIR]   (default: Tests/Fixtures/reference/rope; needs torch and transformers, e.g.
 /var/cache/proxima/peers-venv/bin/python scripts/golden/rope.py)
 
 Every case builds a LlamaConfig with the given head size, rope_theta and rope_scaling, takes the inverse frequencies
@@ -75,7 +75,7 @@ def case(name, description, dimension, base, rope_scaling, position_ids, attenti
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "Tests", "Fixtures", "golden", "rope")
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "Tests", "Fixtures", "reference", "rope")
     os.makedirs(out, exist_ok=True)
     left_padded = [[0, 0, 0, 1, 2, 3], [0, 1, 2, 3, 4, 5], [4090, 4091, 4092, 4093, 4094, 4095]]
     masks = [[0, 0, 0, 1, 1, 1], [1, 1, 1, 1, 1, 1], [0, 1, 1, 1, 1, 0]]
