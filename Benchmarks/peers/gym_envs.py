@@ -3,7 +3,7 @@
 SyncVectorEnv with 8 and 64 copies, next to Proxima's numbers, with the ratios.
 
 Usage: Benchmarks/peers/gym_envs.py [--steps N] [--proxima PATH]
-Installs gymnasium into .venv-peers (repo root) when it is missing; exits 0 with a message when that is impossible.
+Runs in the peers' venv (Benchmarks/peers/peer_venv.py, outside the clone), installing gymnasium once when missing.
 """
 import argparse
 import json
@@ -13,30 +13,8 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-VENV = os.path.join(ROOT, ".venv-peers")
-
-
-def ensure(package, module):
-    try:
-        __import__(module)
-        return
-    except ImportError:
-        pass
-    python = os.path.join(VENV, "bin", "python")
-    if os.environ.get("PROXIMA_PEER_VENV") == "1":
-        print(f"{os.path.basename(__file__)}: {package} is not importable inside .venv-peers; skipping the comparison.")
-        sys.exit(0)
-    try:
-        if not os.path.exists(python):
-            subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
-        if subprocess.run([python, "-c", f"import {module}"], capture_output=True).returncode != 0:
-            print(f"installing {package} into .venv-peers (once) ...", flush=True)
-            subprocess.run([python, "-m", "pip", "install", "-q", package], check=True)
-    except (subprocess.CalledProcessError, OSError) as error:
-        print(f"cannot install {package} ({error}); skipping the comparison.")
-        sys.exit(0)
-    os.environ["PROXIMA_PEER_VENV"] = "1"
-    os.execv(python, [python] + sys.argv)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_venv import ensure  # noqa: E402
 
 
 def main():
@@ -44,7 +22,7 @@ def main():
     parser.add_argument("--steps", type=int, default=100_000, help="environment steps per measurement (Gymnasium)")
     parser.add_argument("--proxima", default=os.path.join(ROOT, ".build", "release", "proxima"))
     args = parser.parse_args()
-    ensure("gymnasium", "gymnasium")
+    ensure(["gymnasium"], ["gymnasium"])
     import gymnasium as gym
     import numpy as np
 

@@ -7,7 +7,7 @@ the last 100 training episodes first reaches 475, for each and as ratios.
 Usage: Benchmarks/peers/sb3_ppo.py [--threads N] [--seeds S ...] [--proxima PATH]
 (--threads 0 = each library's default thread count). With several seeds it prints each seed and the medians: the time
 to 475 depends on how many episodes a seed needs, in both libraries, so one seed says little about it. Installs
-stable-baselines3 into .venv-peers when missing.
+stable-baselines3 into the peers' venv (Benchmarks/peers/peer_venv.py, outside the clone) when missing.
 """
 import argparse
 import json
@@ -20,7 +20,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gym_envs import ensure  # noqa: E402
+from peer_venv import TORCH, ensure  # noqa: E402
 
 SOLVED = 475.0
 
@@ -84,7 +84,7 @@ def main():
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--proxima", default=os.path.join(ROOT, ".build", "release", "proxima"))
     args = parser.parse_args()
-    ensure("stable-baselines3", "stable_baselines3")
+    ensure([TORCH, "stable-baselines3"], ["stable_baselines3"])
     if not os.path.exists(args.proxima):
         subprocess.run(["swift", "build", "-c", "release", "--product", "proxima"], cwd=ROOT, check=True)
     fmt = lambda v: "not reached" if v is None else f"{v:.1f} s"

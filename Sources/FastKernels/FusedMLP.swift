@@ -35,7 +35,8 @@ extension Sequential {
     public var denseLayers: [(weight: Tensor, bias: Tensor?, activation: DenseActivation)]? {
         var plan: [(weight: Tensor, bias: Tensor?, activation: DenseActivation)] = []
         for layer in layers {
-            if let linear = layer as? Linear {
+            // Exactly Linear: a subclass (an adapter such as LoRA) overrides the forward pass and must not be fused.
+            if let linear = layer as? Linear, type(of: linear) == Linear.self {
                 plan.append((linear.weight, linear.bias, .identity))
             } else if let activation = layer as? Activation, let last = plan.last, last.activation == .identity {
                 switch activation.kind {

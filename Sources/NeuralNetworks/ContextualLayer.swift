@@ -42,7 +42,9 @@ public protocol KeyValueCache: AnyObject {
 
 /// A `KeyValueCache` that concatenates along the sequence dimension: simple and exact, reallocating at every step.
 public final class ConcatenatingKeyValueCache: KeyValueCache {
+    /// Every key cached so far, [batch, kvHeads, offset, headDim] (nil before the first update).
     public private(set) var keys: Tensor?
+    /// Every value cached so far, shaped like `keys`.
     public private(set) var values: Tensor?
 
     public init() {}

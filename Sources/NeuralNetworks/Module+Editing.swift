@@ -31,8 +31,8 @@ extension Module {
     /// The last component must name a property declared with `@Key` (`@Key("q_proj") var qProj: Linear`), or an
     /// element of an array held in one (`@Key var layers: [DecoderLayer]`, path `layers.3`), and `module` must have the
     /// property's (or element's) type. Plain stored properties and children named by a `namedChildren()` override
-    /// cannot be replaced: reflection can read them but not write them. Every cached traversal sees the new module
-    /// at once. Optimizers hold tensors, not modules: create them after replacing.
+    /// cannot be replaced: reflection can read them but not write them. Cached traversals see the new module at
+    /// once. Optimizers hold tensors, not modules: create them after replacing.
     @discardableResult
     public func replaceModule(at path: String, with module: Module) throws -> Module {
         let location = try locate(path)
@@ -40,9 +40,13 @@ extension Module {
             throw ModuleError(path: path, reason: "\(type(of: location.owner)) holds '\(location.name)' in a plain stored property "
                 + "(or names it in namedChildren()); declare the property with @Key to make it replaceable")
         }
-        let failure = location.index.map { property.replaceElement(at: $0, with: module) } ?? property.replace(with: module)
+        let failure: String?
+        if let index = location.index {
+            failure = property.replaceElement(at: index, with: module)
+        } else {
+            failure = property.replace(with: module)
+        }
         if let failure { throw ModuleError(path: path, reason: failure) }
-        ModuleStructure.changed()
         return location.module
     }
 
@@ -150,7 +154,9 @@ extension Module {
     /// keep theirs, as in PyTorch), all of them to `device`; a nil argument leaves that property alone. Each `Tensor`
     /// object stays the same — its storage is replaced — so tied weights stay tied and code holding the tensors sees
     /// the change; gradients are converted with them. Optimizer state (moments) is not: create optimizers after
-    /// `to`. Throws libtorch's explanation, before converting anything, when `device` cannot be used.
+    /// `to`. Throws libtorch's explanation, before converting anything, when `device` cannot be used; a conversion
+    /// that fails later (out of memory on the device) throws `TorchError` naming the tensor, and the tensors converted
+    /// before it stay converted.
     public func to(dtype: DType? = nil, device: Device? = nil) throws {
         if let device { try device.checkAvailable() }
         var seen = Set<ObjectIdentifier>()
@@ -160,8 +166,11 @@ extension Module {
             let targetDevice = device ?? tensor.device
             guard targetDType != tensor.dtype || targetDevice != tensor.device else { continue }
             let gradient = tensor.grad
-            tensor.setData(tensor.detach().to(dtype: targetDType, device: targetDevice))
-            if let gradient { tensor.grad = gradient.to(dtype: targetDType, device: targetDevice) }
+            let (value, convertedGradient) = try catchingTorchErrors("converting '\(entry.name)' to \(targetDType) on \(targetDevice)") {
+                (tensor.detach().to(dtype: targetDType, device: targetDevice), gradient?.to(dtype: targetDType, device: targetDevice))
+            }
+            tensor.setData(value)
+            if let convertedGradient { tensor.grad = convertedGradient }
         }
     }
 }

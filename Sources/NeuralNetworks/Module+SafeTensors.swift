@@ -39,7 +39,8 @@ extension Module {
     /// Everything is checked before anything is assigned. Throws `StateDictError` when shapes differ (always) or,
     /// with `strict`, when model tensors are missing or checkpoint tensors are unexpected; `SafeTensorsError` when two
     /// checkpoint tensors map to the same name. Names under which the model holds one shared tensor (tied weights)
-    /// count as provided when any of them is.
+    /// count as provided when any of them is. A conversion that libtorch refuses (out of memory on the device) throws
+    /// `TorchError` naming the tensor; the tensors assigned before it keep their new values.
     @discardableResult
     public func load(safetensors files: [SafeTensorsFile], mapping: (String) -> String? = { $0 },
                      strict: Bool = true) throws -> SafeTensorsLoadReport {
@@ -79,7 +80,9 @@ extension Module {
         for name in sources.keys.sorted() {
             let (file, key) = sources[name]!
             let target = own[name]!
-            let (value, method) = try file.load(key, as: target.dtype, on: target.device)
+            let (value, method) = try catchingTorchErrors("loading '\(key)' from \(file.url.path)") {
+                try file.load(key, as: target.dtype, on: target.device)
+            }
             target.setData(value)
             switch method {
             case .adopted: report.adopted.append(name)

@@ -6,11 +6,11 @@ import Torch
 /// (`layers.0.attn.q_proj.weight`). Use `@Key("q_proj")` on a property to give it a PyTorch / Hugging Face name, and
 /// `@Key` (with or without a name) on every child that `replaceModule(at:with:)` should be able to swap.
 ///
-/// Reflection runs once per instance: the children and the list of dotted tensor names are cached until the module
-/// structure changes, which `replaceModule`, assignments to `@Key` and `@Buffer` properties and nothing else signal.
-/// Assigning a new value to a plain `var` property after the module was first traversed is therefore not seen;
-/// declare such properties with `@Key` (children) or `@Buffer` (tensors). Changing a tensor's values or storage in
-/// place (`copy_`, `setParameter`, `to(dtype:device:)`) keeps the same `Tensor` object and needs no invalidation.
+/// Reflection runs once per instance: the children and the list of dotted tensor names are cached, and a cache is
+/// dropped when a `@Key` or `@Buffer` property of a module it covers is assigned (which `replaceModule` does). A new
+/// value assigned to a plain `var` property after the module was first traversed is therefore not seen; declare
+/// such properties with `@Key` (children) or `@Buffer` (tensors). Changing a tensor's values or storage in place
+/// (`copy_`, `setParameter`, `to(dtype:device:)`) keeps the same `Tensor` object and needs no invalidation.
 open class Module {
     /// Whether the module is in training mode (dropout active); see `train(_:)`.
     public private(set) var isTraining = true
@@ -45,31 +45,51 @@ open class Module {
         return result
     }
 
-    /// `namedChildren()` sorted into what traversals use, computed once per structure change.
-    final func children() -> [(name: String, child: Child)] {
-        reflection.children { namedChildren().compactMap { name, raw in Child(raw).map { (name, $0) } } }
+    /// `namedChildren()` sorted into what traversals use, reflected again only after a `@Key` or `@Buffer` property
+    /// of this module was assigned.
+    final func children() -> [(name: String, child: Child)] { stampedChildren().children }
+
+    private func stampedChildren() -> (children: [(name: String, child: Child)], stamps: [PropertyStamp]) {
+        reflection.children {
+            let stamps = propertyStorages().map(PropertyStamp.init)
+            return (namedChildren().compactMap { name, raw in Child(raw).map { (name, $0) } }, stamps)
+        }
+    }
+
+    /// The storages of this module's `@Key` and `@Buffer` properties.
+    private func propertyStorages() -> [PropertyStorage] {
+        var result: [PropertyStorage] = []
+        var mirror: Mirror? = Mirror(reflecting: self)
+        while let m = mirror, m.subjectType != Module.self {
+            for child in m.children { if let stored = child.value as? StoredProperty { result.append(stored.propertyStorage) } }
+            mirror = m.superclassMirror
+        }
+        return result
     }
 
     /// Every parameter and buffer with its dotted name, a tensor held in two places once per place.
     final func namedTensors() -> [NamedTensor] {
         reflection.tensors {
             var result: [NamedTensor] = []
-            collectTensors(prefix: "", into: &result)
-            return result
+            var stamps: [PropertyStamp] = []
+            collectTensors(prefix: "", into: &result, stamps: &stamps)
+            return (result, stamps)
         }
     }
 
-    private func collectTensors(prefix: String, into result: inout [NamedTensor]) {
-        for (name, child) in children() {
+    private func collectTensors(prefix: String, into result: inout [NamedTensor], stamps: inout [PropertyStamp]) {
+        let (children, own) = stampedChildren()
+        stamps += own
+        for (name, child) in children {
             let path = prefix.isEmpty ? name : "\(prefix).\(name)"
             switch child {
             case .tensor(let tensor): result.append(NamedTensor(name: path, tensor: tensor, isBuffer: false))
             case .buffer(let tensor): result.append(NamedTensor(name: path, tensor: tensor, isBuffer: true))
-            case .module(let module): module.collectTensors(prefix: path, into: &result)
+            case .module(let module): module.collectTensors(prefix: path, into: &result, stamps: &stamps)
             case .elements(let elements):
                 for (i, element) in elements.enumerated() {
                     switch element {
-                    case .module(let module): module.collectTensors(prefix: "\(path).\(i)", into: &result)
+                    case .module(let module): module.collectTensors(prefix: "\(path).\(i)", into: &result, stamps: &stamps)
                     case .tensor(let tensor): result.append(NamedTensor(name: "\(path).\(i)", tensor: tensor, isBuffer: false))
                     }
                 }
@@ -205,38 +225,51 @@ struct NamedTensor {
     let isBuffer: Bool
 }
 
-/// Counts changes of module structure anywhere in the process; a cache filled at an older count is stale. Changes
-/// (replacing a child) are rare next to traversals, so one global count is simpler than tracking parents.
-enum ModuleStructure {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var count = 0
-
-    static var generation: Int { lock.withLock { count } }
-
-    static func changed() { lock.withLock { count += 1 } }
+/// What `@Key` and `@Buffer` wrappers share between their copies; `version` counts assignments, so a cache can tell
+/// whether a property changed since it looked.
+class PropertyStorage {
+    var version = 0
 }
 
-/// One module's reflection results and the structure generation each was computed at. Traversals may run on several
-/// threads at once (PPO evaluates its policy and value halves in parallel), hence the lock.
-final class ReflectionCache: @unchecked Sendable {
-    private let lock = NSLock()
-    private var cachedChildren: (generation: Int, value: [(name: String, child: Child)])?
-    private var cachedTensors: (generation: Int, value: [NamedTensor])?
+/// A `@Key` or `@Buffer` wrapper.
+protocol StoredProperty {
+    var propertyStorage: PropertyStorage { get }
+}
 
-    func children(_ compute: () -> [(name: String, child: Child)]) -> [(name: String, child: Child)] {
-        let generation = ModuleStructure.generation
-        if let cached = lock.withLock({ cachedChildren }), cached.generation == generation { return cached.value }
-        let value = compute()
-        lock.withLock { cachedChildren = (generation, value) }
-        return value
+/// A property storage and its version when a cache was filled.
+struct PropertyStamp {
+    let storage: PropertyStorage
+    let version: Int
+
+    init(_ storage: PropertyStorage) {
+        self.storage = storage
+        version = storage.version
     }
 
-    func tensors(_ compute: () -> [NamedTensor]) -> [NamedTensor] {
-        let generation = ModuleStructure.generation
-        if let cached = lock.withLock({ cachedTensors }), cached.generation == generation { return cached.value }
-        let value = compute()
-        lock.withLock { cachedTensors = (generation, value) }
-        return value
+    var isCurrent: Bool { storage.version == version }
+}
+
+/// One module's reflection results, each with the stamps of the properties it depends on (for the tensor list, those
+/// of every module below). Checking stamps is a pointer walk; reflecting is what the cache saves. Traversals may run
+/// on several threads at once (PPO evaluates its policy and value halves in parallel), hence the lock.
+final class ReflectionCache: @unchecked Sendable {
+    typealias Children = [(name: String, child: Child)]
+    private let lock = NSLock()
+    private var cachedChildren: (children: Children, stamps: [PropertyStamp])?
+    private var cachedTensors: (tensors: [NamedTensor], stamps: [PropertyStamp])?
+
+    func children(_ compute: () -> (Children, [PropertyStamp])) -> (children: Children, stamps: [PropertyStamp]) {
+        if let cached = lock.withLock({ cachedChildren }), cached.stamps.allSatisfy(\.isCurrent) { return cached }
+        let (children, stamps) = compute()
+        lock.withLock { cachedChildren = (children, stamps) }
+        return (children, stamps)
+    }
+
+    func tensors(_ compute: () -> ([NamedTensor], [PropertyStamp])) -> [NamedTensor] {
+        if let cached = lock.withLock({ cachedTensors }), cached.stamps.allSatisfy(\.isCurrent) { return cached.tensors }
+        let (tensors, stamps) = compute()
+        lock.withLock { cachedTensors = (tensors, stamps) }
+        return tensors
     }
 }
 
@@ -255,7 +288,8 @@ public struct StateDictError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// A module that maps one tensor to one tensor.
+/// A module that maps one tensor to one tensor. Modules that also take a mask, positions or a cache (attention,
+/// transformer blocks) conform to `ContextualLayer` instead.
 public protocol Layer: Module {
     func callAsFunction(_ x: Tensor) -> Tensor
 }
@@ -278,13 +312,17 @@ protocol ReplaceableProperty {
 /// Hugging Face checkpoints (`@Key("q_proj") var qProj: Linear`), else with the property's own name
 /// (`@Key var layers: [DecoderLayer]`). A child declared this way can be swapped by `replaceModule(at:with:)` — how
 /// LoRA wraps a `Linear` — and assigning to the property is seen by the module's cached traversals.
+///
+/// A named property without an initial value is given one in `init`: `_qProj.wrappedValue = Linear(…)` before
+/// `super.init()`, or `qProj = Linear(…)` after it. (An unnamed one takes `qProj = …` anywhere in `init`.) Reading
+/// it before that stops the program with the property's name.
 @propertyWrapper
-public struct Key<Value>: KeyedProperty, ReplaceableProperty {
+public struct Key<Value>: KeyedProperty, ReplaceableProperty, StoredProperty {
     /// Shared storage, so that replacing the child through reflection (which only sees copies of the wrapper)
-    /// changes what the property returns.
-    final class Storage {
-        var value: Value
-        init(_ value: Value) { self.value = value }
+    /// changes what the property returns. Nil until a named property without an initial value gets one.
+    final class Storage: PropertyStorage {
+        var value: Value? { didSet { version += 1 } }
+        init(_ value: Value?) { self.value = value }
     }
 
     let storage: Storage
@@ -296,16 +334,27 @@ public struct Key<Value>: KeyedProperty, ReplaceableProperty {
         self.name = name
     }
 
+    /// A named property whose value `init` provides (see the type's documentation).
+    public init(_ name: String) {
+        storage = Storage(nil)
+        self.name = name
+    }
+
     public var wrappedValue: Value {
-        get { storage.value }
-        nonmutating set {
-            storage.value = newValue
-            ModuleStructure.changed()
+        get {
+            guard let value = storage.value else { preconditionFailure("@Key(\"\(name ?? "")\") property read before init gave it a value") }
+            return value
         }
+        nonmutating set { storage.value = newValue }
     }
 
     var key: String? { name }
-    var anyValue: Any { storage.value }
+    var propertyStorage: PropertyStorage { storage }
+    /// The value, or nil while unset (traversals skip it).
+    var anyValue: Any {
+        if let value = storage.value { return value }
+        return Optional<Value>.none as Any
+    }
 
     func replace(with module: Module) -> String? {
         guard let value = module as? Value else { return "the property holds \(Value.self); a \(type(of: module)) is not one" }
@@ -314,7 +363,7 @@ public struct Key<Value>: KeyedProperty, ReplaceableProperty {
     }
 
     func replaceElement(at index: Int, with module: Module) -> String? {
-        guard var elements = unwrapOptional(storage.value) as? [Any], elements.indices.contains(index) else {
+        guard var elements = unwrapOptional(storage.value as Any) as? [Any], elements.indices.contains(index) else {
             return "the property does not hold an array with an element \(index)"
         }
         elements[index] = module
@@ -330,12 +379,13 @@ protocol BufferProperty {
 }
 
 /// A tensor that belongs to the module's state (saved and loaded) but is not a trainable parameter, such as running
-/// statistics: `@Buffer var runningMean: Tensor` or `@Buffer("running_mean") var runningMean: Tensor`.
+/// statistics: `@Buffer var runningMean: Tensor` or `@Buffer("running_mean") var runningMean: Tensor`. A named buffer
+/// without an initial value is given one in `init` as `Key` describes.
 @propertyWrapper
-public struct Buffer: BufferProperty {
-    final class Storage {
-        var value: Tensor
-        init(_ value: Tensor) { self.value = value }
+public struct Buffer: BufferProperty, StoredProperty {
+    final class Storage: PropertyStorage {
+        var value: Tensor? { didSet { version += 1 } }
+        init(_ value: Tensor?) { self.value = value }
     }
 
     let storage: Storage
@@ -346,15 +396,22 @@ public struct Buffer: BufferProperty {
         self.name = name
     }
 
+    /// A named buffer whose value `init` provides.
+    public init(_ name: String) {
+        storage = Storage(nil)
+        self.name = name
+    }
+
     public var wrappedValue: Tensor {
-        get { storage.value }
-        nonmutating set {
-            storage.value = newValue
-            ModuleStructure.changed()
+        get {
+            guard let value = storage.value else { preconditionFailure("@Buffer(\"\(name ?? "")\") read before init gave it a value") }
+            return value
         }
+        nonmutating set { storage.value = newValue }
     }
 
     var key: String? { name }
+    var propertyStorage: PropertyStorage { storage }
     var anyTensor: Tensor? { storage.value }
 }
 

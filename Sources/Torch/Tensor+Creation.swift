@@ -7,31 +7,38 @@ func withDims<R>(_ dims: [Int], _ body: (UnsafePointer<Int64>?, Int64) -> R) -> 
     }
 }
 
-/// Stops with libtorch's message after a tensor could not be created on `device`. When the device itself is unusable
-/// (CUDA without libtorch_cuda), the message says so instead of reporting the operator's failed dispatch.
-func creationFailure(_ operation: String, on device: Device) -> Never {
-    if device != .cpu {
-        let (type, index) = device.code
-        _ = ct_device_check(type, index)
-    }
-    torchFailure("\(operation) on \(device)")
+/// Leaves in libtorch's error slot why `device` is unusable (CUDA without libtorch_cuda), when it is, so that a
+/// failed creation there reports that instead of the operator's failed dispatch.
+func explainDevice(_ device: Device) {
+    guard device != .cpu else { return }
+    let (type, index) = device.code
+    _ = ct_device_check(type, index)
 }
 
-/// Wraps a handle created on `device`, stopping with libtorch's message when it is NULL.
+/// Wraps a handle created on `device`. A NULL handle is a failure, handled as `wrap` handles one (recorded inside
+/// `catchingTorchErrors`, else the program stops with libtorch's message).
 @inline(__always)
 func wrapCreated(_ handle: ct_tensor?, on device: Device, _ operation: @autoclosure () -> String) -> Tensor {
-    guard let handle else { creationFailure(operation(), on: device) }
-    return Tensor(owning: handle)
+    if let handle { return Tensor(owning: handle) }
+    explainDevice(device)
+    return failedHandle("\(operation()) on \(device)")
 }
 
 /// Moves a freshly made CPU handle to `device`, releasing the CPU copy (the handle itself when `device` is the CPU).
+/// A failed move is handled as `wrapCreated` handles one, with an empty placeholder handle inside
+/// `catchingTorchErrors`.
 func moving(_ handle: ct_tensor, to device: Device, _ operation: @autoclosure () -> String) -> ct_tensor {
     if device == .cpu { return handle }
     let (type, index) = device.code
     let moved = ct_to_device(handle, type, index)
     ct_free(handle)
-    guard let moved else { creationFailure(operation(), on: device) }
-    return moved
+    if let moved { return moved }
+    explainDevice(device)
+    if recordTorchFailure("\(operation()) on \(device)") {
+        var size: Int64 = 0
+        return ct_empty(&size, 1, DType.float32.rawValue, 0, 0)!
+    }
+    torchFailure("\(operation()) on \(device)")
 }
 
 extension Tensor {

@@ -126,6 +126,17 @@ import Torch
         for p in net.parameters() { #expect(p.grad?.abs().sum().item(Double.self) == 0) }
     }
 
+    @Test("a Sequential holding a Linear subclass (an adapter) is not fused: its own forward pass must run")
+    func subclassIsNotFused() {
+        final class Doubled: Linear {
+            override func callAsFunction(_ x: Tensor) -> Tensor { super.callAsFunction(x) * 2 }
+        }
+        let plain = Linear(inputSize: 3, outputSize: 2)
+        let net = Sequential(Doubled(weight: plain.weight, bias: plain.bias))
+        #expect(net.denseLayers == nil)
+        #expect(Sequential(plain).denseLayers != nil)
+    }
+
     @Test("layers that cannot be fused run one by one")
     func unfusable() {
         let net = Sequential(Linear(inputSize: 3, outputSize: 4), Activation(.gelu), Linear(inputSize: 4, outputSize: 1))
