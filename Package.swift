@@ -50,7 +50,7 @@ let package = Package(
                 resources: [.copy("Resources/hyperparams")]),
         .executableTarget(
             name: "proxima",
-            dependencies: ["Torch", "NeuralNetworks", "Environments", "Tracking", "ReinforcementLearning", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Torch", "NeuralNetworks", "FastKernels", "Environments", "Tracking", "ReinforcementLearning", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             linkerSettings: runPath
         ),
         .target(name: "TestSupport", dependencies: ["Torch"], path: "Tests/TestSupport"),

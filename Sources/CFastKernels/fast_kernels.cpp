@@ -13,7 +13,7 @@ namespace {
 // Per thread, so that a caller (a test, a trainer) sees exactly the calls it made, whatever other threads do.
 thread_local int64_t taken[FK_PATH_COUNT], declined[FK_PATH_COUNT];
 
-void count(int32_t path, bool ran) { ++(ran ? taken : declined)[path]; }
+void count(int32_t path, bool ran) { ctorch::count_path(path, ran); }
 
 // Layers [first, first + count) of the parallel layer arrays (gradient arrays may be NULL).
 std::vector<ctorch::DenseLayer> dense_layers(const ct_tensor *weights, const ct_tensor *biases,
@@ -29,6 +29,8 @@ std::vector<ctorch::DenseLayer> dense_layers(const ct_tensor *weights, const ct_
 }
 
 }  // namespace
+
+void ctorch::count_path(int32_t path, bool ran) { ++(ran ? taken : declined)[path]; }
 
 extern "C" {
 

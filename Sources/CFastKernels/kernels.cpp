@@ -9,9 +9,11 @@
 //    activation-derivative loop per layer. Compared with recording each linear and activation as its own node this
 //    removes most of libtorch's per-operation cost, which dominates for the small shapes of RL policies.
 //
+// 3. Small float32 matrix products with widths a multiple of 16, by a register-tiled AVX2 kernel (x86 only).
+//
 // Loops are written once in portable C++. On x86-64 each is also compiled for AVX2/FMA and that copy is picked at
 // run time when the CPU has it; defining PROXIMA_PORTABLE_KERNELS (or building for another CPU) compiles only the
-// portable copies, which is how the portable path is tested on x86 machines.
+// portable copies and sends every product to the BLAS, which is how the portable path is tested on x86 machines.
 #include "fast_kernels.h"
 
 #include <ATen/ATen.h>
@@ -39,6 +41,7 @@
 
 #if (defined(__x86_64__) || defined(__i386__)) && !defined(PROXIMA_PORTABLE_KERNELS)
 #define FK_X86_COPIES 1
+#include <immintrin.h>
 #else
 #define FK_X86_COPIES 0
 #endif
@@ -193,10 +196,99 @@ BlasThreadLimit::~BlasThreadLimit() {
   if (active_) blas().set_local_threads(previous_);
 }
 
+// Small float32 products (the 256×64×64 shapes of RL policies) by our own AVX2 kernel: a tile of up to 6 rows by 16
+// columns of C stays in twelve registers while k runs, one row of B (two vectors) and one broadcast element of A per
+// row and step. It beats MKL's sgemm on these shapes because it skips the packing of both operands that a general
+// BLAS does on every call (measured in docs/benchmarks.md). Element (i, p) of A is a[i·a_row + p·a_col], so Aᵀ
+// needs no copy. Only in the x86 build; elsewhere (and with PROXIMA_PORTABLE_KERNELS) every product goes to the BLAS.
+#if FK_X86_COPIES
+namespace {
+
+template <int R>
+__attribute__((target("avx2,fma"), always_inline)) inline void product_tile(const float *a, int64_t a_row,
+                                                                            int64_t a_col, const float *b, int64_t ldb,
+                                                                            float *c, int64_t ldc, int64_t k,
+                                                                            bool accumulate) {
+  __m256 low[R], high[R];
+  for (int r = 0; r < R; ++r) {
+    low[r] = accumulate ? _mm256_loadu_ps(c + r * ldc) : _mm256_setzero_ps();
+    high[r] = accumulate ? _mm256_loadu_ps(c + r * ldc + 8) : _mm256_setzero_ps();
+  }
+  for (int64_t p = 0; p < k; ++p) {
+    const __m256 b_low = _mm256_loadu_ps(b + p * ldb), b_high = _mm256_loadu_ps(b + p * ldb + 8);
+    for (int r = 0; r < R; ++r) {
+      const __m256 x = _mm256_broadcast_ss(a + r * a_row + p * a_col);
+      low[r] = _mm256_fmadd_ps(x, b_low, low[r]);
+      high[r] = _mm256_fmadd_ps(x, b_high, high[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    _mm256_storeu_ps(c + r * ldc, low[r]);
+    _mm256_storeu_ps(c + r * ldc + 8, high[r]);
+  }
+}
+
+// c[m, n] (+)= A·b for n a multiple of 16, b row-major [k, n].
+__attribute__((target("avx2,fma"))) void small_product(int64_t m, int64_t n, int64_t k, const float *a, int64_t a_row,
+                                                       int64_t a_col, const float *b, int64_t ldb, float *c,
+                                                       int64_t ldc, bool accumulate) {
+  for (int64_t j = 0; j < n; j += 16) {
+    int64_t i = 0;
+    for (; i + 6 <= m; i += 6)
+      product_tile<6>(a + i * a_row, a_row, a_col, b + j, ldb, c + i * ldc + j, ldc, k, accumulate);
+    const float *ai = a + i * a_row;
+    float *ci = c + i * ldc + j;
+    switch (m - i) {
+      case 5: product_tile<5>(ai, a_row, a_col, b + j, ldb, ci, ldc, k, accumulate); break;
+      case 4: product_tile<4>(ai, a_row, a_col, b + j, ldb, ci, ldc, k, accumulate); break;
+      case 3: product_tile<3>(ai, a_row, a_col, b + j, ldb, ci, ldc, k, accumulate); break;
+      case 2: product_tile<2>(ai, a_row, a_col, b + j, ldb, ci, ldc, k, accumulate); break;
+      case 1: product_tile<1>(ai, a_row, a_col, b + j, ldb, ci, ldc, k, accumulate); break;
+      default: break;
+    }
+  }
+}
+
+// Operands up to this many multiply-adds stay in cache; larger products go to BLAS.
+constexpr int64_t kSmallProduct = int64_t(1) << 23;
+
+// Whether gemm<T> computes an [m, n] by k product with small_product.
+template <typename T>
+bool takes_small_product(int64_t m, int64_t n, int64_t k) {
+  return std::is_same_v<T, float> && has_avx2() && n % 16 == 0 && m * n * k <= kSmallProduct;
+}
+
+}  // namespace
+#else
+namespace {
+template <typename T>
+bool takes_small_product(int64_t, int64_t, int64_t) { return false; }
+void small_product(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, float *, int64_t,
+                   bool) {}
+}  // namespace
+#endif
+
 template <>
 bool gemm<float>(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                  const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
-  if (m == 0 || n == 0 || k == 0 || !blas().sgemm) return false;
+  if (m == 0 || n == 0 || k == 0) return false;
+  const bool own = takes_small_product<float>(m, n, k) && (beta == 0 || beta == 1);
+  count_path(FK_PATH_SMALL_PRODUCT, own);
+  if (own) {
+    const int64_t a_row = trans_a ? 1 : lda, a_col = trans_a ? lda : 1;
+    if (!trans_b) {
+      small_product(m, n, k, a, a_row, a_col, b, ldb, c, ldc, beta == 1);
+    } else {
+      // bᵀ (b is [n, k]) copied once into row-major [k, n].
+      thread_local std::vector<float> transposed;
+      transposed.resize(static_cast<size_t>(k * n));
+      for (int64_t j = 0; j < n; ++j)
+        for (int64_t p = 0; p < k; ++p) transposed[p * n + j] = b[j * ldb + p];
+      small_product(m, n, k, a, a_row, a_col, transposed.data(), n, c, ldc, beta == 1);
+    }
+    return true;
+  }
+  if (!blas().sgemm) return false;
   row_major_gemm(blas().sgemm, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
   return true;
 }
@@ -346,7 +438,7 @@ bool dense_forward(const T *x, const T *w, const T *b, int64_t batch, int64_t in
   } else {
     for (int64_t i = 0; i < batch; ++i) std::copy(b, b + out, y + i * out);
   }
-  if (in <= kThin) {
+  if (in <= kThin && !takes_small_product<T>(batch, out, in)) {
     narrow_input_product(x, w, batch, in, out, y, scratch);
   } else if (!gemm<T>(false, true, batch, out, in, x, in, w, in, T(1), y, out)) {
     return false;

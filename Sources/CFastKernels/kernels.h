@@ -12,6 +12,8 @@ namespace ctorch {
 
 /// Whether the CPU runs the AVX2/FMA copies of the loops (false in a portable build).
 bool has_avx2();
+/// Counts one call of fast path `path` (an fk_path) on the calling thread: taken when `ran`, else declined.
+void count_path(int32_t path, bool ran);
 /// tanh of `n` float32 values (`in` and `out` the same array or disjoint).
 void tanh_f32(const float *in, float *out, int64_t n);
 

@@ -742,18 +742,29 @@ int ct_attach_backward(const ct_tensor *inputs, int64_t n_inputs, const ct_tenso
 
 int ct_clip_grad_norm(const ct_tensor *grads, int64_t n, double max_norm, double norm_type, double *total) {
   CT_GUARD(-1, {
-    // torch.nn.utils.clip_grad_norm_: one norm per gradient, their norm, then one scale factor for all.
+    // torch.nn.utils.clip_grad_norm_: the norm of the per-gradient norms, then one scale factor for all when it is
+    // below 1 (torch multiplies by the factor clamped at 1 always; multiplying by 1 changes nothing, so it is skipped).
     const std::vector<at::Tensor> gs = tensors_of(grads, n);
     if (gs.empty()) {
       *total = 0;
       return 0;
     }
-    const std::vector<at::Tensor> norms = at::_foreach_norm(gs, norm_type);
-    const at::Tensor stacked = at::stack(norms);
-    const at::Tensor norm = std::isinf(norm_type) ? stacked.max() : at::linalg_vector_norm(stacked, norm_type);
+    at::Tensor norm;
+    if (gs.size() == 1) {
+      norm = at::linalg_vector_norm(gs[0], norm_type);
+    } else {
+      const at::Tensor stacked = at::stack(at::_foreach_norm(gs, norm_type));
+      norm = std::isinf(norm_type) ? stacked.max() : at::linalg_vector_norm(stacked, norm_type);
+    }
     *total = norm.item<double>();
-    const at::Tensor factor = at::clamp_max(max_norm / (norm + 1e-6), 1.0);
-    at::_foreach_mul_(gs, factor);
+    // The factor in the gradients' floating type, as torch computes it (its scalar arithmetic on a float32 norm).
+    double factor;
+    if (norm.scalar_type() == at::kFloat) {
+      factor = static_cast<float>(max_norm) / (static_cast<float>(*total) + 1e-6f);
+    } else {
+      factor = max_norm / (*total + 1e-6);
+    }
+    if (factor < 1) at::_foreach_mul_(gs, at::Scalar(factor));
     return 0;
   })
 }

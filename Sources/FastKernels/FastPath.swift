@@ -12,6 +12,9 @@ public enum FastPath: Int32, CaseIterable, Sendable {
     case ppoStep = 2
     /// `actorCriticAct`: a rollout step (both networks and sampling) in one call.
     case act = 3
+    /// The float32 products inside the paths above: taken by Proxima's register-tiled AVX2 kernel (widths a multiple
+    /// of 16, small operands), declined to the BLAS (MKL) otherwise and always in a portable build.
+    case smallProduct = 4
 
     /// Calls made on the current thread that took the fast path and that it declined (then the plain path ran).
     public var counts: (taken: Int, declined: Int) {

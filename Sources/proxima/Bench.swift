@@ -1,4 +1,5 @@
 import ArgumentParser
+import FastKernels
 import Foundation
 import Environments
 import NeuralNetworks
@@ -84,7 +85,8 @@ enum TensorBenchmarks {
         let w3 = parameter([2, 64]), b3 = parameter([2])
         let parameters = [w1, b1, w2, b2, w3, b3]
         let mlpIterations = n(2000)
-        // The library's own network (`MLP`, a fused `Sequential`) with the same parameters.
+        // The network as reinforcement learning runs it: a `Sequential` through FastKernels' fused node
+        // (`Tensor.mlp`), with the same parameters.
         let network = Sequential([Linear(inputSize: 4, outputSize: 64), Activation(.tanh),
                                   Linear(inputSize: 64, outputSize: 64), Activation(.tanh),
                                   Linear(inputSize: 64, outputSize: 2)])
@@ -92,10 +94,13 @@ enum TensorBenchmarks {
             for (mine, theirs) in zip(network.parameters(), parameters) { mine.copy_(theirs) }
         }
         let networkParameters = network.parameters()
+        let denseLayers = network.denseLayers!
+        let fusedBefore = FastPath.mlp.counts.taken
         let mlpSeconds = fastestRun(iterations: mlpIterations) {
             for p in networkParameters { p.zeroGrad() }
-            network(x).square().mean().backward()
+            x.mlp(denseLayers).square().mean().backward()
         }
+        precondition(FastPath.mlp.counts.taken > fusedBefore, "the fused MLP did not run in the benchmark")
         // The same step written layer by layer: one autograd node per linear and tanh.
         let unfusedSeconds = fastestRun(iterations: mlpIterations) {
             for p in parameters { p.zeroGrad() }

@@ -80,7 +80,12 @@ int fk_actor_critic_act(const ct_tensor *weights, const ct_tensor *biases, const
 
 // ---- observability -----------------------------------------------------------------------------------------------
 /// The fast paths, for fk_path_counts.
-enum fk_path { FK_PATH_MLP = 0, FK_PATH_PPO_LOSS = 1, FK_PATH_PPO_STEP = 2, FK_PATH_ACT = 3, FK_PATH_COUNT = 4 };
+/// FK_PATH_SMALL_PRODUCT counts the float32 products inside those paths: taken by Proxima's AVX2 kernel, or
+/// declined to the BLAS.
+enum fk_path {
+  FK_PATH_MLP = 0, FK_PATH_PPO_LOSS = 1, FK_PATH_PPO_STEP = 2, FK_PATH_ACT = 3, FK_PATH_SMALL_PRODUCT = 4,
+  FK_PATH_COUNT = 5
+};
 /// How often path `path` ran (`taken`) and declined the inputs it was given (`declined`) on the calling thread.
 void fk_path_counts(int32_t path, int64_t *taken, int64_t *declined);
 /// The instruction set the kernels were compiled for and run with: "avx2" (x86-64 with AVX2 and FMA at run time) or
