@@ -373,6 +373,48 @@ __attribute__((always_inline)) inline void narrow_input_product_body(const T *x,
   }
 }
 
+// dw[O, I] = gᵀ·h for inputs of at most kThin features (a first layer's weight gradient): accumulated transposed,
+// [I, O], so that the loop runs vectorised over the outputs, then transposed into place.
+template <typename T>
+__attribute__((always_inline)) inline void narrow_weight_gradient_body(const T *g, const T *h, T *dw, int64_t batch,
+                                                                     int64_t outs, int64_t in,
+                                                                     std::vector<T> &transposed) {
+  transposed.assign(static_cast<size_t>(in * outs), T(0));
+  for (int64_t i = 0; i < batch; ++i) {
+    const T *__restrict gi = g + i * outs;
+    for (int64_t k = 0; k < in; ++k) {
+      const T hk = h[i * in + k];
+      T *__restrict acc = transposed.data() + k * outs;
+      for (int64_t o = 0; o < outs; ++o) acc[o] += hk * gi[o];
+    }
+  }
+  for (int64_t o = 0; o < outs; ++o)
+    for (int64_t k = 0; k < in; ++k) dw[o * in + k] = transposed[k * outs + o];
+}
+
+// y[B, O] += x·Wᵀ for layers of at most kThin outputs (a policy or value head): one dot product per output; a BLAS
+// call costs more to set up than these few products. The dot product keeps 16 independent partial sums (what two
+// AVX registers hold), so it vectorises without reassociating a single sum, and adds them in a fixed order.
+template <typename T>
+__attribute__((always_inline)) inline void thin_output_product_body(const T *x, const T *w, int64_t batch, int64_t in,
+                                                                  int64_t out, T *y) {
+  constexpr int64_t kLanes = 16;
+  const int64_t whole = in - in % kLanes;
+  for (int64_t i = 0; i < batch; ++i) {
+    const T *__restrict xi = x + i * in;
+    for (int64_t o = 0; o < out; ++o) {
+      const T *__restrict wo = w + o * in;
+      T lanes[kLanes] = {};
+      for (int64_t k = 0; k < whole; k += kLanes)
+        for (int64_t j = 0; j < kLanes; ++j) lanes[j] += xi[k + j] * wo[k + j];
+      T sum = 0;
+      for (int64_t j = 0; j < kLanes; ++j) sum += lanes[j];
+      for (int64_t k = whole; k < in; ++k) sum += xi[k] * wo[k];
+      y[i * out + o] += sum;
+    }
+  }
+}
+
 // The loops above are written once and compiled twice, for the baseline instruction set and for AVX2/FMA (twice the
 // vector width); the copy is picked at run time, as for tanh.
 #if FK_X86_COPIES
@@ -399,6 +441,11 @@ CTORCH_TWICE(narrow_input_product,
              (x, w, batch, in, out, y, transposed))
 CTORCH_TWICE(activation_bias_backward, (T *g, const T *y, T *db, int64_t batch, int64_t width, int32_t activation),
              (g, y, db, batch, width, activation))
+CTORCH_TWICE(narrow_weight_gradient,
+             (const T *g, const T *h, T *dw, int64_t batch, int64_t outs, int64_t in, std::vector<T> &transposed),
+             (g, h, dw, batch, outs, in, transposed))
+CTORCH_TWICE(thin_output_product, (const T *x, const T *w, int64_t batch, int64_t in, int64_t out, T *y),
+             (x, w, batch, in, out, y))
 #undef CTORCH_TWICE
 
 // gᵀ·h, the gradient of a weight, summed over the batch in blocks: some BLAS libraries multiply these tall-and-thin
@@ -413,6 +460,11 @@ bool weight_gradient(const T *g, const T *below, T *dw, int64_t rows, int64_t ou
   }
   if (outs <= kThin) {
     thin_weight_gradient(g, below, dw, rows, outs, ins);
+    return true;
+  }
+  if (ins <= kThin) {
+    thread_local std::vector<T> transposed;
+    narrow_weight_gradient(g, below, dw, rows, outs, ins, transposed);
     return true;
   }
   if (!blas_available()) return false;
@@ -440,6 +492,8 @@ bool dense_forward(const T *x, const T *w, const T *b, int64_t batch, int64_t in
   }
   if (in <= kThin && !takes_small_product<T>(batch, out, in)) {
     narrow_input_product(x, w, batch, in, out, y, scratch);
+  } else if (out <= kThin) {
+    thin_output_product(x, w, batch, in, out, y);
   } else if (!gemm<T>(false, true, batch, out, in, x, in, w, in, T(1), y, out)) {
     return false;
   }
