@@ -6,6 +6,10 @@
 #include "kernels.h"
 #include "ppo.h"
 
+#include <ATen/Parallel.h>
+
+#include <atomic>
+
 using namespace ctorch::abi;
 
 namespace {
@@ -31,6 +35,15 @@ std::vector<ctorch::DenseLayer> dense_layers(const ct_tensor *weights, const ct_
 }  // namespace
 
 void ctorch::count_path(int32_t path, bool ran) { ++(ran ? taken : declined)[path]; }
+
+namespace {
+std::atomic<int32_t> requested_threads{0};
+}
+
+int ctorch::kernel_threads() {
+  const int32_t n = requested_threads.load(std::memory_order_relaxed);
+  return n > 0 ? n : at::get_num_threads();
+}
 
 extern "C" {
 
@@ -110,5 +123,9 @@ void fk_path_counts(int32_t path, int64_t *taken_out, int64_t *declined_out) {
 const char *fk_kernel_variant(void) { return ctorch::has_avx2() ? "avx2" : "portable"; }
 
 int32_t fk_blas_available(void) { return ctorch::blas_available() ? 1 : 0; }
+
+void fk_set_threads(int32_t n) { requested_threads.store(n > 0 ? n : 0, std::memory_order_relaxed); }
+
+int32_t fk_threads(void) { return requested_threads.load(std::memory_order_relaxed); }
 
 }  // extern "C"

@@ -12,6 +12,8 @@ namespace ctorch {
 
 /// Whether the CPU runs the AVX2/FMA copies of the loops (false in a portable build).
 bool has_avx2();
+/// The threads the fused kernels may use: fk_set_threads's value, else libtorch's intra-op count.
+int kernel_threads();
 /// Counts one call of fast path `path` (an fk_path) on the calling thread: taken when `ran`, else declined.
 void count_path(int32_t path, bool ran);
 /// tanh of `n` float32 values (`in` and `out` the same array or disjoint).

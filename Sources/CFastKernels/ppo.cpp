@@ -309,7 +309,7 @@ void fused_step(const std::vector<DenseLayer> &policy_layers, const std::vector<
     backward(value, x.data(), batch, ws);
   };
 
-  if (at::get_num_threads() >= 2) {
+  if (kernel_threads() >= 2) {
     // Each half on its own thread, each product on that thread alone (the BLAS would otherwise split it again).
     BlasThreadLimit one_thread(1);
     run_pair(policy_task, value_task);

@@ -27,6 +27,13 @@ public enum FastPath: Int32, CaseIterable, Sendable {
     /// `-Xcxx -DPROXIMA_PORTABLE_KERNELS`).
     public static var kernelVariant: String { String(cString: fk_kernel_variant()) }
 
+    /// Threads the fused kernels may use (PPO's step runs its policy and value halves in parallel from 2); nil:
+    /// libtorch's intra-op count. Results do not depend on it.
+    public static var threads: Int? {
+        get { fk_threads() > 0 ? Int(fk_threads()) : nil }
+        set { fk_set_threads(Int32(newValue ?? 0)) }
+    }
+
     /// Whether the BLAS the fused products call (libtorch's MKL) was found; without it every fast path declines.
     public static var blasAvailable: Bool { fk_blas_available() != 0 }
 }

@@ -4,9 +4,8 @@ import Torch
 
 /// PPO's minibatch gradient for `MLPActorCritic` in one call (`ppoActorCriticGradients`): gather the minibatch, run
 /// the policy and value networks, compute the objective and back-propagate, without autograd, writing straight into
-/// the parameters' gradients. For the default CartPole networks a gradient step takes 790 µs on one thread of our
-/// machine against 1,180 µs through autograd (with fused MLP nodes and `FusedPPOLoss`); with two threads the policy
-/// and value halves run in parallel.
+/// the parameters' gradients, much cheaper than autograd for small networks (docs/benchmarks.md); with two threads
+/// (`FastPath.threads`) the policy and value halves run in parallel.
 ///
 /// Built once per update; nil when it does not apply (a custom policy, a shared trunk, layers that cannot be fused,
 /// MultiDiscrete actions, parameters not packed in one buffer), and PPO then uses autograd. Tests check that it gives

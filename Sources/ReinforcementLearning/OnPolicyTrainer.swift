@@ -1,4 +1,5 @@
 import Environments
+import FastKernels
 import Foundation
 import NeuralNetworks
 import Torch
@@ -116,6 +117,18 @@ public final class OnPolicyTrainer {
         let start = Date()
         let stepsAtStart = steps
         policy.train()
+        // With the fused PPO step the threads go to its policy and value halves, and libtorch runs on one thread
+        // meanwhile: OpenMP's workers keep spinning after each parallel region and would compete with the halves.
+        let libtorchThreads = LibTorch.numThreads
+        if libtorchThreads > 1, config.algorithm == .ppo, config.ppoGradients == .fusedStep,
+           (policy as? MLPActorCritic)?.separateNetworks != nil {
+            FastPath.threads = libtorchThreads
+            LibTorch.numThreads = 1
+        }
+        defer {
+            LibTorch.numThreads = libtorchThreads
+            FastPath.threads = nil
+        }
         while update < totalUpdates {
             // libtorch failures inside an update (out of memory, above all) become a thrown error: nothing from the
             // failed update is logged or checkpointed, so the last checkpoint stays the run's state.
@@ -196,7 +209,7 @@ public final class OnPolicyTrainer {
 
     func writeRunFacts(status: String) throws {
         var facts: [String: Any] = [
-            "algorithm": config.algorithm.rawValue, "env": config.env, "seed": config.seed, "threads": LibTorch.numThreads,
+            "algorithm": config.algorithm.rawValue, "env": config.env, "seed": config.seed, "threads": FastPath.threads ?? LibTorch.numThreads,
             "libtorch": LibTorch.version, "proxima": proximaVersion, "status": status, "steps": steps, "updates": update,
             "total_steps": config.updates * config.nSteps * config.nEnvs, "updated_at": ISO8601DateFormatter().string(from: Date()),
         ]

@@ -91,6 +91,11 @@ void fk_path_counts(int32_t path, int64_t *taken, int64_t *declined);
 /// The instruction set the kernels were compiled for and run with: "avx2" (x86-64 with AVX2 and FMA at run time) or
 /// "portable" (plain C++: other CPUs, or a build with PROXIMA_PORTABLE_KERNELS defined).
 const char *fk_kernel_variant(void);
+/// Sets how many threads the fused kernels may use (PPO's step runs its policy and value halves in parallel from 2);
+/// 0 or less: follow libtorch's intra-op thread count (the default).
+void fk_set_threads(int32_t n);
+/// The count fk_set_threads set, or 0 when the kernels follow libtorch's.
+int32_t fk_threads(void);
 /// Whether the BLAS the fused products call was found (libtorch's MKL, through its Fortran entry points).
 int32_t fk_blas_available(void);
 
