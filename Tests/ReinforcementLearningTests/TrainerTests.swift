@@ -131,11 +131,16 @@ struct TrainerTests {
         #expect(a.contains { !$0.value.equal(c[$0.key]!) })
     }
 
+    /// A short PPO CartPole run on one thread with a checkpoint every second update (128 steps per update).
+    static func shortCheckpointedRun(totalSteps: Int) -> [String] {
+        ["train", "ppo", "--env", "CartPole-v1", "--set", "n_envs=2", "--set", "n_steps=64", "--set", "batch_size=64",
+         "--set", "n_epochs=2", "--set", "checkpoint_interval=2", "--total-steps", "\(totalSteps)", "--seed", "5",
+         "--threads", "1", "--eval-episodes", "0", "--quiet"]
+    }
+
     @Test("a killed run resumed from its checkpoint ends with the same parameters as an uninterrupted run")
     func killAndResume() throws {
-        let common = ["train", "ppo", "--env", "CartPole-v1", "--set", "n_envs=2", "--set", "n_steps=64", "--set", "batch_size=64",
-                      "--set", "n_epochs=2", "--set", "checkpoint_interval=2", "--total-steps", "4096", "--seed", "5",
-                      "--threads", "1", "--eval-episodes", "0", "--quiet"]
+        let common = Self.shortCheckpointedRun(totalSteps: 4096)
         let straight = try temporaryDirectory().appendingPathComponent("straight")
         #expect(try runProxima(common + ["--out", straight.path]).status == 0)
 
@@ -168,9 +173,7 @@ struct TrainerTests {
 
     @Test("running out of memory inside an update is an error with exit code 2; the last checkpoint is intact and resumes to the same end")
     func outOfMemoryInsideAnUpdate() throws {
-        let common = ["train", "ppo", "--env", "CartPole-v1", "--set", "n_envs=2", "--set", "n_steps=64", "--set", "batch_size=64",
-                      "--set", "n_epochs=2", "--set", "checkpoint_interval=2", "--total-steps", "2048", "--seed", "5",
-                      "--threads", "1", "--eval-episodes", "0", "--quiet"]
+        let common = Self.shortCheckpointedRun(totalSteps: 2048)
         let straight = try temporaryDirectory().appendingPathComponent("straight")
         #expect(try runProxima(common + ["--out", straight.path]).status == 0)
 
