@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Checks that TensorBoard's own event-file loader reads Proxima's event files: tags, steps and values must equal
-# metrics.jsonl. Installs the tensorboard package into .venv-tensorboard when missing; if that is impossible it says
-# so and fails only when CI is set.
+# metrics.jsonl. Installs the tensorboard package into a venv outside the clone (/var/cache/proxima/tensorboard-venv
+# as root, else ~/.cache/proxima/tensorboard-venv; PROXIMA_TENSORBOARD_VENV overrides) when missing; if that is
+# impossible it says so and fails only when CI is set.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-venv=.venv-tensorboard
+if [[ -n ${PROXIMA_TENSORBOARD_VENV:-} ]]; then venv=$PROXIMA_TENSORBOARD_VENV
+elif [[ $(id -u) -eq 0 ]]; then venv=/var/cache/proxima/tensorboard-venv
+else venv=${XDG_CACHE_HOME:-$HOME/.cache}/proxima/tensorboard-venv
+fi
 if ! "$venv/bin/python" -c "import tensorboard" 2>/dev/null; then
   echo "tensorboard_reads: installing tensorboard into $venv"
-  if ! { python3 -m venv "$venv" && "$venv/bin/pip" install -q tensorboard; }; then
+  if ! { mkdir -p "$(dirname "$venv")" && python3 -m venv "$venv" && "$venv/bin/pip" install -q tensorboard; }; then
     echo "tensorboard_reads: cannot install the tensorboard package"
     if [[ -n ${CI:-} ]]; then exit 1; fi
     exit 0
