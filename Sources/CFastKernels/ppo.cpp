@@ -7,11 +7,10 @@
 // minibatches of a few hundred samples.
 //
 // The fused step goes further for MLPActorCritic: gather the minibatch, run both networks, compute the objective and
-// back-propagate, all on raw arrays (kernels.cpp's BLAS products, tanh and loops). For PPO's default CartPole
-// networks (two 4→64→64 MLPs, batches of 256) a gradient step takes 790 µs on one thread of our machine against
-// 1,180 µs for the fused MLP nodes driven by libtorch's autograd engine, whose bookkeeping is the difference. The
-// policy half (policy network, surrogate, entropy) and the value half (value network, value loss) share nothing but
-// the observations, so with two or more threads they run side by side.
+// back-propagate, all on raw arrays (kernels.cpp's products, tanh and loops), which for PPO's default CartPole
+// networks saves most of a step's cost compared with driving the fused MLP nodes through libtorch's autograd engine
+// (docs/benchmarks.md). The policy half (policy network, surrogate, entropy) and the value half (value network, value
+// loss) share nothing but the observations, so with two or more threads (fk_set_threads) they run side by side.
 #include "ppo.h"
 
 #include <ATen/Parallel.h>  // at::get_num_threads
