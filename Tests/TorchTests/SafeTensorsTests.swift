@@ -62,12 +62,15 @@ struct SafeTensorsTests {
         let tied = config["tie_word_embeddings"] as? Bool ?? true
         #expect((tensors["lm_head.weight"] != nil) == !tied)
         if let head = tensors["lm_head.weight"] { #expect(head.shape == [vocab, hidden]) }
+        // Qwen3's head_dim is its own setting (not hidden / heads), and its per-head q/k norms have that width.
+        let headDim = config["head_dim"] as? Int ?? hidden / (heads ?? 1)
         for (name, t) in tensors where name.hasSuffix("norm.weight") || name.contains("ln_") {
-            #expect(t.shape == [hidden], "\(name)")
+            let perHead = name.hasSuffix("q_norm.weight") || name.hasSuffix("k_norm.weight")
+            #expect(t.shape == [perHead ? headDim : hidden], "\(name)")
         }
-        let headDim = hidden / (heads ?? 1)
         for (name, t) in tensors {
-            if name.hasSuffix("q_proj.weight") || name.hasSuffix("o_proj.weight") { #expect(t.shape == [hidden, hidden], "\(name)") }
+            if name.hasSuffix("q_proj.weight") { #expect(t.shape == [(heads ?? 1) * headDim, hidden], "\(name)") }
+            if name.hasSuffix("o_proj.weight") { #expect(t.shape == [hidden, (heads ?? 1) * headDim], "\(name)") }
             if name.hasSuffix("k_proj.weight") || name.hasSuffix("v_proj.weight") { #expect(t.shape == [kvHeads! * headDim, hidden], "\(name)") }
             if name.hasSuffix("gate_proj.weight") || name.hasSuffix("up_proj.weight") { #expect(t.shape == [intermediate, hidden], "\(name)") }
             if name.hasSuffix("down_proj.weight") { #expect(t.shape == [hidden, intermediate], "\(name)") }
