@@ -165,10 +165,9 @@ public final class OnPolicyTrainer {
                 metrics["time/rollout_seconds"] = rolloutSeconds
                 metrics["time/train_seconds"] = Date().timeIntervalSince(trainStart)
                 metrics["rollout/episodes"] = Double(collector.totalEpisodes)
-                if !collector.episodeReturns.isEmpty {
-                    let meanReturn = collector.episodeReturns.reduce(0, +) / Double(collector.episodeReturns.count)
+                if let meanReturn = collector.meanEpisodeReturn {
                     metrics["rollout/ep_rew_mean"] = meanReturn
-                    metrics["rollout/ep_len_mean"] = collector.episodeLengths.reduce(0, +) / Double(collector.episodeLengths.count)
+                    metrics["rollout/ep_len_mean"] = collector.meanEpisodeLength
                     curve.append((Double(steps), meanReturn))
                 }
                 if let faultUpdate = Self.injectedAllocationFailureUpdate, update == faultUpdate {
@@ -185,13 +184,13 @@ public final class OnPolicyTrainer {
         }
         try checkpointWriter.wait()
         if showProgress {
-            progress.finish(step: steps, metrics: [("return", collector.episodeReturns.isEmpty ? .nan : collector.episodeReturns.reduce(0, +) / Double(collector.episodeReturns.count))])
+            progress.finish(step: steps, metrics: [("return", collector.meanEpisodeReturn ?? .nan)])
         }
         try PolicyArtifact(policy: policy, normalizer: collector.observationNormalizer, config: config,
                            actionSpace: collector.environments.actionSpace).write(to: modelURL)
         let curveURL = try writeLearningCurve()
         try writeRunFacts(status: "finished")
-        let meanReturn = collector.episodeReturns.isEmpty ? .nan : collector.episodeReturns.reduce(0, +) / Double(collector.episodeReturns.count)
+        let meanReturn = collector.meanEpisodeReturn ?? .nan
         return TrainingSummary(runDirectory: runDirectory, steps: steps, updates: update, seconds: Date().timeIntervalSince(start),
                                meanEpisodeReturn: meanReturn, episodes: collector.totalEpisodes, learningCurve: curveURL)
     }
@@ -213,8 +212,8 @@ public final class OnPolicyTrainer {
             "libtorch": LibTorch.version, "proxima": proximaVersion, "status": status, "steps": steps, "updates": update,
             "total_steps": config.updates * config.nSteps * config.nEnvs, "updated_at": ISO8601DateFormatter().string(from: Date()),
         ]
-        if !collector.episodeReturns.isEmpty {
-            facts["last_return"] = collector.episodeReturns.reduce(0, +) / Double(collector.episodeReturns.count)
+        if let meanReturn = collector.meanEpisodeReturn {
+            facts["last_return"] = meanReturn
         }
         if let best = curve.map(\.y).max() { facts["best_return"] = best }
         let data = try JSONSerialization.data(withJSONObject: facts, options: [.prettyPrinted, .sortedKeys])

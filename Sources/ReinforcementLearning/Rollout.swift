@@ -49,6 +49,16 @@ public final class RolloutCollector {
     /// Returns and lengths of finished episodes, oldest first (the newest `historyLength`).
     public private(set) var episodeReturns: [Double] = []
     public private(set) var episodeLengths: [Double] = []
+
+    /// The mean return of the episodes in `episodeReturns` (the last 100 finished), or nil before the first one ends.
+    public var meanEpisodeReturn: Double? {
+        episodeReturns.isEmpty ? nil : episodeReturns.reduce(0, +) / Double(episodeReturns.count)
+    }
+
+    /// The mean length of the same episodes, or nil before the first one ends.
+    public var meanEpisodeLength: Double? {
+        episodeLengths.isEmpty ? nil : episodeLengths.reduce(0, +) / Double(episodeLengths.count)
+    }
     public var totalEpisodes = 0
     let historyLength = 100
     /// The policy's current (normalised) observations, [N × size].
