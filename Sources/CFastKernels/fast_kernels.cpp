@@ -17,7 +17,6 @@ namespace {
 // Per thread, so that a caller (a test, a trainer) sees exactly the calls it made, whatever other threads do.
 thread_local int64_t taken[FK_PATH_COUNT], declined[FK_PATH_COUNT];
 
-void count(int32_t path, bool ran) { ctorch::count_path(path, ran); }
 
 // Layers [first, first + count) of the parallel layer arrays (gradient arrays may be NULL).
 std::vector<ctorch::DenseLayer> dense_layers(const ct_tensor *weights, const ct_tensor *biases,
@@ -57,7 +56,7 @@ ct_tensor fk_mlp(ct_tensor x, const ct_tensor *weights, const ct_tensor *biases,
     }
     const at::Tensor &input = x->t;
     const bool fused = input.dim() >= 1 && ctorch::fused_mlp_applies(input.reshape({-1, input.size(-1)}), ws, bs);
-    count(FK_PATH_MLP, fused);
+    ctorch::count_path(FK_PATH_MLP, fused);
     return ctorch::fused_mlp(input, ws, bs, activations);
   })
 }
@@ -68,7 +67,7 @@ int fk_ppo_loss(ct_tensor head, ct_tensor log_std, ct_tensor values, ct_tensor a
   CT_STATUS({
     const auto grads = ctorch::ppo_loss(head->t, log_std ? log_std->t : at::Tensor(), values->t, actions->t,
                                         old_log_probs->t, advantages->t, old_values->t, returns->t, *settings, *out);
-    count(FK_PATH_PPO_LOSS, true);
+    ctorch::count_path(FK_PATH_PPO_LOSS, true);
     *grad_head = wrap(grads.head);
     *grad_log_std = grads.log_std.defined() ? wrap(grads.log_std) : nullptr;
     *grad_values = wrap(grads.values);
@@ -89,7 +88,7 @@ int fk_ppo_actor_critic_step(const ct_tensor *weights, const ct_tensor *biases, 
     const bool done = ctorch::ppo_actor_critic_step(policy, value, log_std ? log_std->t : at::Tensor(),
                                                     log_std_grad ? log_std_grad->t : at::Tensor(), categorical != 0,
                                                     batch, *settings, *out);
-    count(FK_PATH_PPO_STEP, done);
+    ctorch::count_path(FK_PATH_PPO_STEP, done);
     return done ? 1 : 0;
   })
 }
@@ -104,7 +103,7 @@ int fk_actor_critic_act(const ct_tensor *weights, const ct_tensor *biases, const
     ctorch::ActorCriticActions result;
     const bool done = ctorch::actor_critic_act(policy, value, log_std ? log_std->t : at::Tensor(), categorical != 0,
                                                observations->t, gen_of(generator), result);
-    count(FK_PATH_ACT, done);
+    ctorch::count_path(FK_PATH_ACT, done);
     if (!done) return 0;
     *actions = wrap(result.actions);
     *log_probs = wrap(result.log_probs);

@@ -103,10 +103,7 @@ extern "C" {
 const char *ct_last_error(void) { return last_error.c_str(); }
 
 void ct_free(ct_tensor t) {
-  if (!t) return;
-  live_handles.fetch_sub(1, std::memory_order_relaxed);
-  --thread_handle_balance;
-  delete t;
+  if (t) ct_free_handle(t);
 }
 
 int64_t ct_live_handles(void) { return live_handles.load(); }

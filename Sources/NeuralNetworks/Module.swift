@@ -231,6 +231,12 @@ class PropertyStorage {
     var version = 0
 }
 
+/// The value a `@Key` or `@Buffer` property holds (nil until a named property without an initial value gets one).
+final class PropertyBox<Value>: PropertyStorage {
+    var value: Value? { didSet { version += 1 } }
+    init(_ value: Value?) { self.value = value }
+}
+
 /// A `@Key` or `@Buffer` wrapper.
 protocol StoredProperty {
     var propertyStorage: PropertyStorage { get }
@@ -319,24 +325,19 @@ protocol ReplaceableProperty {
 @propertyWrapper
 public struct Key<Value>: KeyedProperty, ReplaceableProperty, StoredProperty {
     /// Shared storage, so that replacing the child through reflection (which only sees copies of the wrapper)
-    /// changes what the property returns. Nil until a named property without an initial value gets one.
-    final class Storage: PropertyStorage {
-        var value: Value? { didSet { version += 1 } }
-        init(_ value: Value?) { self.value = value }
-    }
-
-    let storage: Storage
+    /// changes what the property returns.
+    let storage: PropertyBox<Value>
     /// The checkpoint name, or nil for the property's name.
     public let name: String?
 
     public init(wrappedValue: Value, _ name: String? = nil) {
-        storage = Storage(wrappedValue)
+        storage = PropertyBox(wrappedValue)
         self.name = name
     }
 
     /// A named property whose value `init` provides (see the type's documentation).
     public init(_ name: String) {
-        storage = Storage(nil)
+        storage = PropertyBox(nil)
         self.name = name
     }
 
@@ -383,22 +384,17 @@ protocol BufferProperty {
 /// without an initial value is given one in `init` as `Key` describes.
 @propertyWrapper
 public struct Buffer: BufferProperty, StoredProperty {
-    final class Storage: PropertyStorage {
-        var value: Tensor? { didSet { version += 1 } }
-        init(_ value: Tensor?) { self.value = value }
-    }
-
-    let storage: Storage
+    let storage: PropertyBox<Tensor>
     public let name: String?
 
     public init(wrappedValue: Tensor, _ name: String? = nil) {
-        storage = Storage(wrappedValue)
+        storage = PropertyBox(wrappedValue)
         self.name = name
     }
 
     /// A named buffer whose value `init` provides.
     public init(_ name: String) {
-        storage = Storage(nil)
+        storage = PropertyBox(nil)
         self.name = name
     }
 
