@@ -26,6 +26,7 @@ let package = Package(
         .library(name: "NeuralNetworks", targets: ["NeuralNetworks"]),
         .library(name: "Environments", targets: ["Environments"]),
         .library(name: "Tracking", targets: ["Tracking"]),
+        .library(name: "Training", targets: ["Training"]),
         .library(name: "ReinforcementLearning", targets: ["ReinforcementLearning"]),
         .executable(name: "proxima", targets: ["proxima"]),
     ],
@@ -45,12 +46,14 @@ let package = Package(
         .target(name: "NeuralNetworks", dependencies: ["Torch"]),
         .target(name: "Environments", dependencies: ["Torch"]),
         .target(name: "Tracking"),
-        .target(name: "ReinforcementLearning", dependencies: ["Torch", "NeuralNetworks", "FastKernels", "Environments", "Tracking",
+        // The training skeleton every trainer runs on: the loop, checkpoints, recorders (docs/architecture.md).
+        .target(name: "Training", dependencies: ["Torch", "NeuralNetworks", "Tracking"]),
+        .target(name: "ReinforcementLearning", dependencies: ["Torch", "NeuralNetworks", "FastKernels", "Environments", "Tracking", "Training",
                                                             .product(name: "Yams", package: "Yams")],
                 resources: [.copy("Resources/hyperparams")]),
         .executableTarget(
             name: "proxima",
-            dependencies: ["Torch", "NeuralNetworks", "FastKernels", "Environments", "Tracking", "ReinforcementLearning", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Torch", "NeuralNetworks", "FastKernels", "Environments", "Tracking", "Training", "ReinforcementLearning", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             linkerSettings: runPath
         ),
         .target(name: "TestSupport", dependencies: ["Torch"], path: "Tests/TestSupport"),
@@ -59,6 +62,7 @@ let package = Package(
         .testTarget(name: "FastKernelsTests", dependencies: ["FastKernels", "NeuralNetworks", "TestSupport"], linkerSettings: runPath),
         .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "TestSupport"], linkerSettings: runPath),
         .testTarget(name: "TrackingTests", dependencies: ["Tracking", "TestSupport"], linkerSettings: runPath),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNetworks", "TestSupport"], linkerSettings: runPath),
         .testTarget(name: "ReinforcementLearningTests", dependencies: ["ReinforcementLearning", "FastKernels", "TestSupport", "proxima"], linkerSettings: runPath),
     ],
     cxxLanguageStandard: .cxx20

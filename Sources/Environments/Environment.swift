@@ -1,4 +1,5 @@
 import Foundation
+import Torch
 
 /// What one call of `step` returns (Gymnasium's 5-tuple).
 public struct Step: Sendable {
@@ -50,7 +51,7 @@ public protocol StatefulEnvironment: Environment {
     func observation() -> [Float]
 }
 
-public enum EnvironmentError: Error, CustomStringConvertible, Equatable {
+public enum EnvironmentError: ProximaError, Equatable {
     case invalidAction(environment: String, action: Action, space: Space)
     case unknownEnvironment(id: String, registered: [String])
     case invalidArgument(String)

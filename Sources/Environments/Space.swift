@@ -1,7 +1,7 @@
 import Foundation
 
 /// The set of valid observations or actions, as Gymnasium's spaces.
-public enum Space: Equatable, CustomStringConvertible, Sendable {
+public enum Space: Equatable, Codable, CustomStringConvertible, Sendable {
     /// Integers `start ..< start + n`.
     case discrete(n: Int, start: Int = 0)
     /// Real vectors with element-wise bounds (infinite bounds allowed).
@@ -11,7 +11,7 @@ public enum Space: Equatable, CustomStringConvertible, Sendable {
     /// A vector of n bits.
     case multiBinary(n: Int)
 
-    public enum BoxDType: String, Sendable { case float32, float64 }
+    public enum BoxDType: String, Codable, Sendable { case float32, float64 }
 
     /// A box with the same bounds everywhere.
     public static func box(low: Double, high: Double, shape: [Int], dtype: BoxDType = .float32) -> Space {

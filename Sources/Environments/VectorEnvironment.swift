@@ -12,6 +12,8 @@ import Torch
 /// With `threads > 1` the sub-environments step concurrently in chunks (worth it for expensive environments only).
 public final class VectorEnvironment {
     public let environments: [Environment]
+    /// The environments' id: the registry id they were made from, else the first environment's own id.
+    public let id: String
     public let observationSize: Int
     public let threads: Int
 
@@ -33,7 +35,8 @@ public final class VectorEnvironment {
     public var observationSpace: Space { environments[0].observationSpace }
     public var actionSpace: Space { environments[0].actionSpace }
 
-    public init(_ environments: [Environment], threads: Int = 1) {
+    public init(_ environments: [Environment], threads: Int = 1, id: String? = nil) {
+        self.id = id ?? environments[0].id
         precondition(!environments.isEmpty, "VectorEnvironment needs at least one environment")
         let size = environments[0].observationSpace.flatSize
         precondition(environments.allSatisfy { $0.observationSpace.flatSize == size }, "sub-environments have different observation sizes")
@@ -51,7 +54,7 @@ public final class VectorEnvironment {
     public convenience init(id: String, count: Int, threads: Int = 1, arguments: [String: Double] = [:],
                             wrap: (Environment) -> Environment = { $0 }) throws {
         guard count > 0 else { throw EnvironmentError.invalidArgument("number of environments must be positive, got \(count)") }
-        self.init(try (0..<count).map { _ in wrap(try Registry.make(id, arguments: arguments)) }, threads: threads)
+        self.init(try (0..<count).map { _ in wrap(try Registry.make(id, arguments: arguments)) }, threads: threads, id: id)
     }
 
     /// Resets every sub-environment; sub-environment i gets seed `seed + i` when a seed is given.

@@ -74,18 +74,17 @@ public final class TimeLimit: Wrapper {
     }
 }
 
-/// Adds `episode.r` (return), `episode.l` (length) and `episode.t` (seconds) to the info of an episode's last step.
+/// Adds `episode.r` (return), `episode.l` (length) and `episode.t` (seconds) to the info of an episode's last step,
+/// and keeps the recent episodes in `history`.
 public final class RecordEpisodeStatistics: Wrapper {
     var episodeReturn = 0.0
     var episodeLength = 0
     var start = Date()
-    /// Returns and lengths of the most recent finished episodes (newest last, at most `historyLength`).
-    public private(set) var returns: [Double] = []
-    public private(set) var lengths: [Int] = []
-    public let historyLength: Int
+    /// The most recent finished episodes.
+    public private(set) var history: EpisodeHistory
 
     public init(_ env: Environment, historyLength: Int = 100) {
-        self.historyLength = historyLength
+        history = EpisodeHistory(capacity: historyLength)
         super.init(env)
     }
 
@@ -104,79 +103,35 @@ public final class RecordEpisodeStatistics: Wrapper {
             result.info["episode.r"] = episodeReturn
             result.info["episode.l"] = Double(episodeLength)
             result.info["episode.t"] = Date().timeIntervalSince(start)
-            returns.append(episodeReturn)
-            lengths.append(episodeLength)
-            if returns.count > historyLength {
-                returns.removeFirst()
-                lengths.removeFirst()
-            }
+            history.append(return: episodeReturn, length: episodeLength)
         }
         return result
     }
 }
 
-/// Running mean and variance with Gymnasium's parallel update (count starts at `epsilon`, variance at 1).
-public struct RunningMeanStd: Codable, Equatable, Sendable {
-    public var mean: [Double]
-    public var variance: [Double]
-    public var count: Double
-
-    public init(size: Int, epsilon: Double = 1e-4) {
-        mean = Array(repeating: 0, count: size)
-        variance = Array(repeating: 1, count: size)
-        count = epsilon
-    }
-
-    /// Mean, variance and count in one float64 vector, for checkpoints.
-    public var tensor: Tensor { Tensor(mean + variance + [count]) }
-
-    /// Statistics saved as `tensor`.
-    public init(tensor: Tensor) throws {
-        let v = tensor.doubles
-        guard v.count >= 3, v.count % 2 == 1 else {
-            throw EnvironmentError.invalidArgument("running statistics need 2n + 1 values (mean, variance, count), got \(v.count)")
-        }
-        let n = (v.count - 1) / 2
-        mean = Array(v[0..<n])
-        variance = Array(v[n..<(2 * n)])
-        count = v[2 * n]
-    }
-
-    /// Folds in one sample.
-    public mutating func update(_ x: [Double]) { update(batchMean: x, batchVariance: Array(repeating: 0, count: x.count), batchCount: 1) }
-
-    /// Folds in a batch given by its mean, population variance and size.
-    public mutating func update(batchMean: [Double], batchVariance: [Double], batchCount: Double) {
-        let total = count + batchCount
-        for i in mean.indices {
-            let delta = batchMean[i] - mean[i]
-            let m2 = variance[i] * count + batchVariance[i] * batchCount + delta * delta * count * batchCount / total
-            mean[i] += delta * batchCount / total
-            variance[i] = m2 / total
-        }
-        count = total
-    }
-}
-
-/// Standardises observations with running statistics: (x − mean) / √(var + ε). Set `isFrozen` to stop updating
+/// Standardises observations with running statistics (an `ObservationNormalizer` without clipping):
+/// (x − mean) / √(var + ε), the statistics updated with every observation. Set `isFrozen` to stop updating
 /// (evaluation); save and restore `statistics` with checkpoints.
 public final class NormalizeObservation: ObservationWrapper {
-    public var statistics: RunningMeanStd
+    public var normalizer: ObservationNormalizer
     public var isFrozen = false
-    public let epsilon: Double
+
+    /// The running statistics (what checkpoints save).
+    public var statistics: RunningMeanStd {
+        get { normalizer.statistics }
+        set { normalizer.statistics = newValue }
+    }
 
     public init(_ env: Environment, epsilon: Double = 1e-8) {
-        statistics = RunningMeanStd(size: env.observationSpace.flatSize)
-        self.epsilon = epsilon
+        normalizer = ObservationNormalizer(size: env.observationSpace.flatSize, clip: .infinity, epsilon: epsilon)
         super.init(env)
     }
 
     public override var observationSpace: Space { .box(low: -.infinity, high: .infinity, shape: env.observationSpace.shape) }
 
     public override func observation(_ observation: [Float]) -> [Float] {
-        let x = observation.map(Double.init)
-        if !isFrozen { statistics.update(x) }
-        return x.indices.map { Float((x[$0] - statistics.mean[$0]) / (statistics.variance[$0] + epsilon).squareRoot()) }
+        if !isFrozen { normalizer.update(observation, rows: 1) }
+        return normalizer.normalize(observation)
     }
 }
 

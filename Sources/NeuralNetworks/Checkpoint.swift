@@ -116,7 +116,7 @@ public struct TrainingCheckpoint {
     }
 }
 
-public struct CheckpointError: Error, CustomStringConvertible {
+public struct CheckpointError: ProximaError {
     public let reason: String
     public init(reason: String) { self.reason = reason }
     public var description: String { reason }

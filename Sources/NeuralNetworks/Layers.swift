@@ -158,16 +158,18 @@ public final class Sequential: Module, Layer {
     public func callAsFunction(_ x: Tensor) -> Tensor { layers.reduce(x) { $1($0) } }
 }
 
-/// A multilayer perceptron: `sizes[0] → sizes[1] → … → sizes.last` with `activation` between layers and
-/// `outputActivation` after the last one. Layers are named `0`, `2`, … as in a PyTorch `nn.Sequential`.
-public func MLP(sizes: [Int], activation: ActivationKind = .tanh, outputActivation: ActivationKind = .identity,
-                bias: Bool = true, dtype: DType = .float32, generator: Generator? = nil) -> Sequential {
-    precondition(sizes.count >= 2, "MLP needs at least input and output sizes, got \(sizes)")
-    var layers: [any Layer] = []
-    for i in 0..<(sizes.count - 1) {
-        layers.append(Linear(inputSize: sizes[i], outputSize: sizes[i + 1], bias: bias, dtype: dtype, generator: generator))
-        let kind = i == sizes.count - 2 ? outputActivation : activation
-        if kind != .identity || i < sizes.count - 2 { layers.append(Activation(kind)) }
+extension Sequential {
+    /// A multilayer perceptron: `sizes[0] → sizes[1] → … → sizes.last` with `activation` between layers and
+    /// `outputActivation` after the last one. Layers are named `0`, `2`, … as in a PyTorch `nn.Sequential`.
+    public static func mlp(sizes: [Int], activation: ActivationKind = .tanh, outputActivation: ActivationKind = .identity,
+                           bias: Bool = true, dtype: DType = .float32, generator: Generator? = nil) -> Sequential {
+        precondition(sizes.count >= 2, "an MLP needs at least input and output sizes, got \(sizes)")
+        var layers: [any Layer] = []
+        for i in 0..<(sizes.count - 1) {
+            layers.append(Linear(inputSize: sizes[i], outputSize: sizes[i + 1], bias: bias, dtype: dtype, generator: generator))
+            let kind = i == sizes.count - 2 ? outputActivation : activation
+            if kind != .identity || i < sizes.count - 2 { layers.append(Activation(kind)) }
+        }
+        return Sequential(layers)
     }
-    return Sequential(layers)
 }

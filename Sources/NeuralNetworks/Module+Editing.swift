@@ -2,7 +2,7 @@ import Foundation
 import Torch
 
 /// A dotted path that does not lead where a module operation needs it to: the message names the path and says why.
-public struct ModuleError: Error, CustomStringConvertible, Equatable {
+public struct ModuleError: ProximaError, Equatable {
     /// The dotted path as given.
     public let path: String
     public let reason: String

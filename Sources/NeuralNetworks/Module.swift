@@ -280,7 +280,7 @@ final class ReflectionCache: @unchecked Sendable {
 }
 
 /// Why a state dict does not fit a module; each list names the offending keys.
-public struct StateDictError: Error, CustomStringConvertible, Equatable {
+public struct StateDictError: ProximaError, Equatable {
     public var missing: [String]
     public var unexpected: [String]
     public var shapeMismatched: [String]

@@ -91,7 +91,7 @@ extension Optimizer {
     }
 }
 
-public struct OptimizerStateError: Error, CustomStringConvertible {
+public struct OptimizerStateError: ProximaError {
     public let description: String
     init(_ description: String) { self.description = description }
 }

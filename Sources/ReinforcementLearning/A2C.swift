@@ -1,18 +1,62 @@
+import Environments
 import Foundation
 import NeuralNetworks
 import Torch
 
+/// A2C's configuration. `init()` is Stable-Baselines3's defaults: 5-step rollouts, learning rate 7e-4, n-step returns
+/// (GAE λ = 1), no advantage normalisation, RMSprop.
+public struct A2CConfiguration: OnPolicyConfiguration, Equatable {
+    public typealias Learner = A2C
+    public static var algorithm: Algorithm { .a2c }
+    public var settings: OnPolicySettings = {
+        var s = OnPolicySettings()
+        s.rolloutSteps = 5
+        s.learningRate = 7e-4
+        s.gaeLambda = 1
+        s.normalizeAdvantages = false
+        return s
+    }()
+    /// RMSprop (α = 0.99) instead of Adam (`use_rms_prop`).
+    public var useRMSprop = true
+    /// RMSprop's ε (`rms_prop_eps`).
+    public var rmspropEpsilon = 1e-5
+
+    public init() {}
+
+    public static var ownHyperparameters: [Hyperparameter<A2CConfiguration>] {
+        [.boolean("use_rms_prop", \.useRMSprop), .number("rms_prop_eps", \.rmspropEpsilon)]
+    }
+
+    public func validateOwn() throws {
+        if rmspropEpsilon <= 0 { throw ConfigurationError("rms_prop_eps must be positive, got \(rmspropEpsilon)") }
+    }
+
+}
+
 /// Synchronous advantage actor-critic (ALGORITHMS-rl A5), Stable-Baselines3's form: one gradient step per rollout
 /// on the whole batch, n-step returns from GAE with λ = 1, RMSprop by default.
-enum A2C {
-    static func update(policy: ActorCriticPolicy, optimization: Optimization, batch: TrainingBatch, config: OnPolicyConfig) throws -> [String: Double] {
+public final class A2C: OnPolicyAlgorithm, OnPolicyLearner {
+    public let configuration: A2CConfiguration
+
+    public init(_ configuration: A2CConfiguration, environments: VectorEnvironment, policy: ActorCriticPolicy? = nil) throws {
+        self.configuration = configuration
+        try super.init(configuration: configuration, environments: environments, policy: policy) { parameters in
+            let rate = configuration.learningRate.base
+            if configuration.useRMSprop { return RMSprop(parameters: parameters, learningRate: rate, alpha: 0.99, eps: configuration.rmspropEpsilon) }
+            return Adam(parameters: parameters, learningRate: rate, eps: configuration.adamEpsilon)
+        }
+    }
+
+    override func update(_ batch: TrainingBatch) throws -> [String: Double] {
         let rollout = batch.rollout
         let (distribution, values) = policy(rollout.observations)
         let loss = A2CLoss(logProbs: distribution.logProb(rollout.actions), advantages: batch.advantages, returns: batch.returns,
-                           values: values, entropy: distribution.entropy(), valueCoefficient: config.vfCoef,
-                           entropyCoefficient: config.entCoef, normalizeAdvantage: config.normalizeAdvantage)
-        let norm = try optimization.step(loss.loss, parts: ["policy_loss": loss.policyLoss.item(Double.self), "value_loss": loss.valueLoss.item(Double.self)], maxGradNorm: config.maxGradNorm, update: batch.update)
-        return ["train/policy_loss": loss.policyLoss.item(Double.self), "train/value_loss": loss.valueLoss.item(Double.self),
+                           values: values, entropy: distribution.entropy(), valueCoefficient: configuration.valueCoefficient,
+                           entropyCoefficient: configuration.entropyCoefficient, normalizeAdvantage: configuration.normalizeAdvantages)
+        let policyLoss = loss.policyLoss.item(Double.self), valueLoss = loss.valueLoss.item(Double.self)
+        let norm = try optimization.step(loss.loss, parts: ["policy_loss": policyLoss, "value_loss": valueLoss],
+                                         maxGradNorm: configuration.maxGradientNorm, update: batch.update)
+        return ["train/policy_loss": policyLoss, "train/value_loss": valueLoss,
                 "train/entropy_loss": loss.entropyLoss.item(Double.self), "train/grad_norm": norm]
     }
 }

@@ -1,34 +1,74 @@
+import Environments
 import Foundation
 import NeuralNetworks
 import Torch
 
+/// MDPO's configuration (PPO's defaults for the shared settings and minibatching).
+public struct MDPOConfiguration: OnPolicyConfiguration, Equatable {
+    public typealias Learner = MDPO
+    public static var algorithm: Algorithm { .mdpo }
+    public var settings = OnPolicySettings()
+    /// Minibatch size (`batch_size`).
+    public var minibatchSize = 64
+    /// SGD passes per iteration (`n_epochs`).
+    public var epochs = 10
+    /// Value clipping around the old values; nil turns it off (`clip_range_vf`).
+    public var valueClipRange: Double?
+    /// SB3's or CleanRL's value loss (`value_loss`).
+    public var valueLoss: ValueLossVariant = .sb3
+
+    public init() {}
+
+    public static var ownHyperparameters: [Hyperparameter<MDPOConfiguration>] {
+        [.integer("batch_size", \.minibatchSize), .integer("n_epochs", \.epochs), .optionalNumber("clip_range_vf", \.valueClipRange),
+         .choice("value_loss", \.valueLoss)]
+    }
+
+    public func validateOwn() throws {
+        try requirePositive(minibatchSize, "batch_size")
+        try requirePositive(epochs, "n_epochs")
+        if let c = valueClipRange, c <= 0 { throw ConfigurationError("clip_range_vf must be positive, got \(c)") }
+    }
+
+}
+
 /// On-policy Mirror Descent Policy Optimization (ALGORITHMS-rl A7): iteration k of K takes its SGD steps
-/// (`n_epochs` passes over `batch_size` minibatches) on −(mean(ρÂ) − mean(KL(π_θ ‖ π_k))/t_k) with
+/// (`epochs` passes over `minibatchSize` minibatches) on −(mean(ρÂ) − mean(KL(π_θ ‖ π_k))/t_k) with
 /// t_k = 1 − (k − 1)/K, advantages standardised over the whole batch with the population std and no ε; the value
 /// function trains alongside with the configured value loss.
-enum MDPO {
-    static func update(policy: ActorCriticPolicy, optimization: Optimization, batch: TrainingBatch, config: OnPolicyConfig,
-                       generator: Generator) throws -> [String: Double] {
-        let rollout = batch.rollout
-        let advantages = config.normalizeAdvantage ? normalizeAdvantages(batch.advantages, eps: 0, unbiased: false) : batch.advantages
+public final class MDPO: OnPolicyAlgorithm, OnPolicyLearner {
+    public let configuration: MDPOConfiguration
+
+    public init(_ configuration: MDPOConfiguration, environments: VectorEnvironment, policy: ActorCriticPolicy? = nil) throws {
+        self.configuration = configuration
+        try super.init(configuration: configuration, environments: environments, policy: policy) { parameters in
+            Adam(parameters: parameters, learningRate: configuration.learningRate.base, eps: configuration.adamEpsilon)
+        }
+    }
+
+    override func update(_ batch: TrainingBatch) throws -> [String: Double] {
+        let config = configuration
+        let advantages = config.normalizeAdvantages ? normalizeAdvantages(batch.advantages, eps: 0, unbiased: false) : batch.advantages
+        let normalized = TrainingBatch(rollout: batch.rollout, advantages: advantages, returns: batch.returns,
+                                       update: batch.update, totalUpdates: batch.totalUpdates)
         var metrics = MetricAccumulator()
         var stepSize = 1.0
-        for _ in 0..<config.nEpochs {
-            for indices in batch.minibatches(size: config.batchSize, generator: generator) {
-                let (distribution, values) = policy(rollout.observations.indexSelect(dim: 0, index: indices))
-                let old = distribution.sameFamily(parameters: rollout.distributionParameters.indexSelect(dim: 0, index: indices))
-                let loss = MDPOLoss(new: distribution, old: old, actions: rollout.actions.indexSelect(dim: 0, index: indices),
-                                    advantages: advantages.indexSelect(dim: 0, index: indices),
+        for _ in 0..<config.epochs {
+            for minibatch in normalized.minibatches(size: config.minibatchSize, generator: shuffleGenerator) {
+                let (distribution, values) = policy(minibatch.observations)
+                let old = distribution.sameFamily(parameters: minibatch.distributionParameters)
+                let loss = MDPOLoss(new: distribution, old: old, actions: minibatch.actions, advantages: minibatch.advantages,
                                     iteration: batch.update, totalIterations: batch.totalUpdates, normalizeAdvantages: false)
                 stepSize = loss.stepSize
-                let (valueLoss, _) = ppoValueLoss(values: values, oldValues: rollout.values.indexSelect(dim: 0, index: indices),
-                                                  returns: batch.returns.indexSelect(dim: 0, index: indices),
-                                                  clipRange: config.clipRangeVf, variant: config.valueLoss)
+                let (valueLoss, _) = ppoValueLoss(values: values, oldValues: minibatch.oldValues, returns: minibatch.returns,
+                                                  clipRange: config.valueClipRange, variant: config.valueLoss)
                 let entropyLoss = -distribution.entropy().mean()
-                let total = loss.loss + config.vfCoef * valueLoss + config.entCoef * entropyLoss
-                let norm = try optimization.step(total, parts: ["policy_loss": loss.loss.item(Double.self), "value_loss": valueLoss.item(Double.self)], maxGradNorm: config.maxGradNorm, update: batch.update)
-                metrics.add("train/policy_loss", loss.loss.item(Double.self))
-                metrics.add("train/value_loss", valueLoss.item(Double.self))
+                let total = loss.loss + config.valueCoefficient * valueLoss + config.entropyCoefficient * entropyLoss
+                let policyValue = loss.loss.item(Double.self), valueValue = valueLoss.item(Double.self)
+                let norm = try optimization.step(total, parts: ["policy_loss": policyValue, "value_loss": valueValue],
+                                                 maxGradNorm: config.maxGradientNorm, update: batch.update)
+                metrics.add("train/policy_loss", policyValue)
+                metrics.add("train/value_loss", valueValue)
                 metrics.add("train/entropy_loss", entropyLoss.item(Double.self))
                 metrics.add("train/kl", loss.klMean.item(Double.self))
                 metrics.add("train/grad_norm", norm)

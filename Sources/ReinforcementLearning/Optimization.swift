@@ -1,6 +1,7 @@
 import Foundation
 import NeuralNetworks
 import Torch
+import Training
 
 /// The optimizer and the parameters it updates. Parameters of one dtype are packed into a `ParameterBuffer`, so that
 /// zeroing, clipping and the optimizer step touch one tensor instead of one per parameter.
@@ -22,12 +23,12 @@ struct Optimization {
         optimizer = make(parameters)
     }
 
-    /// One gradient step: checks the loss is finite, back-propagates, clips the global gradient norm and updates.
-    /// Returns the gradient norm before clipping. `parts` (the loss's components, for the error message) is evaluated
-    /// only when the loss is not finite.
+    /// One gradient step: checks the loss is finite (before anything changes), back-propagates, clips the global
+    /// gradient norm and updates. Returns the gradient norm before clipping. `parts` (the loss's components, for the
+    /// error message) is evaluated only when the loss is not finite.
     @discardableResult
     func step(_ loss: Tensor, parts: @autoclosure () -> [String: Double], maxGradNorm: Double, update: Int) throws -> Double {
-        try checkFinite(loss.item(Double.self), parts: parts(), update: update)
+        try TrainingError.checkFinite(loss.item(Double.self), parts: parts(), step: update)
         if let buffer { buffer.zeroGrad() } else { optimizer.zeroGrad() }
         loss.backward()
         return clipAndUpdate(maxGradNorm: maxGradNorm)
@@ -36,14 +37,8 @@ struct Optimization {
     /// The same step for gradients computed outside autograd and already written into the parameters' gradients.
     @discardableResult
     func step(computedLoss: Double, parts: @autoclosure () -> [String: Double], maxGradNorm: Double, update: Int) throws -> Double {
-        try checkFinite(computedLoss, parts: parts(), update: update)
+        try TrainingError.checkFinite(computedLoss, parts: parts(), step: update)
         return clipAndUpdate(maxGradNorm: maxGradNorm)
-    }
-
-    private func checkFinite(_ loss: Double, parts: @autoclosure () -> [String: Double], update: Int) throws {
-        guard loss.isFinite else {
-            throw TrainingError.nonFiniteLoss(update: update, losses: parts().merging(["loss": loss]) { $1 })
-        }
     }
 
     private func clipAndUpdate(maxGradNorm: Double) -> Double {

@@ -1,34 +1,111 @@
+import Environments
 import FastKernels
 import Foundation
 import NeuralNetworks
 import Torch
 
-/// Proximal Policy Optimization (ALGORITHMS-rl A6), as Stable-Baselines3 implements it: `n_epochs` passes of
+/// PPO's configuration: the shared on-policy settings and PPO's own. `init()` is Stable-Baselines3's defaults.
+public struct PPOConfiguration: OnPolicyConfiguration, Equatable {
+    public typealias Learner = PPO
+    public static var algorithm: Algorithm { .ppo }
+    public var settings = OnPolicySettings()
+    /// Minibatch size (`batch_size`).
+    public var minibatchSize = 64
+    /// Passes over each rollout (`n_epochs`).
+    public var epochs = 10
+    /// The clipping ε, constant or `lin_<ε>` (`clip_range`).
+    public var clipRange: ScheduledValue = 0.2
+    /// Value clipping around the old values; nil turns it off (`clip_range_vf`).
+    public var valueClipRange: Double?
+    /// Stop an update's epochs once the approximate KL (k3) exceeds 1.5 × this; nil never stops (`target_kl`).
+    public var targetKL: Double?
+    /// SB3's or CleanRL's value loss (`value_loss`).
+    public var valueLoss: ValueLossVariant = .sb3
+    /// How a minibatch's gradient is computed; each faster path is used where it applies and falls back to the next.
+    /// Not a hyperparameter (the paths agree; tests compare them), not saved.
+    var gradientPath: PPOGradientPath = .fusedStep
+
+    public init() {}
+
+    public static var ownHyperparameters: [Hyperparameter<PPOConfiguration>] {
+        [.integer("batch_size", \.minibatchSize), .integer("n_epochs", \.epochs), .scheduled("clip_range", \.clipRange),
+         .optionalNumber("clip_range_vf", \.valueClipRange), .optionalNumber("target_kl", \.targetKL),
+         .choice("value_loss", \.valueLoss)]
+    }
+
+    public func validateOwn() throws {
+        try requirePositive(minibatchSize, "batch_size")
+        try requirePositive(epochs, "n_epochs")
+        if clipRange.base <= 0 { throw ConfigurationError("clip_range must be positive, got \(clipRange)") }
+        if let c = valueClipRange, c <= 0 { throw ConfigurationError("clip_range_vf must be positive, got \(c)") }
+        if let kl = targetKL, kl <= 0 { throw ConfigurationError("target_kl must be positive, got \(kl)") }
+    }
+
+}
+
+/// Proximal Policy Optimization (ALGORITHMS-rl A6), as Stable-Baselines3 implements it: `epochs` passes of
 /// shuffled minibatches; per minibatch the clipped surrogate on (optionally normalised) advantages, the value loss,
-/// the entropy bonus, global gradient-norm clipping; early stop when approx-KL (k3) > 1.5 × target_kl.
-enum PPO {
-    static func update(policy: ActorCriticPolicy, optimization: Optimization, batch: TrainingBatch, config: OnPolicyConfig,
-                       generator: Generator) throws -> [String: Double] {
-        let clip = config.clipRange.value(progressRemaining: batch.progressRemaining)
+/// the entropy bonus, global gradient-norm clipping; early stop when approx-KL (k3) > 1.5 × `targetKL`.
+///
+/// ```swift
+/// var configuration = PPOConfiguration()
+/// configuration.environmentCount = 8
+/// let ppo = try PPO(configuration, environment: "CartPole-v1")
+/// let result = try ppo.learn(steps: 100_000)
+/// ```
+public final class PPO: OnPolicyAlgorithm, OnPolicyLearner {
+    public let configuration: PPOConfiguration
+    var libtorchThreads: Int?
+
+    public init(_ configuration: PPOConfiguration, environments: VectorEnvironment, policy: ActorCriticPolicy? = nil) throws {
+        self.configuration = configuration
+        try super.init(configuration: configuration, environments: environments, policy: policy) { parameters in
+            Adam(parameters: parameters, learningRate: configuration.learningRate.base, eps: configuration.adamEpsilon)
+        }
+    }
+
+    /// With the fused step and separate networks, the threads go to its policy and value halves and libtorch runs on
+    /// one thread meanwhile: OpenMP's workers keep spinning after each parallel region and would compete with them.
+    override func trainingWillStart() {
+        let threads = LibTorch.numThreads
+        if threads > 1, configuration.gradientPath == .fusedStep, (policy as? MLPActorCritic)?.separateNetworks != nil {
+            libtorchThreads = threads
+            FastPath.threads = threads
+            LibTorch.numThreads = 1
+        }
+    }
+
+    override func trainingDidEnd() {
+        if let threads = libtorchThreads {
+            LibTorch.numThreads = threads
+            FastPath.threads = nil
+            libtorchThreads = nil
+        }
+    }
+
+    override func update(_ batch: TrainingBatch) throws -> [String: Double] {
+        let config = configuration
+        let clip = config.clipRange.value(at: batch.update, of: batch.totalUpdates)
         var metrics = MetricAccumulator()
         var stoppedEarly = false
         var gradientSteps = 0, fusedSteps = 0, fusedLosses = 0
-        let fusedStep = config.ppoGradients == .fusedStep
+        let fusedStep = config.gradientPath == .fusedStep
             ? FusedActorCriticStep(policy: policy, optimization: optimization, batch: batch) : nil
-        epochs: for _ in 0..<config.nEpochs {
-            for indices in batch.minibatches(size: config.batchSize, generator: generator) {
+        epochs: for _ in 0..<config.epochs {
+            for minibatch in batch.minibatches(size: config.minibatchSize, generator: shuffleGenerator) {
                 let objective = PPOObjective(
-                    clipRange: clip, clipRangeValue: config.clipRangeVf,
-                    normalizeAdvantages: config.normalizeAdvantage && indices.count > 1, entropyCoefficient: config.entCoef,
-                    valueCoefficient: config.vfCoef, halvedMaximumValueLoss: config.valueLoss == .cleanrl)
+                    clipRange: clip, clipRangeValue: config.valueClipRange,
+                    normalizeAdvantages: config.normalizeAdvantages && minibatch.count > 1,
+                    entropyCoefficient: config.entropyCoefficient, valueCoefficient: config.valueCoefficient,
+                    halvedMaximumValueLoss: config.valueLoss == .cleanrl)
                 // The loss as a tensor to back-propagate, or nil when the fused step has written the gradients.
                 let loss: Tensor?, values: PPOLossValues
-                if let fusedStep, let computed = fusedStep.gradients(indices: indices, objective: objective) {
+                if let fusedStep, let computed = fusedStep.gradients(indices: minibatch.indices, objective: objective) {
                     (loss, values) = (nil, computed)
                     fusedSteps += 1
                 } else {
-                    let step = minibatchLoss(policy: policy, batch: batch, indices: indices, objective: objective,
-                                             fused: config.ppoGradients != .autograd)
+                    let step = Self.minibatchLoss(policy: policy, minibatch: minibatch, objective: objective,
+                                                  fused: config.gradientPath != .autograd)
                     (loss, values) = (step.loss, step.values)
                     if step.fused { fusedLosses += 1 }
                 }
@@ -38,8 +115,9 @@ enum PPO {
                     break epochs
                 }
                 let parts = ["policy_loss": values.policyLoss, "value_loss": values.valueLoss, "entropy_loss": values.entropyLoss]
-                let norm = try loss.map { try optimization.step($0, parts: parts, maxGradNorm: config.maxGradNorm, update: batch.update) }
-                    ?? optimization.step(computedLoss: values.loss, parts: parts, maxGradNorm: config.maxGradNorm, update: batch.update)
+                let maxNorm = config.maxGradientNorm
+                let norm = try loss.map { try optimization.step($0, parts: parts, maxGradNorm: maxNorm, update: batch.update) }
+                    ?? optimization.step(computedLoss: values.loss, parts: parts, maxGradNorm: maxNorm, update: batch.update)
                 gradientSteps += 1
                 metrics.add("train/policy_loss", values.policyLoss)
                 metrics.add("train/value_loss", values.valueLoss)
@@ -62,16 +140,14 @@ enum PPO {
 
     /// The minibatch objective through autograd: the policy's own forward pass, then `FusedPPOLoss` when `fused` and the
     /// distribution allows it, else the composed losses.
-    static func minibatchLoss(policy: ActorCriticPolicy, batch: TrainingBatch, indices: Tensor, objective: PPOObjective,
-                              fused: Bool) -> MinibatchLoss {
-        let rollout = batch.rollout
-        let observations = rollout.observations.indexSelect(dim: 0, index: indices)
-        let actions = rollout.actions.indexSelect(dim: 0, index: indices)
+    static func minibatchLoss(policy: ActorCriticPolicy, minibatch: Minibatch, objective: PPOObjective, fused: Bool) -> MinibatchLoss {
+        let observations = minibatch.observations
+        let actions = minibatch.actions
         let (distribution, values) = policy(observations)
-        let oldLogProbs = rollout.logProbs.indexSelect(dim: 0, index: indices)
-        let advantages = batch.advantages.indexSelect(dim: 0, index: indices)
-        let oldValues = rollout.values.indexSelect(dim: 0, index: indices)
-        let returns = batch.returns.indexSelect(dim: 0, index: indices)
+        let oldLogProbs = minibatch.oldLogProbs
+        let advantages = minibatch.advantages
+        let oldValues = minibatch.oldValues
+        let returns = minibatch.returns
         if fused, let step = FusedPPOLoss.compute(
             distribution: distribution, values: values, actions: actions, oldLogProbs: oldLogProbs,
             advantages: advantages, oldValues: oldValues, returns: returns, objective: objective) {

@@ -150,6 +150,8 @@ public final class MLPActorCritic: Module, ActorCriticPolicy {
     let valueNet: Linear
     let logStd: Tensor?
     public let actionSpace: Space
+    /// The shape it was built with (`policy_kwargs`).
+    public let options: PolicyOptions
     /// Whether the networks may run through Proxima's fused kernels (`Tensor.mlp`, the fused PPO step and rollout
     /// step) when their layers allow it; false records every layer through autograd (needed only for higher-order
     /// gradients, and to compare both paths).
@@ -171,8 +173,9 @@ public final class MLPActorCritic: Module, ActorCriticPolicy {
             throw ConfigurationError("policy_kwargs.net_arch sizes must be positive, got \(options.netArch)")
         }
         self.actionSpace = actionSpace
+        self.options = options
         func trunk() -> Sequential? {
-            options.netArch.isEmpty ? nil : MLP(sizes: [observationSize] + options.netArch, activation: options.activation,
+            options.netArch.isEmpty ? nil : Sequential.mlp(sizes: [observationSize] + options.netArch, activation: options.activation,
                                                outputActivation: options.activation, generator: generator)
         }
         let features = options.netArch.last ?? observationSize
@@ -265,10 +268,4 @@ public final class MLPActorCritic: Module, ActorCriticPolicy {
         case .box: return (.gaussian(DiagonalGaussian(mean: head, logStd: logStd!)), value)
         }
     }
-}
-
-/// A configuration or input mistake, reported in one line.
-public struct ConfigurationError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
 }

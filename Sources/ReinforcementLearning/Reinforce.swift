@@ -1,20 +1,53 @@
+import Environments
 import Foundation
 import NeuralNetworks
 import Torch
 
+/// REINFORCE's configuration. `init()`: 500-step rollouts, Monte-Carlo returns (GAE λ = 1), learning rate 1e-3.
+public struct ReinforceConfiguration: OnPolicyConfiguration, Equatable {
+    public typealias Learner = Reinforce
+    public static var algorithm: Algorithm { .reinforce }
+    public var settings: OnPolicySettings = {
+        var s = OnPolicySettings()
+        s.rolloutSteps = 500
+        s.gaeLambda = 1
+        s.learningRate = 1e-3
+        return s
+    }()
+
+    public init() {}
+
+    public static var ownHyperparameters: [Hyperparameter<ReinforceConfiguration>] { [] }
+
+    public func validateOwn() throws {}
+
+}
+
 /// REINFORCE with a learned baseline (ALGORITHMS-rl A4): returns G_t with the bootstrap rule of A1 (GAE with λ = 1
 /// gives advantages G − b and returns G), policy loss −mean(logπ·sg[G − b]) (optionally normalised), baseline loss
-/// ½·mean((b − G)²) weighted by vf_coef, one gradient step per rollout.
-enum Reinforce {
-    static func update(policy: ActorCriticPolicy, optimization: Optimization, batch: TrainingBatch, config: OnPolicyConfig) throws -> [String: Double] {
+/// ½·mean((b − G)²) weighted by `valueCoefficient`, one gradient step per rollout.
+public final class Reinforce: OnPolicyAlgorithm, OnPolicyLearner {
+    public let configuration: ReinforceConfiguration
+
+    public init(_ configuration: ReinforceConfiguration, environments: VectorEnvironment, policy: ActorCriticPolicy? = nil) throws {
+        self.configuration = configuration
+        try super.init(configuration: configuration, environments: environments, policy: policy) { parameters in
+            Adam(parameters: parameters, learningRate: configuration.learningRate.base, eps: configuration.adamEpsilon)
+        }
+    }
+
+    override func update(_ batch: TrainingBatch) throws -> [String: Double] {
         let rollout = batch.rollout
         let (distribution, baseline) = policy(rollout.observations)
         let loss = ReinforceLoss(logProbs: distribution.logProb(rollout.actions), returns: batch.returns, baseline: baseline,
-                                 normalize: config.normalizeAdvantage)
+                                 normalize: configuration.normalizeAdvantages)
         let entropyLoss = -distribution.entropy().mean()
-        let total = loss.policyLoss + config.vfCoef * loss.baselineLoss! + config.entCoef * entropyLoss
-        let norm = try optimization.step(total, parts: ["policy_loss": loss.policyLoss.item(Double.self), "baseline_loss": loss.baselineLoss!.item(Double.self)], maxGradNorm: config.maxGradNorm, update: batch.update)
-        return ["train/policy_loss": loss.policyLoss.item(Double.self), "train/value_loss": loss.baselineLoss!.item(Double.self),
+        let baselineLoss = loss.baselineLoss!
+        let total = loss.policyLoss + configuration.valueCoefficient * baselineLoss + configuration.entropyCoefficient * entropyLoss
+        let policyValue = loss.policyLoss.item(Double.self), baselineValue = baselineLoss.item(Double.self)
+        let norm = try optimization.step(total, parts: ["policy_loss": policyValue, "baseline_loss": baselineValue],
+                                         maxGradNorm: configuration.maxGradientNorm, update: batch.update)
+        return ["train/policy_loss": policyValue, "train/value_loss": baselineValue,
                 "train/entropy_loss": entropyLoss.item(Double.self), "train/grad_norm": norm]
     }
 }

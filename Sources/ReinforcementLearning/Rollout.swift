@@ -46,26 +46,25 @@ public final class RolloutCollector {
     public var rewardNormalizer: RewardNormalizer?
     /// Whether the normalisers update their statistics (false for evaluation).
     public var training = true
-    /// Returns and lengths of finished episodes, oldest first (the newest `historyLength`).
-    public private(set) var episodeReturns: [Double] = []
-    public private(set) var episodeLengths: [Double] = []
+    /// The most recent finished episodes, with returns of the raw (unnormalised) rewards.
+    public private(set) var episodes = EpisodeHistory(capacity: 100)
+    /// The episodes that finished during the last `collect`, in the order they ended.
+    public private(set) var lastFinished: [FinishedEpisode] = []
+    /// Each environment's return and length so far in its current episode.
+    private(set) var runningReturns: [Double]
+    private(set) var runningLengths: [Int]
 
-    /// The mean return of the episodes in `episodeReturns` (the last 100 finished), or nil before the first one ends.
-    public var meanEpisodeReturn: Double? {
-        episodeReturns.isEmpty ? nil : episodeReturns.reduce(0, +) / Double(episodeReturns.count)
-    }
-
+    /// The mean return of the last 100 finished episodes, or nil before the first one ends.
+    public var meanEpisodeReturn: Double? { episodes.meanReturn }
     /// The mean length of the same episodes, or nil before the first one ends.
-    public var meanEpisodeLength: Double? {
-        episodeLengths.isEmpty ? nil : episodeLengths.reduce(0, +) / Double(episodeLengths.count)
-    }
-    public var totalEpisodes = 0
-    let historyLength = 100
+    public var meanEpisodeLength: Double? { episodes.meanLength }
     /// The policy's current (normalised) observations, [N × size].
     public private(set) var observations: [Float] = []
 
     public init(environments: VectorEnvironment, normalize: Bool, gamma: Double) {
         self.environments = environments
+        runningReturns = Array(repeating: 0, count: environments.count)
+        runningLengths = Array(repeating: 0, count: environments.count)
         if normalize {
             observationNormalizer = ObservationNormalizer(size: environments.observationSize)
             rewardNormalizer = RewardNormalizer(environments: environments.count, gamma: gamma)
@@ -96,6 +95,7 @@ public final class RolloutCollector {
         var observationRows: [Tensor] = [], actionRows: [Tensor] = [], logProbRows: [Tensor] = [], valueRows: [Tensor] = [], parameterRows: [Tensor] = []
         var rewards: [Double] = [], terminated: [Bool] = [], truncated: [Bool] = [], truncationValues: [Double] = []
         rewards.reserveCapacity(steps * n)
+        lastFinished = []
         let fused = (policy as? MLPActorCritic)?.fusedRolloutStep()
         for _ in 0..<steps {
             let observation = Tensor(observations, shape: [n, size])
@@ -131,15 +131,15 @@ public final class RolloutCollector {
                 for (k, i) in cut.enumerated() { bootstrap[i] = v[k] }
             }
             truncationValues += bootstrap
+            let raw = environments.rewards
             for i in 0..<n {
-                if let info = environments.finalInfos[i], let r = info["episode.r"], let l = info["episode.l"] {
-                    episodeReturns.append(r)
-                    episodeLengths.append(l)
-                    totalEpisodes += 1
-                    if episodeReturns.count > historyLength {
-                        episodeReturns.removeFirst()
-                        episodeLengths.removeFirst()
-                    }
+                runningReturns[i] += raw[i]
+                runningLengths[i] += 1
+                if done[i] {
+                    episodes.append(return: runningReturns[i], length: runningLengths[i])
+                    lastFinished.append(FinishedEpisode(environment: i, episodeReturn: runningReturns[i], length: runningLengths[i]))
+                    runningReturns[i] = 0
+                    runningLengths[i] = 0
                 }
             }
             observations = normalizeObservations(environments.observations, update: training)
@@ -153,12 +153,48 @@ public final class RolloutCollector {
                        truncationValues: TimeMajor(truncationValues, steps: steps, environments: n), lastValues: lastValues)
     }
 
-    /// Restores the episode history saved with a checkpoint.
-    func restoreHistory(returns: [Double], lengths: [Double], total: Int) {
-        episodeReturns = returns
-        episodeLengths = lengths
-        totalEpisodes = total
+    /// What a checkpoint needs to continue collecting identically: current observations, episode history and the
+    /// episodes in progress, normalisation statistics.
+    var checkpointTensors: [String: Tensor] {
+        var tensors: [String: Tensor] = [
+            "observations": Tensor(observations, shape: [observations.count]),
+            "episode_returns": Tensor(episodes.returns + [0], shape: [episodes.returns.count + 1]),
+            "episode_lengths": Tensor(episodes.lengths + [0], shape: [episodes.lengths.count + 1]),
+            "running_returns": Tensor(runningReturns),
+            "running_lengths": Tensor(runningLengths),
+        ]
+        if let normalizer = observationNormalizer { tensors["observation_statistics"] = normalizer.statistics.tensor }
+        if let normalizer = rewardNormalizer {
+            tensors["reward_statistics"] = normalizer.statistics.tensor
+            tensors["reward_returns"] = Tensor(normalizer.returns)
+        }
+        return tensors
     }
 
-    func restoreObservations(_ values: [Float]) { observations = values }
+    /// Restores what `checkpointTensors` saved; `episodes` is the total count of finished episodes.
+    func restore(_ tensors: [String: Tensor], episodes total: Int, source: String) throws {
+        guard let observations = tensors["observations"], observations.count == self.observations.count,
+              let running = tensors["running_returns"], let lengths = tensors["running_lengths"],
+              running.count == environments.count, lengths.count == environments.count else {
+            throw CheckpointError(reason: "\(source): the checkpoint's environment state does not fit \(environments.count) environment(s)")
+        }
+        self.observations = observations.floats
+        runningReturns = running.doubles
+        runningLengths = lengths.ints
+        let returns = Array(tensors["episode_returns"]?.doubles.dropLast() ?? [])
+        let episodeLengths = (tensors["episode_lengths"]?.ints.dropLast()).map(Array.init) ?? []
+        episodes = EpisodeHistory(capacity: episodes.capacity, returns: returns, lengths: episodeLengths, total: total)
+        if let s = tensors["observation_statistics"] { observationNormalizer?.statistics = try RunningMeanStd(tensor: s) }
+        if let s = tensors["reward_statistics"] { rewardNormalizer?.statistics = try RunningMeanStd(tensor: s) }
+        if let r = tensors["reward_returns"] { rewardNormalizer?.returns = r.doubles }
+    }
+}
+
+/// An episode that finished during a rollout.
+public struct FinishedEpisode: Equatable, Sendable {
+    /// Which environment of the vector it ran in.
+    public var environment: Int
+    /// The sum of its raw rewards.
+    public var episodeReturn: Double
+    public var length: Int
 }

@@ -7,15 +7,31 @@ public struct TrainingBatch {
     public let rollout: Rollout
     public let advantages: Tensor
     public let returns: Tensor
-    /// 1 − steps done / total steps, after this rollout.
-    public let progressRemaining: Double
-    /// 1-based index of this update and the run's total.
+    /// 1-based index of this update within the current `learn` call, and that call's planned updates (schedules such
+    /// as `lin_<rate>` and MDPO's step size read them).
     public let update: Int
     public let totalUpdates: Int
 
-    /// Random minibatches of row indices covering the batch once (the last one may be smaller).
-    func minibatches(size: Int, generator: Generator) -> [Tensor] {
+    /// Random minibatches covering the batch once (the last one may be smaller).
+    func minibatches(size: Int, generator: Generator) -> [Minibatch] {
         let permutation = Tensor.randperm(rollout.count, generator: generator)
-        return permutation.split(size: Swift.min(size, rollout.count))
+        return permutation.split(size: Swift.min(size, rollout.count)).map { Minibatch(batch: self, indices: $0) }
     }
+}
+
+/// The rows `indices` of a training batch; each field is gathered when first read.
+struct Minibatch {
+    let batch: TrainingBatch
+    let indices: Tensor
+
+    var count: Int { indices.count }
+    private func rows(_ t: Tensor) -> Tensor { t.indexSelect(dim: 0, index: indices) }
+
+    var observations: Tensor { rows(batch.rollout.observations) }
+    var actions: Tensor { rows(batch.rollout.actions) }
+    var oldLogProbs: Tensor { rows(batch.rollout.logProbs) }
+    var oldValues: Tensor { rows(batch.rollout.values) }
+    var distributionParameters: Tensor { rows(batch.rollout.distributionParameters) }
+    var advantages: Tensor { rows(batch.advantages) }
+    var returns: Tensor { rows(batch.returns) }
 }

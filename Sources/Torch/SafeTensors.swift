@@ -2,7 +2,7 @@ import CTorch
 import Foundation
 
 /// A problem with a safetensors file: the message names the file and what is wrong with it.
-public struct SafeTensorsError: Error, CustomStringConvertible, Equatable {
+public struct SafeTensorsError: ProximaError, Equatable {
     public let file: String
     public let reason: String
 

@@ -1,9 +1,14 @@
 import CTorch
 
+/// An error Proxima reports to its user in one line: bad input (a file, a setting, an environment id), a failed
+/// write, a training run that cannot go on. Every library error type conforms, one type per concern; the command line
+/// prints any of them as `proxima: error: <description>` and exits with code 2.
+public protocol ProximaError: Error, CustomStringConvertible {}
+
 /// An error about input from outside the program (files, configuration), or a libtorch failure caught by
 /// `catchingTorchErrors` (out of memory, values from data that an operation refuses). Other libtorch failures are
 /// programming errors such as a shape mismatch: they stop the program with libtorch's message (see `torchFailure`).
-public struct TorchError: Error, CustomStringConvertible, Equatable {
+public struct TorchError: ProximaError, Equatable {
     public let message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }

@@ -145,7 +145,7 @@ struct NNBench: ParsableCommand {
     func run() throws {
         threads.apply()
         let generator = Generator(seed: 0)
-        let model = MLP(sizes: [512, 1024, 512], generator: generator)
+        let model = Sequential.mlp(sizes: [512, 1024, 512], generator: generator)
         let parameters = model.parameters()
         for p in parameters { p.grad = Tensor.randn(p.shape, generator: generator) }
         let adam = Adam(parameters: parameters, learningRate: 1e-3)
@@ -225,7 +225,6 @@ struct LearnBench: ParsableCommand {
     ]
 
     @Option(help: "Only these tasks (\(tasks.map(\.name).joined(separator: ", "))).") var only: [String] = []
-    @Option(help: "Where the runs go.") var out = "runs/bench-learn"
     @Option(help: "Evaluation episodes per run.") var episodes = 20
     @OptionGroup var threads: ThreadOptions
 
@@ -242,12 +241,11 @@ struct LearnBench: ParsableCommand {
             var scores: [Double] = []
             var seconds: [Double] = []
             for seed in task.seeds {
-                let config = try OnPolicyConfig.resolve(algorithm: task.algorithm, env: task.env,
-                                                        overrides: ["seed=\(seed)", "n_timesteps=\(task.steps)"])
-                let trainer = try OnPolicyTrainer(config: config, runDirectory: URL(fileURLWithPath: "\(out)/\(task.name)-seed\(seed)"))
-                trainer.showProgress = false
-                let summary = try trainer.train()
-                let returns = try PolicyArtifact.read(trainer.modelURL).evaluate(episodes: episodes, deterministic: true, seed: 1_000_000)
+                let config = try RunConfiguration.resolve(algorithm: task.algorithm, environment: task.env,
+                                                          overrides: ["seed=\(seed)", "n_timesteps=\(task.steps)"])
+                let algorithm = try config.makeAlgorithm()
+                let summary = try algorithm.learn(steps: config.totalSteps)
+                let returns = try algorithm.evaluate(episodes: episodes, deterministic: true, seed: 1_000_000).returns
                 let mean = returns.reduce(0, +) / Double(returns.count)
                 scores.append(mean)
                 seconds.append(summary.seconds)

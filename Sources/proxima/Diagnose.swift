@@ -26,7 +26,7 @@ struct Diagnose: ParsableCommand {
     func run() throws {
         if kind == .writeCheckpoints {
             guard let path else { throw ValidationError("write-checkpoints needs --path") }
-            let model = MLP(sizes: [256, 1024, 1024, 256])
+            let model = Sequential.mlp(sizes: [256, 1024, 1024, 256])
             for round in 0... {
                 try TrainingCheckpoint.capture(model: model, counters: ["round": round]).write(to: URL(fileURLWithPath: path))
                 // The test that kills this process waits for the first line, so it knows a write has completed.

@@ -22,17 +22,14 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         threads.apply()
-        try withUserErrors {
-            let artifact = try PolicyArtifact.read(try modelFile(runPath))
-            let returns = try artifact.evaluate(episodes: episodes, deterministic: deterministic, seed: seed)
-            let (mean, std) = meanAndStd(returns)
-            if json {
-                let object: [String: Any] = ["mean_return": mean, "std_return": std, "episodes": episodes]
-                print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
-            } else {
-                print(String(format: "%@ on %@: mean return %.2f ± %.2f over %d episodes (%@)", artifact.config.algorithm.rawValue,
-                             artifact.config.env, mean, std, episodes, deterministic ? "deterministic" : "sampled"))
-            }
+        let artifact = try PolicyArtifact.read(try modelFile(runPath))
+        let result = try artifact.evaluate(episodes: episodes, deterministic: deterministic, seed: seed)
+        if json {
+            let object: [String: Any] = ["mean_return": result.meanReturn, "std_return": result.stdReturn, "episodes": episodes]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+        } else {
+            print(String(format: "%@ on %@: mean return %.2f ± %.2f over %d episodes (%@)", artifact.algorithm.rawValue,
+                         artifact.environmentID, result.meanReturn, result.stdReturn, episodes, deterministic ? "deterministic" : "sampled"))
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Torch
+import Tracking
 
 @main
 struct Proxima: ParsableCommand {
@@ -16,8 +17,8 @@ struct Proxima: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
-        } catch let error as UserError {
-            FileHandle.standardError.write(Data("proxima: error: \(error.message)\n".utf8))
+        } catch let error as any ProximaError {
+            FileHandle.standardError.write(Data("proxima: error: \(error.description)\n".utf8))
             Foundation.exit(2)
         } catch {
             if exitCode(for: error) == .validationFailure {
@@ -28,3 +29,6 @@ struct Proxima: ParsableCommand {
         }
     }
 }
+
+/// Tracking has no dependency on Torch, where `ProximaError` lives; its one error type is reported the same way.
+extension TrackingError: ProximaError {}

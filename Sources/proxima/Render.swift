@@ -21,49 +21,27 @@ struct Render: ParsableCommand {
     }
 
     func run() throws {
-        try withUserErrors { try render() }
-    }
-
-    func render() throws {
         if let runPath {
             let artifact = try PolicyArtifact.read(try modelFile(runPath))
-            let environment = try Registry.make(artifact.config.env)
-            let states = try recordEpisode(environment, seed: seed, maxSteps: maxSteps) {
-                artifact.act($0, deterministic: true, generator: nil)
-            }
-            let title = "\(artifact.config.algorithm.rawValue.uppercased()) on \(artifact.config.env) — \(states.count - 1) steps, seed \(seed)"
+            let environment = try Registry.make(artifact.environmentID)
+            let states = try artifact.recordEpisode(environment: environment, seed: seed, maxSteps: maxSteps)
+            let title = "\(artifact.algorithm.rawValue.uppercased()) on \(artifact.environmentID) — \(states.count - 1) steps, seed \(seed)"
             try writeEpisode(environment, states: states, title: title, to: out)
             return
         }
         let environment = try Registry.make(env!)
         var random = EnvironmentRandom(seed: seed)
-        let states = try recordEpisode(environment, seed: seed, maxSteps: maxSteps) { _ in
+        let states = try ReinforcementLearning.recordEpisode(environment, seed: seed, maxSteps: maxSteps) { _ in
             environment.actionSpace.sample(using: &random)
         }
         try writeEpisode(environment, states: states, title: "\(env!) — random actions, seed \(seed)", to: out)
     }
 }
 
-/// Runs one episode with `policy` and returns the internal states (initial state first).
-func recordEpisode(_ environment: Environment, seed: UInt64, maxSteps: Int, policy: ([Float]) throws -> Action) throws -> [[Double]] {
-    var observation = environment.reset(seed: seed).observation
-    guard let inner = ((environment as? Wrapper)?.unwrapped ?? environment) as? StatefulEnvironment else {
-        throw ValidationError("\(environment.id) cannot be rendered (it does not expose its state)")
-    }
-    var states = [inner.state]
-    for _ in 0..<maxSteps {
-        let step = try environment.step(try policy(observation))
-        states.append(inner.state)
-        observation = step.observation
-        if step.terminated || step.truncated { break }
-    }
-    return states
-}
-
 func writeEpisode(_ environment: Environment, states: [[Double]], title: String, to path: String?) throws {
     if let path {
         guard let svg = renderEpisodeSVG(environment: environment, states: states, title: title) else {
-            throw ValidationError("\(environment.id) has no SVG renderer")
+            throw UserError(message: "\(environment.id) has no SVG renderer")
         }
         try svg.write(toFile: path, atomically: true, encoding: .utf8)
         print("wrote \(path) (\(states.count) frames)")

@@ -36,69 +36,56 @@ struct Train: ParsableCommand {
 
     func run() throws {
         threads.apply()
-        try withUserErrors {
-            let trainer: OnPolicyTrainer
-            if let resume {
-                trainer = try OnPolicyTrainer.resume(runDirectory: URL(fileURLWithPath: resume))
-                print("resuming \(resume) at step \(trainer.steps) (update \(trainer.update) of \(trainer.config.updates))")
-            } else {
-                _ = try Registry.spec(env!)
-                var settings = overrides
-                if let seed { settings.append("seed=\(seed)") }
-                if let totalSteps { settings.append("n_timesteps=\(totalSteps)") }
-                let resolved = try OnPolicyConfig.resolve(algorithm: algorithm!, env: env!, file: config.map { URL(fileURLWithPath: $0) },
-                                                          overrides: settings)
-                let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "-")
-                let directory = URL(fileURLWithPath: out ?? "runs/\(resolved.env)__\(resolved.algorithm.rawValue)__\(resolved.seed)__\(stamp)")
-                if FileManager.default.fileExists(atPath: directory.appendingPathComponent("run.json").path) {
-                    throw UserError(message: "\(directory.path) already holds a run; continue it with --resume \(directory.path) or choose another --out")
-                }
-                trainer = try OnPolicyTrainer(config: resolved, runDirectory: directory)
-                let c = resolved
-                print("\(c.algorithm.rawValue.uppercased()) on \(c.env): \(c.nTimesteps) steps, \(c.nEnvs) envs × \(c.nSteps) steps per rollout, seed \(c.seed), \(LibTorch.numThreads) thread(s)")
-                print("run directory: \(directory.path)")
+        let algorithm: OnPolicyAlgorithm, directory: RunDirectory, checkpointInterval: Int, totalSteps: Int?
+        if let resume {
+            directory = RunDirectory(URL(fileURLWithPath: resume))
+            let config = try directory.configuration()
+            algorithm = try directory.resume()
+            checkpointInterval = config.checkpointInterval
+            totalSteps = nil
+            print("resuming \(resume) at step \(algorithm.steps) (update \(algorithm.updates) of \(config.updates))")
+        } else {
+            _ = try Registry.spec(env!)
+            var settings = overrides
+            if let seed { settings.append("seed=\(seed)") }
+            if let steps = self.totalSteps { settings.append("n_timesteps=\(steps)") }
+            let config = try RunConfiguration.resolve(algorithm: self.algorithm!, environment: env!,
+                                                      file: self.config.map { URL(fileURLWithPath: $0) }, overrides: settings)
+            let name = type(of: config.algorithm).algorithm.rawValue
+            let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "-")
+            directory = RunDirectory(URL(fileURLWithPath: out ?? "runs/\(config.environment)__\(name)__\(config.algorithm.seed)__\(stamp)"))
+            if directory.holdsRun {
+                throw UserError(message: "\(directory.url.path) already holds a run; continue it with --resume \(directory.url.path) or choose another --out")
             }
-            trainer.showProgress = !quiet
-            let summary = try trainer.train()
-            print(String(format: "trained %d steps in %.1f s (%.0f steps/s); mean return of the last %d episodes: %.1f",
-                         summary.steps, summary.seconds, Double(summary.steps) / summary.seconds,
-                         min(100, summary.episodes), summary.meanEpisodeReturn))
-            if evalEpisodes > 0 {
-                let artifact = try PolicyArtifact.read(trainer.modelURL)
-                let returns = try artifact.evaluate(episodes: evalEpisodes, deterministic: true, seed: 1_000_000)
-                let (mean, std) = meanAndStd(returns)
-                print(String(format: "deterministic evaluation over %d episodes: %.1f ± %.1f", evalEpisodes, mean, std))
-            }
-            print("learning curve: \(summary.learningCurve.path)")
-            print("model: \(trainer.modelURL.path)")
+            algorithm = try config.makeAlgorithm()
+            checkpointInterval = config.checkpointInterval
+            let a = config.algorithm
+            print("\(name.uppercased()) on \(config.environment): \(config.totalSteps) steps, \(a.environmentCount) envs × \(a.rolloutSteps) steps per rollout, seed \(a.seed), \(LibTorch.numThreads) thread(s)")
+            print("run directory: \(directory.url.path)")
+            totalSteps = config.totalSteps
         }
+        let recorders = directory.recorders(for: algorithm, checkpointInterval: checkpointInterval, progress: !quiet)
+        let result = try totalSteps.map { try algorithm.learn(steps: $0, recorders: recorders) }
+            ?? algorithm.continueLearning(recorders: recorders)
+        if result.outcome == .interrupted {
+            print("interrupted at step \(result.steps) (update \(result.updates)); checkpoint written; continue with: proxima train --resume \(directory.url.path)")
+            throw ExitCode(130)
+        }
+        try algorithm.save(to: directory.modelURL)
+        print(String(format: "trained %d steps in %.1f s (%.0f steps/s); mean return of the last %d episodes: %.1f",
+                     result.steps, result.seconds, Double(result.steps) / result.seconds,
+                     min(100, result.episodes), result.meanEpisodeReturn ?? .nan))
+        if evalEpisodes > 0 {
+            let evaluation = try PolicyArtifact.read(directory.modelURL).evaluate(episodes: evalEpisodes, deterministic: true, seed: 1_000_000)
+            print(String(format: "deterministic evaluation over %d episodes: %.1f ± %.1f", evalEpisodes, evaluation.meanReturn, evaluation.stdReturn))
+        }
+        print("learning curve: \(directory.learningCurveURL.path)")
+        print("model: \(directory.modelURL.path)")
     }
 }
 
-func meanAndStd(_ values: [Double]) -> (Double, Double) {
-    let mean = values.reduce(0, +) / Double(max(values.count, 1))
-    let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(values.count, 1))
-    return (mean, variance.squareRoot())
-}
-
-/// Turns mistakes in user input (configuration, files, environment ids, actions) into a one-line error and exit code 2.
-func withUserErrors(_ body: () throws -> Void) throws {
-    do { try body() } catch let error as ConfigurationError {
-        throw UserError(message: error.description)
-    } catch let error as EnvironmentError {
-        throw UserError(message: error.description)
-    } catch let error as SafeTensorsError {
-        throw UserError(message: error.description)
-    } catch let error as TrainingError {
-        throw UserError(message: error.description)
-    } catch let error as CheckpointError {
-        throw UserError(message: error.description)
-    } catch let error as TorchError {
-        throw UserError(message: error.description)
-    }
-}
-
-struct UserError: Error, CustomStringConvertible {
+/// A mistake in what was typed (a path, a combination of flags) found by the command line itself.
+struct UserError: ProximaError {
     let message: String
     var description: String { message }
 }

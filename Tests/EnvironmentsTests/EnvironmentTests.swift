@@ -115,7 +115,7 @@ struct WrapperTests {
                 #expect(step.info["episode.r"] == nil)
             }
         }
-        #expect(env.returns.count == 1)
+        #expect(env.history.returns.count == 1 && env.history.total == 1)
     }
 
     @Test("running mean and variance match the batch formulas")

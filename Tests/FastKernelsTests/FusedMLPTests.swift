@@ -9,7 +9,7 @@ import Torch
 /// layer-by-layer computation (`Sequential` itself) in values and in every gradient, and it must actually run.
 @Suite(.serialized) struct FusedMLPTests {
     static func network(_ activation: ActivationKind, output: ActivationKind, bias: Bool, dtype: DType) -> Sequential {
-        MLP(sizes: [3, 7, 5, 2], activation: activation, outputActivation: output, bias: bias, dtype: dtype,
+        Sequential.mlp(sizes: [3, 7, 5, 2], activation: activation, outputActivation: output, bias: bias, dtype: dtype,
             generator: Generator(seed: 3))
     }
 
@@ -61,8 +61,8 @@ import Torch
           arguments: [1, 5, 256, 517])
     func ownProductKernel(batch: Int) throws {
         let sizes = [6, 64, 48, 32, 3]
-        let reference = MLP(sizes: sizes, activation: .tanh, dtype: .float64, generator: Generator(seed: 12))
-        let net = MLP(sizes: sizes, activation: .tanh, dtype: .float32, generator: Generator(seed: 99))
+        let reference = Sequential.mlp(sizes: sizes, activation: .tanh, dtype: .float64, generator: Generator(seed: 12))
+        let net = Sequential.mlp(sizes: sizes, activation: .tanh, dtype: .float32, generator: Generator(seed: 99))
         try net.load(stateDict: reference.stateDict())
         let x = Tensor.randn([batch, 6], dtype: .float64, generator: Generator(seed: 13))
         let weights = Tensor.randn([batch, 3], dtype: .float64, generator: Generator(seed: 14))
@@ -88,7 +88,7 @@ import Torch
 
     @Test("long batches (reduced in blocks) and wide layers agree with the layer-by-layer computation", arguments: [300, 517])
     func longBatches(batch: Int) {
-        let net = MLP(sizes: [5, 96, 70, 3], activation: .tanh, dtype: .float64, generator: Generator(seed: 4))
+        let net = Sequential.mlp(sizes: [5, 96, 70, 3], activation: .tanh, dtype: .float64, generator: Generator(seed: 4))
         let x = Tensor.randn([batch, 5], dtype: .float64, generator: Generator(seed: 5)).requiringGrad()
         let weights = Tensor.randn([batch, 3], dtype: .float64, generator: Generator(seed: 6))
         func run(fused: Bool) -> [[Double]] {
@@ -150,7 +150,7 @@ import Torch
     func unfusable() {
         let net = Sequential(Linear(inputSize: 3, outputSize: 4), Activation(.gelu), Linear(inputSize: 4, outputSize: 1))
         #expect(net.denseLayers == nil)
-        let half = MLP(sizes: [3, 4, 1], dtype: .bfloat16, generator: Generator(seed: 0))
+        let half = Sequential.mlp(sizes: [3, 4, 1], dtype: .bfloat16, generator: Generator(seed: 0))
         let x = Tensor.randn([2, 3], generator: Generator(seed: 0)).to(dtype: .bfloat16)
         let before = FastPath.mlp.counts
         let composed = x.mlp(half.denseLayers!)

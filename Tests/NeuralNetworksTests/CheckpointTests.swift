@@ -11,7 +11,7 @@ struct CheckpointTests {
         let dir = try temporaryDirectory()
         let url = dir.appendingPathComponent("checkpoint.safetensors")
         let g = Generator(seed: 0)
-        let net = MLP(sizes: [3, 16, 2], generator: g)
+        let net = Sequential.mlp(sizes: [3, 16, 2], generator: g)
         let adam = Adam(parameters: net.parameters(), learningRate: 0.01)
         let x = Tensor.randn([8, 3], generator: g)
         for _ in 0..<3 {
@@ -25,7 +25,7 @@ struct CheckpointTests {
                                        extra: ["obs_mean": Tensor([1, 2] as [Double])],
                                        counters: ["step": 3], config: #"{"lr": 0.01}"#).write(to: url)
 
-        let restoredNet = MLP(sizes: [3, 16, 2], generator: Generator(seed: 99))
+        let restoredNet = Sequential.mlp(sizes: [3, 16, 2], generator: Generator(seed: 99))
         let restoredAdam = Adam(parameters: restoredNet.parameters(), learningRate: 0.5)
         let restoredSampler = Generator(seed: 7)
         let checkpoint = try TrainingCheckpoint.read(from: url)
@@ -49,9 +49,9 @@ struct CheckpointTests {
     @Test("loading into a mismatched model lists the offending keys")
     func mismatch() throws {
         let url = try temporaryDirectory().appendingPathComponent("c.safetensors")
-        try TrainingCheckpoint.capture(model: MLP(sizes: [3, 16, 2])).write(to: url)
+        try TrainingCheckpoint.capture(model: Sequential.mlp(sizes: [3, 16, 2])).write(to: url)
         let error = #expect(throws: StateDictError.self) {
-            try TrainingCheckpoint.read(from: url).restore(model: MLP(sizes: [3, 8, 8, 2]))
+            try TrainingCheckpoint.read(from: url).restore(model: Sequential.mlp(sizes: [3, 8, 8, 2]))
         }
         #expect(error?.unexpected == [])
         #expect(error?.missing == ["4.bias", "4.weight"])
@@ -69,7 +69,7 @@ struct CheckpointTests {
     func killedWriter() throws {
         let dir = try temporaryDirectory()
         let url = dir.appendingPathComponent("checkpoint.safetensors")
-        try TrainingCheckpoint.capture(model: MLP(sizes: [2, 2]), counters: ["round": -1]).write(to: url)
+        try TrainingCheckpoint.capture(model: Sequential.mlp(sizes: [2, 2]), counters: ["round": -1]).write(to: url)
         for delay in [0.0, 0.05, 0.15, 0.3] {
             let process = Process()
             process.executableURL = proximaExecutable

@@ -43,7 +43,7 @@ struct ModuleTests {
 
     @Test("Sequential and MLP name children by position like nn.Sequential")
     func sequentialNames() {
-        let mlp = MLP(sizes: [3, 8, 2], activation: .relu, generator: Generator(seed: 0))
+        let mlp = Sequential.mlp(sizes: [3, 8, 2], activation: .relu, generator: Generator(seed: 0))
         #expect(mlp.namedParameters().map(\.0) == ["0.weight", "0.bias", "2.weight", "2.bias"])
         #expect(mlp(Tensor.zeros([5, 3])).shape == [5, 2])
     }
@@ -132,7 +132,7 @@ struct ModuleTests {
         GradCase(name: "LayerNorm", shapes: [[2, 5], [5], [5]]) { $0[0].layerNorm(normalizedShape: [5], weight: $0[1], bias: $0[2]) },
         GradCase(name: "RMSNorm", shapes: [[2, 5]]) { RMSNorm(5, dtype: .float64)($0[0]) },
         GradCase(name: "Embedding", shapes: [[6, 3]]) { $0[0].embedding(Tensor([[5, 0], [5, 2]] as [[Int]])) },
-        GradCase(name: "MLP", shapes: [[3, 2]]) { MLP(sizes: [2, 5, 5, 1], dtype: .float64, generator: Generator(seed: 2))($0[0]) },
+        GradCase(name: "MLP", shapes: [[3, 2]]) { Sequential.mlp(sizes: [2, 5, 5, 1], dtype: .float64, generator: Generator(seed: 2))($0[0]) },
     ])
     func layerGradients(c: GradCase) {
         gradientCheck(c)
@@ -143,7 +143,7 @@ struct ModuleTests {
         let g = Generator(seed: 0)
         let x = Tensor.linspace(-3, 3, steps: 256).unsqueezed(1)
         let y = x.sin()
-        let net = MLP(sizes: [1, 32, 32, 1], activation: .tanh, generator: g)
+        let net = Sequential.mlp(sizes: [1, 32, 32, 1], activation: .tanh, generator: g)
         let adam = Adam(parameters: net.parameters(), learningRate: 0.01)
         var loss = Double.infinity
         for _ in 0..<500 {

@@ -69,16 +69,16 @@ struct OptimizerGoldenTests {
     func checkSchedules(_ json: [String: Any], tolerance: Double) {
         for c in json["cases"] as! [[String: Any]] {
             let warmup = c["warmup_steps"] as! Int, total = c["total_steps"] as! Int, base = c["base_lr"] as! Double
-            let schedule: LearningRateSchedule
+            let schedule: Schedule
             switch c["kind"] as! String {
-            case "cosine_warmup": schedule = .cosineWarmup(warmupSteps: warmup, totalSteps: total)
-            case "linear_warmup": schedule = .linearWarmup(warmupSteps: warmup, totalSteps: total)
+            case "cosine_warmup": schedule = .cosineWarmup(warmupSteps: warmup)
+            case "linear_warmup": schedule = .linearWarmup(warmupSteps: warmup)
             default:
                 Issue.record("unknown schedule \(c["kind"]!)")
                 continue
             }
             let expected = c["lr_at_step"] as! [Double]
-            let actual = expected.indices.map { schedule.rate(base: base, at: $0) }
+            let actual = expected.indices.map { ScheduledValue(base, schedule: schedule).value(at: $0, of: total) }
             expectClose(actual, expected, atol: tolerance, rtol: tolerance, "\(c["kind"]!) warmup \(warmup)")
         }
     }
@@ -177,12 +177,15 @@ struct OptimizerTests {
 
     @Test("schedules: constant, linear (PPO annealing) and step decay")
     func schedules() {
-        #expect(LearningRateSchedule.constant.factor(at: 1000) == 1)
-        // PPO: frac = 1 − (update − 1) / updates, update = 1...updates.
+        #expect(Schedule.constant.factor(at: 1000, of: 10) == 1)
+        // On-policy RL reads the linear schedule after each rollout: 1 − updates done / updates (SB3's progress remaining).
         let updates = 4
-        #expect((1...updates).map { LearningRateSchedule.linear(totalSteps: updates).factor(at: $0 - 1) } == [1, 0.75, 0.5, 0.25])
-        #expect(LearningRateSchedule.linear(totalSteps: 4).factor(at: 9) == 0)
-        #expect((0..<5).map { LearningRateSchedule.stepDecay(stepSize: 2, gamma: 0.5).factor(at: $0) } == [1, 1, 0.5, 0.5, 0.25])
+        #expect((1...updates).map { Schedule.linear.factor(at: $0, of: updates) } == [0.75, 0.5, 0.25, 0])
+        #expect(Schedule.linear.factor(at: 9, of: 4) == 0)
+        #expect((0..<5).map { Schedule.stepDecay(stepSize: 2, gamma: 0.5).factor(at: $0, of: 5) } == [1, 1, 0.5, 0.5, 0.25])
+        // RL Zoo's spellings.
+        #expect(ScheduledValue(text: "lin_0.001") == .linear(0.001) && ScheduledValue(text: "3e-4") == 3e-4 && ScheduledValue(text: "x") == nil)
+        #expect(ScheduledValue.linear(0.001).value(at: 3, of: 4) == 0.001 * 0.25)
     }
 }
 
@@ -191,7 +194,7 @@ struct ParameterBufferTests {
     @Test("Adam on a ParameterBuffer follows exactly the trajectory of Adam on the separate parameters")
     func sameTrajectory() {
         func run(packed: Bool) -> [Tensor] {
-            let net = MLP(sizes: [3, 8, 2], dtype: .float64, generator: Generator(seed: 4))
+            let net = Sequential.mlp(sizes: [3, 8, 2], dtype: .float64, generator: Generator(seed: 4))
             let x = Tensor.randn([5, 3], dtype: .float64, generator: Generator(seed: 5))
             let buffer = packed ? ParameterBuffer(net.parameters()) : nil
             let adam = Adam(parameters: buffer.map { [$0.flat] } ?? net.parameters(), learningRate: 0.05)
@@ -209,7 +212,7 @@ struct ParameterBufferTests {
 
     @Test("packed parameters keep their identity, names and state-dict loading")
     func identity() throws {
-        let net = MLP(sizes: [2, 3], generator: Generator(seed: 1))
+        let net = Sequential.mlp(sizes: [2, 3], generator: Generator(seed: 1))
         let before = net.parameters().map(ObjectIdentifier.init)
         let buffer = ParameterBuffer(net.parameters())
         #expect(net.parameters().map(ObjectIdentifier.init) == before)

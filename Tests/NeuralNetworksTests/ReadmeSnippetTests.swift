@@ -17,10 +17,10 @@ import NeuralNetworks
         let out = Tensor.scaledDotProductAttention(query: qr, key: kr, value: v, mask: AttentionMask.from(attentionMask: mask))
         #expect(out.shape == [1, 8, 16, 64])
 
-        let net = MLP(sizes: [4, 64, 64, 2])
+        let net = Sequential.mlp(sizes: [4, 64, 64, 2])
         let file = try temporaryDirectory().appendingPathComponent("weights.safetensors")
         try SafeTensors.write(net.stateDict(), to: file)
-        let fresh = MLP(sizes: [4, 64, 64, 2])
+        let fresh = Sequential.mlp(sizes: [4, 64, 64, 2])
         let report = try fresh.load(safetensors: file)
         #expect(report.missing.isEmpty && report.unexpected.isEmpty)
         let x = Tensor.randn([3, 4])

@@ -7,28 +7,51 @@ import TestSupport
 struct ConfigurationTests {
     @Test("SB3 defaults, then the shipped file, then overrides")
     func layering() throws {
-        let sb3 = OnPolicyConfig(algorithm: .ppo, env: "CartPole-v1")
-        #expect(sb3.nSteps == 2048 && sb3.batchSize == 64 && sb3.clipRangeVf == nil && sb3.valueLoss == .sb3 && sb3.adamEps == 1e-5)
-        let zoo = try OnPolicyConfig.resolve(algorithm: .ppo, env: "CartPole-v1")
-        #expect(zoo.nEnvs == 8 && zoo.nSteps == 32 && zoo.batchSize == 256 && zoo.nEpochs == 20 && zoo.nTimesteps == 100_000)
-        #expect(zoo.learningRate == .linear(0.001) && zoo.clipRange == .linear(0.2))
-        let overridden = try OnPolicyConfig.resolve(algorithm: .ppo, env: "CartPole-v1", overrides: ["n_epochs=3", "target_kl=0.02", "clip_range_vf=null"])
-        #expect(overridden.nEpochs == 3 && overridden.targetKL == 0.02 && overridden.clipRangeVf == nil)
-        let a2c = try OnPolicyConfig.resolve(algorithm: .a2c, env: "CartPole-v1")
-        #expect(a2c.nSteps == 5 && a2c.useRmsProp && a2c.gaeLambda == 1 && a2c.nTimesteps == 500_000)
+        let sb3 = PPOConfiguration()
+        #expect(sb3.rolloutSteps == 2048 && sb3.minibatchSize == 64 && sb3.valueClipRange == nil && sb3.valueLoss == .sb3 && sb3.adamEpsilon == 1e-5)
+        let zoo = try RunConfiguration.resolve(algorithm: .ppo, environment: "CartPole-v1")
+        let ppo = try #require(zoo.algorithm as? PPOConfiguration)
+        #expect(ppo.environmentCount == 8 && ppo.rolloutSteps == 32 && ppo.minibatchSize == 256 && ppo.epochs == 20 && zoo.totalSteps == 100_000)
+        #expect(ppo.learningRate == .linear(0.001) && ppo.clipRange == .linear(0.2))
+        let overridden = try RunConfiguration.resolve(algorithm: .ppo, environment: "CartPole-v1",
+                                                      overrides: ["n_epochs=3", "target_kl=0.02", "clip_range_vf=null"])
+        let changed = try #require(overridden.algorithm as? PPOConfiguration)
+        #expect(changed.epochs == 3 && changed.targetKL == 0.02 && changed.valueClipRange == nil)
+        let a2c = try #require(try RunConfiguration.resolve(algorithm: .a2c, environment: "CartPole-v1").algorithm as? A2CConfiguration)
+        #expect(a2c.rolloutSteps == 5 && a2c.useRMSprop && a2c.gaeLambda == 1)
+        #expect(try RunConfiguration.resolve(algorithm: .a2c, environment: "CartPole-v1").totalSteps == 500_000)
         for algorithm in Algorithm.allCases {
             for env in ["CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0", "Pendulum-v1"] {
-                #expect(throws: Never.self) { try OnPolicyConfig.resolve(algorithm: algorithm, env: env) }
+                #expect(throws: Never.self) { try RunConfiguration.resolve(algorithm: algorithm, environment: env) }
             }
         }
-        #expect(ScheduledValue.linear(0.001).value(progressRemaining: 0.25) == 0.00025)
+    }
+
+    @Test("every file key is bound once, and each algorithm has exactly its own")
+    func keysListedOnce() {
+        for algorithm in Algorithm.allCases {
+            let keys = algorithm.defaultConfiguration.hyperparameterKeys
+            #expect(keys.count == Set(keys).count, "\(algorithm): \(keys)")
+        }
+        #expect(PPOConfiguration().hyperparameterKeys.contains("clip_range") && !A2CConfiguration().hyperparameterKeys.contains("clip_range"))
+        #expect(A2CConfiguration().hyperparameterKeys.contains("use_rms_prop") && !PPOConfiguration().hyperparameterKeys.contains("use_rms_prop"))
+        let run = RunConfiguration(algorithm: .ppo, environment: "CartPole-v1")
+        #expect(run.keys.count == Set(run.keys).count)
+        // Swift names in Swift: the shared settings read and write through the configuration.
+        var configuration = PPOConfiguration()
+        configuration.entropyCoefficient = 0.01
+        configuration.environmentCount = 4
+        #expect(configuration.settings.entropyCoefficient == 0.01 && configuration.fileSettings["n_envs"] as? Int == 4)
     }
 
     @Test("the resolved config round-trips through JSON")
     func jsonRoundTrip() throws {
-        let config = try OnPolicyConfig.resolve(algorithm: .ppo, env: "Pendulum-v1")
-        let decoded = try JSONDecoder().decode(OnPolicyConfig.self, from: Data(config.json().utf8))
-        #expect(decoded == config)
+        let config = try RunConfiguration.resolve(algorithm: .ppo, environment: "Pendulum-v1")
+        let url = try temporaryDirectory().appendingPathComponent("config.json")
+        try config.json().write(to: url, atomically: true, encoding: .utf8)
+        let decoded = try RunConfiguration.read(url)
+        #expect(decoded.algorithm.isEqual(to: config.algorithm) && decoded.totalSteps == config.totalSteps
+                && decoded.environment == "Pendulum-v1" && decoded.checkpointInterval == config.checkpointInterval)
         #expect(config.json().contains("\"learning_rate\" : \"lin_0.0007\""))
         #expect(config.json().contains("\"clip_range\" : 0.2"))
     }
@@ -37,7 +60,7 @@ struct ConfigurationTests {
     func unknownYAMLKey() throws {
         let file = try temporaryDirectory().appendingPathComponent("ppo.yml")
         try "CartPole-v1:\n  n_envs: 4\n  learning_rat: 0.001\n".write(to: file, atomically: true, encoding: .utf8)
-        let error = #expect(throws: ConfigurationError.self) { try OnPolicyConfig.resolve(algorithm: .ppo, env: "CartPole-v1", file: file) }
+        let error = #expect(throws: ConfigurationError.self) { try RunConfiguration.resolve(algorithm: .ppo, environment: "CartPole-v1", file: file) }
         #expect(error?.description == "\(file.path):3: unknown key 'learning_rat' (did you mean 'learning_rate'?)")
     }
 
@@ -46,10 +69,12 @@ struct ConfigurationTests {
         let cases: [(String, String)] = [("n_envs=0", "n_envs must be positive"), ("batch_size=-3", "batch_size must be positive"),
                                          ("gamma=1.5", "gamma must be in [0, 1]"), ("n_steps=abc", "n_steps expects an integer"),
                                          ("value_loss=huber", "value_loss expects one of"), ("normalize=maybe", "normalize expects true or false"),
-                                         ("n_timesteps=10", "smaller than one rollout"), ("clip_rang=0.1", "did you mean 'clip_range'")]
+                                         ("n_timesteps=10", "smaller than one rollout"), ("clip_rang=0.1", "did you mean 'clip_range'"),
+                                         ("n_timestep=5", "did you mean 'n_timesteps'"), ("policy=CnnPolicy", "a registered policy (MlpPolicy"),
+                                         ("policy_kwargs={net_arc: [3]}", "unknown key 'policy_kwargs.net_arc' (did you mean 'net_arch'?)")]
         for (override, phrase) in cases {
             let error = #expect(throws: ConfigurationError.self) {
-                try OnPolicyConfig.resolve(algorithm: .ppo, env: "CartPole-v1", overrides: [override])
+                try RunConfiguration.resolve(algorithm: .ppo, environment: "CartPole-v1", overrides: [override])
             }
             #expect(error?.description.contains(phrase) == true, "\(override): \(error?.description ?? "no error")")
         }

@@ -4,9 +4,11 @@ import NeuralNetworks
 /// Writes checkpoints one after another on a background queue. A checkpoint is a snapshot (its tensors are copies), so
 /// training goes on while the file is written, flushed and renamed into place instead of waiting for the disk. A failed
 /// write is reported by the next `write` or `wait`.
-final class CheckpointWriter: @unchecked Sendable {
+public final class CheckpointWriter: @unchecked Sendable {
     private let queue = DispatchQueue(label: "proxima.checkpoint-writer")
     private var failure: Error?  // touched only on `queue`
+
+    public init() {}
 
     private struct Job: @unchecked Sendable {
         let checkpoint: TrainingCheckpoint
@@ -14,7 +16,7 @@ final class CheckpointWriter: @unchecked Sendable {
     }
 
     /// Queues `checkpoint` for writing to `url`, after throwing the failure of an earlier write, if any.
-    func write(_ checkpoint: TrainingCheckpoint, to url: URL) throws {
+    public func write(_ checkpoint: TrainingCheckpoint, to url: URL) throws {
         try queue.sync { if let failure { self.failure = nil; throw failure } }
         let job = Job(checkpoint: checkpoint, url: url)
         queue.async {
@@ -23,7 +25,7 @@ final class CheckpointWriter: @unchecked Sendable {
     }
 
     /// Waits until every queued checkpoint is written; throws the first failure.
-    func wait() throws {
+    public func wait() throws {
         try queue.sync { if let failure { self.failure = nil; throw failure } }
     }
 }

@@ -1,0 +1,96 @@
+import Environments
+import FastKernels
+import Foundation
+import NeuralNetworks
+import Torch
+import Tracking
+import Training
+
+/// The files of one training run, as `proxima train` leaves them:
+/// `config.json` (resolved hyperparameters), `run.json` (status, seed, threads, versions, returns),
+/// `metrics.jsonl` / `metrics.csv` / TensorBoard events, `checkpoints/checkpoint.safetensors` (complete state, for
+/// resuming), `model.safetensors` (the final policy, see `PolicyArtifact`) and `learning_curve.svg`.
+public struct RunDirectory {
+    public let url: URL
+
+    public init(_ url: URL) { self.url = url }
+
+    public var configURL: URL { url.appendingPathComponent("config.json") }
+    public var checkpointURL: URL { url.appendingPathComponent("checkpoints/checkpoint.safetensors") }
+    public var modelURL: URL { url.appendingPathComponent("model.safetensors") }
+    public var learningCurveURL: URL { url.appendingPathComponent("learning_curve.svg") }
+
+    /// Whether a run was started here.
+    public var holdsRun: Bool { FileManager.default.fileExists(atPath: url.appendingPathComponent("run.json").path) }
+
+    /// The recorders that fill this directory while `algorithm` learns: the configuration (at a fresh start), run
+    /// status, metrics, a checkpoint every `checkpointInterval` updates, the learning curve, and progress output when
+    /// `progress` is set.
+    public func recorders(for algorithm: OnPolicyAlgorithm, checkpointInterval: Int, progress: Bool) -> [TrainingRecorder] {
+        let threshold = (try? Registry.spec(algorithm.environmentID))?.rewardThreshold
+        let curve = LearningCurveRecorder(
+            directory: url, metric: "rollout/ep_rew_mean",
+            title: "\(algorithm.algorithm.rawValue.uppercased()) on \(algorithm.environmentID) (seed \(algorithm.settings.seed))",
+            xLabel: "environment steps", yLabel: "mean episode return (last 100)",
+            reference: threshold.map { ($0, "reward threshold \(String(format: "%g", $0))") })
+        let status = RunStatusRecorder(directory: url) { [unowned algorithm, unowned curve] in
+            var facts: [String: Any] = [
+                "algorithm": algorithm.algorithm.rawValue, "env": algorithm.environmentID, "seed": algorithm.settings.seed,
+                "threads": FastPath.threads ?? LibTorch.numThreads, "libtorch": LibTorch.version, "proxima": proximaVersion,
+            ]
+            if let meanReturn = algorithm.collector.meanEpisodeReturn { facts["last_return"] = meanReturn }
+            if let best = curve.points.map(\.y).max() { facts["best_return"] = best }
+            return facts
+        }
+        var recorders: [TrainingRecorder] = [
+            ConfigurationFileRecorder(url: configURL, algorithm: algorithm, checkpointInterval: checkpointInterval),
+            status, MetricsRecorder(directory: url), CheckpointRecorder(url: checkpointURL, interval: checkpointInterval), curve,
+        ]
+        if progress {
+            recorders.append(ProgressRecorder(headline: [("return", "rollout/ep_rew_mean"), ("value loss", "train/value_loss")]))
+        }
+        return recorders
+    }
+
+    /// The run's configuration (`config.json`).
+    public func configuration() throws -> RunConfiguration { try RunConfiguration.read(configURL) }
+
+    /// Rebuilds the run's algorithm from `config.json` and restores its last checkpoint; `continueLearning` then
+    /// finishes the run as if it had never stopped. Pass `makeEnvironment` for an environment the registry does not
+    /// know and `policy` for a policy type that is not registered.
+    public func resume(makeEnvironment: (() throws -> Environment)? = nil, policy: ActorCriticPolicy? = nil) throws -> OnPolicyAlgorithm {
+        let algorithm = try configuration().makeAlgorithm(makeEnvironment: makeEnvironment, policy: policy)
+        try algorithm.restore(checkpoint: checkpointURL)
+        return algorithm
+    }
+}
+
+/// Writes `config.json` when a run starts (a continued run keeps its file).
+final class ConfigurationFileRecorder: TrainingRecorder {
+    let url: URL
+    unowned let algorithm: OnPolicyAlgorithm
+    let checkpointInterval: Int
+
+    init(url: URL, algorithm: OnPolicyAlgorithm, checkpointInterval: Int) {
+        self.url = url
+        self.algorithm = algorithm
+        self.checkpointInterval = checkpointInterval
+    }
+
+    func trainingWillStart(_ run: TrainingRunState) throws {
+        guard !run.isContinuation else { return }
+        var object = algorithm.fileSettings
+        let identity = PolicyRegistry.identity(of: algorithm.policy)
+        object["algo"] = algorithm.algorithm.rawValue
+        object["env"] = algorithm.environmentID
+        object["n_timesteps"] = run.plannedUnits
+        object["checkpoint_interval"] = checkpointInterval
+        object["policy"] = identity.name
+        object["policy_options"] = identity.options
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try AtomicFile.write(Data(jsonText(object).utf8), to: url)
+    }
+}
+
+/// Proxima's version, recorded in run directories.
+public let proximaVersion = "0.1.0"
