@@ -39,6 +39,8 @@ public final class A2C: OnPolicyAlgorithm, OnPolicyLearner {
     public let configuration: A2CConfiguration
 
     public init(_ configuration: A2CConfiguration, environments: VectorEnvironment, policy: ActorCriticPolicy? = nil) throws {
+        var configuration = configuration
+        configuration.environmentCount = environments.count
         self.configuration = configuration
         try super.init(configuration: configuration, environments: environments, policy: policy) { parameters in
             let rate = configuration.learningRate.base

@@ -40,6 +40,8 @@ public final class MDPO: OnPolicyAlgorithm, OnPolicyLearner {
     public let configuration: MDPOConfiguration
 
     public init(_ configuration: MDPOConfiguration, environments: VectorEnvironment, policy: ActorCriticPolicy? = nil) throws {
+        var configuration = configuration
+        configuration.environmentCount = environments.count
         self.configuration = configuration
         try super.init(configuration: configuration, environments: environments, policy: policy) { parameters in
             Adam(parameters: parameters, learningRate: configuration.learningRate.base, eps: configuration.adamEpsilon)

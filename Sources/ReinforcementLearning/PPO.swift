@@ -58,6 +58,8 @@ public final class PPO: OnPolicyAlgorithm, OnPolicyLearner {
     var libtorchThreads: Int?
 
     public init(_ configuration: PPOConfiguration, environments: VectorEnvironment, policy: ActorCriticPolicy? = nil) throws {
+        var configuration = configuration
+        configuration.environmentCount = environments.count
         self.configuration = configuration
         try super.init(configuration: configuration, environments: environments, policy: policy) { parameters in
             Adam(parameters: parameters, learningRate: configuration.learningRate.base, eps: configuration.adamEpsilon)
@@ -182,7 +184,7 @@ enum PPOGradientPath: Sendable {
 
 /// One minibatch's PPO objective through autograd, with its values and diagnostics.
 struct MinibatchLoss {
-    /// policy + entCoef·entropy + vfCoef·value, differentiable.
+    /// policy + entropyCoefficient·entropy + valueCoefficient·value, differentiable.
     let loss: Tensor
     let values: PPOLossValues
     /// Whether the objective was the fused node (`FusedPPOLoss`) rather than the composed losses.

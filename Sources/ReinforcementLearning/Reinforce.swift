@@ -30,6 +30,8 @@ public final class Reinforce: OnPolicyAlgorithm, OnPolicyLearner {
     public let configuration: ReinforceConfiguration
 
     public init(_ configuration: ReinforceConfiguration, environments: VectorEnvironment, policy: ActorCriticPolicy? = nil) throws {
+        var configuration = configuration
+        configuration.environmentCount = environments.count
         self.configuration = configuration
         try super.init(configuration: configuration, environments: environments, policy: policy) { parameters in
             Adam(parameters: parameters, learningRate: configuration.learningRate.base, eps: configuration.adamEpsilon)

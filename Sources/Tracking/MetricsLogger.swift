@@ -74,7 +74,8 @@ public final class MetricsLogger {
 }
 
 /// `s` as a JSON string literal (quotes, backslashes and control characters escaped). Written out rather than through
-/// JSONSerialization, which costs ~10 µs per call: a training run logs a few dozen names per update.
+/// JSONSerialization, whose per-call cost is far above a loop over the characters; a run logs dozens of names per
+/// update.
 public func jsonString(_ s: String) -> String {
     var out = "\""
     for scalar in s.unicodeScalars {

@@ -2,8 +2,8 @@ import ArgumentParser
 import Foundation
 import Torch
 
-/// `proxima demo`: fits y = 3x - 2 by gradient descent with autograd and prints the tensors — the placeholder main job
-/// until the PPO trainer lands.
+/// `proxima demo`: fits y = 3x - 2 by gradient descent with autograd and prints the tensors (a smoke check of the
+/// engine without any environment).
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Fit a line with autograd and print the tensors (smoke demo).")
 

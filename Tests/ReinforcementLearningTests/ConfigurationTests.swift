@@ -123,3 +123,20 @@ struct ConfigurationTests {
         #expect(FileManager.default.fileExists(atPath: plot.path))
     }
 }
+
+@Suite("The README's library example")
+struct ReadmeLibraryTests {
+    @Test("PPO(configuration, environment:).learn, save, load and evaluate as the README shows (fewer steps)")
+    func readmePPO() throws {
+        var configuration = PPOConfiguration()
+        configuration.environmentCount = 8
+        configuration.rolloutSteps = 32
+        let ppo = try PPO(configuration, environment: "CartPole-v1")
+        let result = try ppo.learn(steps: 2048)
+        #expect(result.steps == 2048 && result.outcome == .completed)
+        let url = try temporaryDirectory().appendingPathComponent("cartpole.safetensors")
+        try ppo.save(to: url)
+        let evaluation = try PolicyArtifact.read(url).evaluate(episodes: 20, deterministic: true, seed: 0)
+        #expect(evaluation == (try ppo.evaluate(episodes: 20, deterministic: true, seed: 0)))
+    }
+}
