@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "CTorch", dependencies: ["CLibTorch"]),
         .target(name: "Torch", dependencies: ["CTorch"]),
         // Proxima's hand-written kernels for small RL networks (fused MLP, PPO's objective and step, rollout step):
-        // their own targets, used only by ReinforcementLearning.
+        // their own targets, used by ReinforcementLearning (and the CLI's benchmarks) only.
         .target(name: "CFastKernels", dependencies: ["CLibTorch"]),
         .target(name: "FastKernels", dependencies: ["Torch", "NeuralNetworks", "CFastKernels"]),
         .target(name: "NeuralNetworks", dependencies: ["Torch"]),

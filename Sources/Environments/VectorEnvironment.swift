@@ -36,8 +36,8 @@ public final class VectorEnvironment {
     public var actionSpace: Space { environments[0].actionSpace }
 
     public init(_ environments: [Environment], threads: Int = 1, id: String? = nil) {
+        precondition(!environments.isEmpty, "a vector environment needs at least one environment")
         self.id = id ?? environments[0].id
-        precondition(!environments.isEmpty, "VectorEnvironment needs at least one environment")
         let size = environments[0].observationSpace.flatSize
         precondition(environments.allSatisfy { $0.observationSpace.flatSize == size }, "sub-environments have different observation sizes")
         self.environments = environments

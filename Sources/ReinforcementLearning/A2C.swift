@@ -57,7 +57,7 @@ public final class A2C: OnPolicyAlgorithm, OnPolicyLearner {
                            entropyCoefficient: configuration.entropyCoefficient, normalizeAdvantage: configuration.normalizeAdvantages)
         let policyLoss = loss.policyLoss.item(Double.self), valueLoss = loss.valueLoss.item(Double.self)
         let norm = try optimization.step(loss.loss, parts: ["policy_loss": policyLoss, "value_loss": valueLoss],
-                                         maxGradNorm: configuration.maxGradientNorm, update: batch.update)
+                                         maxGradNorm: configuration.maxGradientNorm, update: batch.step)
         return ["train/policy_loss": policyLoss, "train/value_loss": valueLoss,
                 "train/entropy_loss": loss.entropyLoss.item(Double.self), "train/grad_norm": norm]
     }

@@ -52,7 +52,7 @@ public final class MDPO: OnPolicyAlgorithm, OnPolicyLearner {
         let config = configuration
         let advantages = config.normalizeAdvantages ? normalizeAdvantages(batch.advantages, eps: 0, unbiased: false) : batch.advantages
         let normalized = TrainingBatch(rollout: batch.rollout, advantages: advantages, returns: batch.returns,
-                                       update: batch.update, totalUpdates: batch.totalUpdates)
+                                       update: batch.update, totalUpdates: batch.totalUpdates, step: batch.step)
         var metrics = MetricAccumulator()
         var stepSize = 1.0
         for _ in 0..<config.epochs {
@@ -68,7 +68,7 @@ public final class MDPO: OnPolicyAlgorithm, OnPolicyLearner {
                 let total = loss.loss + config.valueCoefficient * valueLoss + config.entropyCoefficient * entropyLoss
                 let policyValue = loss.loss.item(Double.self), valueValue = valueLoss.item(Double.self)
                 let norm = try optimization.step(total, parts: ["policy_loss": policyValue, "value_loss": valueValue],
-                                                 maxGradNorm: config.maxGradientNorm, update: batch.update)
+                                                 maxGradNorm: config.maxGradientNorm, update: batch.step)
                 metrics.add("train/policy_loss", policyValue)
                 metrics.add("train/value_loss", valueValue)
                 metrics.add("train/entropy_loss", entropyLoss.item(Double.self))

@@ -34,6 +34,8 @@ public class OnPolicyAlgorithm {
     public let settings: OnPolicySettings
     /// The configuration as files write it (`config.json`, saved policies).
     public let fileSettings: [String: Any]
+    /// The configuration in effect.
+    let anyConfiguration: any OnPolicyConfiguration
     public let policy: ActorCriticPolicy
     public let collector: RolloutCollector
     public var environments: VectorEnvironment { collector.environments }
@@ -65,6 +67,7 @@ public class OnPolicyAlgorithm {
         algorithm = type(of: configuration).algorithm
         settings = configuration.settings
         fileSettings = configuration.fileSettings
+        anyConfiguration = configuration
         if policy == nil, case .box(_, _, let shape, _) = environments.observationSpace, shape.count != 1 {
             throw ConfigurationError("\(environments.environments[0].id): observations of shape \(shape) need a custom policy (MLPActorCritic takes flat vectors)")
         }
@@ -95,7 +98,10 @@ public class OnPolicyAlgorithm {
     ///   - callbacks: called after every rollout, finished episode and update; any can stop training early
     ///     (`EvaluationCallback` with `StopTrainingOnRewardThreshold` evaluates periodically and stops at a return).
     ///   - recorders: where the run is recorded (none: nothing is written and no signal handler is installed).
-    ///     `RunDirectory.recorders(for:)` gives the command line's set.
+    ///     `RunDirectory.recorders(for:checkpointInterval:progress:)` gives the command line's set.
+    ///
+    /// A thrown error (out of memory, a non-finite loss) leaves the in-memory state in the middle of an update:
+    /// restore the last checkpoint before training on.
     @discardableResult
     public func learn(steps: Int, callbacks: [OnPolicyCallback] = [], recorders: [TrainingRecorder] = []) throws -> LearningResult {
         let rollout = settings.rolloutSteps * settings.environmentCount
@@ -110,6 +116,9 @@ public class OnPolicyAlgorithm {
     @discardableResult
     public func continueLearning(callbacks: [OnPolicyCallback] = [], recorders: [TrainingRecorder] = []) throws -> LearningResult {
         guard let plan else { throw ConfigurationError("nothing to continue: call learn(steps:) or restore a checkpoint first") }
+        if recorders.contains(where: { $0 is CheckpointRecorder }), environments.snapshot() == nil {
+            throw ConfigurationError("\(environmentID): environments without snapshots cannot be checkpointed for resume (conform them to SnapshotEnvironment, or attach no CheckpointRecorder)")
+        }
         let procedure = OnPolicyProcedure(algorithm: self, plan: plan, callbacks: callbacks)
         let start = Date()
         let outcome = try TrainingLoop.run(procedure, recorders: recorders)
@@ -146,7 +155,8 @@ public class OnPolicyAlgorithm {
             terminated: rollout.terminated, truncated: rollout.truncated, lastValues: rollout.lastValues,
             truncationValues: rollout.truncationValues, gamma: settings.gamma, lambda: settings.gaeLambda)
         let batch = TrainingBatch(rollout: rollout, advantages: Tensor(advantages.values.map(Float.init)),
-                                  returns: Tensor(returns.values.map(Float.init)), update: update, totalUpdates: plan.updates)
+                                  returns: Tensor(returns.values.map(Float.init)), update: update, totalUpdates: plan.updates,
+                                  step: updates)
         let trainStart = Date()
         metrics.merge(try self.update(batch)) { $1 }
         metrics["train/learning_rate"] = optimizer.learningRate
@@ -171,15 +181,20 @@ public class OnPolicyAlgorithm {
                      observation: observation, deterministic: deterministic, generator: actionGenerator)
     }
 
-    /// Runs `episodes` episodes with `act` on `environment` (default: a fresh one from the registry by
-    /// `environmentID`), seeds `seed`, `seed + 1`, …; training state is left untouched.
+    /// Runs `episodes` episodes on `environment` (default: a fresh one from the registry by `environmentID`), seeds
+    /// `seed`, `seed + 1`, …; sampled actions come from a generator seeded with `seed`. Training state (environments,
+    /// statistics, generators) is left untouched, so evaluating during training does not change it.
     public func evaluate(episodes: Int = 10, deterministic: Bool = true, seed: UInt64 = 1_000_000,
                          environment: Environment? = nil) throws -> EvaluationResult {
         let env = try environment ?? Registry.make(environmentID)
         let wasTraining = policy.isTraining
         policy.eval()
         defer { if wasTraining { policy.train() } }
-        return try evaluatePolicy(on: env, episodes: episodes, seed: seed) { act($0, deterministic: deterministic) }
+        let generator = Generator(seed: seed)
+        return try evaluatePolicy(on: env, episodes: episodes, seed: seed) {
+            policyAction(policy: policy, normalizer: collector.observationNormalizer, actionSpace: environments.actionSpace,
+                         observation: $0, deterministic: deterministic, generator: generator)
+        }
     }
 
     /// The policy as it is shipped (parameters, frozen normalisation statistics, configuration).
@@ -191,6 +206,13 @@ public class OnPolicyAlgorithm {
 
     /// Saves the policy to a safetensors file that `PolicyArtifact.read` loads (custom policies: see `SavablePolicy`).
     public func save(to url: URL) throws { try artifact.write(to: url) }
+
+    /// This algorithm's run as `config.json` describes it (what `RunDirectory.resume` rebuilds it from).
+    public func runConfiguration(totalSteps: Int, checkpointInterval: Int) -> RunConfiguration {
+        let identity = PolicyRegistry.identity(of: policy)
+        return RunConfiguration(algorithm: anyConfiguration, environment: environmentID, totalSteps: totalSteps,
+                                checkpointInterval: checkpointInterval, policy: identity.name, policyOptions: identity.options)
+    }
 
     // MARK: Checkpoints
 
@@ -207,12 +229,11 @@ public class OnPolicyAlgorithm {
             counters["plan_start_steps"] = plan.startSteps
             counters["plan_updates"] = plan.updates
         }
-        var config = fileSettings
-        config["algo"] = algorithm.rawValue
-        config["env"] = environmentID
+        let planned = plan.map { $0.startSteps + $0.updates * settings.rolloutSteps * settings.environmentCount } ?? steps
+        let config = runConfiguration(totalSteps: Swift.max(planned, 1), checkpointInterval: algorithm.defaultCheckpointInterval)
         return TrainingCheckpoint.capture(
             model: policy, optimizer: optimizer, generators: ["sample": sampleGenerator, "shuffle": shuffleGenerator, "act": actionGenerator],
-            extra: extra, counters: counters, config: jsonText(config))
+            extra: extra, counters: counters, config: config.json())
     }
 
     /// Restores the state saved by `captureCheckpoint` (from a file, e.g. a run directory's

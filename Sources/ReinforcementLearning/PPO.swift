@@ -118,8 +118,8 @@ public final class PPO: OnPolicyAlgorithm, OnPolicyLearner {
                 }
                 let parts = ["policy_loss": values.policyLoss, "value_loss": values.valueLoss, "entropy_loss": values.entropyLoss]
                 let maxNorm = config.maxGradientNorm
-                let norm = try loss.map { try optimization.step($0, parts: parts, maxGradNorm: maxNorm, update: batch.update) }
-                    ?? optimization.step(computedLoss: values.loss, parts: parts, maxGradNorm: maxNorm, update: batch.update)
+                let norm = try loss.map { try optimization.step($0, parts: parts, maxGradNorm: maxNorm, update: batch.step) }
+                    ?? optimization.step(computedLoss: values.loss, parts: parts, maxGradNorm: maxNorm, update: batch.step)
                 gradientSteps += 1
                 metrics.add("train/policy_loss", values.policyLoss)
                 metrics.add("train/value_loss", values.valueLoss)

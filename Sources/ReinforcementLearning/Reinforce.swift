@@ -48,7 +48,7 @@ public final class Reinforce: OnPolicyAlgorithm, OnPolicyLearner {
         let total = loss.policyLoss + configuration.valueCoefficient * baselineLoss + configuration.entropyCoefficient * entropyLoss
         let policyValue = loss.policyLoss.item(Double.self), baselineValue = baselineLoss.item(Double.self)
         let norm = try optimization.step(total, parts: ["policy_loss": policyValue, "baseline_loss": baselineValue],
-                                         maxGradNorm: configuration.maxGradientNorm, update: batch.update)
+                                         maxGradNorm: configuration.maxGradientNorm, update: batch.step)
         return ["train/policy_loss": policyValue, "train/value_loss": baselineValue,
                 "train/entropy_loss": entropyLoss.item(Double.self), "train/grad_norm": norm]
     }

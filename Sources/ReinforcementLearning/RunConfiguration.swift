@@ -35,6 +35,17 @@ public struct RunConfiguration {
         checkpointInterval = algorithm.defaultCheckpointInterval
     }
 
+    /// A run of `algorithm` as it is configured now.
+    public init(algorithm: any OnPolicyConfiguration, environment: String, totalSteps: Int, checkpointInterval: Int,
+                policy: String = MLPActorCritic.policyName, policyOptions: String = "{}") {
+        self.environment = environment
+        self.algorithm = algorithm
+        self.totalSteps = totalSteps
+        self.checkpointInterval = checkpointInterval
+        self.policy = policy
+        self.policyOptions = policyOptions
+    }
+
     /// The run's own file keys (the algorithm's come from its configuration).
     static var hyperparameters: [Hyperparameter<RunConfiguration>] { [
         .integer("n_timesteps", \.totalSteps), .integer("checkpoint_interval", \.checkpointInterval),

@@ -33,7 +33,7 @@ public struct RunDirectory {
             title: "\(algorithm.algorithm.rawValue.uppercased()) on \(algorithm.environmentID) (seed \(algorithm.settings.seed))",
             xLabel: "environment steps", yLabel: "mean episode return (last 100)",
             reference: threshold.map { ($0, "reward threshold \(String(format: "%g", $0))") })
-        let status = RunStatusRecorder(directory: url) { [unowned algorithm, unowned curve] in
+        let status = RunStatusRecorder(directory: url) { [algorithm, curve] in
             var facts: [String: Any] = [
                 "algorithm": algorithm.algorithm.rawValue, "env": algorithm.environmentID, "seed": algorithm.settings.seed,
                 "threads": FastPath.threads ?? LibTorch.numThreads, "libtorch": LibTorch.version, "proxima": proximaVersion,
@@ -65,10 +65,10 @@ public struct RunDirectory {
     }
 }
 
-/// Writes `config.json` when a run starts (a continued run keeps its file).
+/// Writes `config.json` when a run starts in a directory that has none (a continued run keeps its file).
 final class ConfigurationFileRecorder: TrainingRecorder {
     let url: URL
-    unowned let algorithm: OnPolicyAlgorithm
+    let algorithm: OnPolicyAlgorithm
     let checkpointInterval: Int
 
     init(url: URL, algorithm: OnPolicyAlgorithm, checkpointInterval: Int) {
@@ -78,17 +78,10 @@ final class ConfigurationFileRecorder: TrainingRecorder {
     }
 
     func trainingWillStart(_ run: TrainingRunState) throws {
-        guard !run.isContinuation else { return }
-        var object = algorithm.fileSettings
-        let identity = PolicyRegistry.identity(of: algorithm.policy)
-        object["algo"] = algorithm.algorithm.rawValue
-        object["env"] = algorithm.environmentID
-        object["n_timesteps"] = run.plannedUnits
-        object["checkpoint_interval"] = checkpointInterval
-        object["policy"] = identity.name
-        object["policy_options"] = identity.options
+        guard !FileManager.default.fileExists(atPath: url.path) else { return }
+        let configuration = algorithm.runConfiguration(totalSteps: run.plannedUnits, checkpointInterval: checkpointInterval)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try AtomicFile.write(Data(jsonText(object).utf8), to: url)
+        try AtomicFile.write(Data(configuration.json().utf8), to: url)
     }
 }
 

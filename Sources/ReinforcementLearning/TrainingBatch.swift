@@ -11,6 +11,8 @@ public struct TrainingBatch {
     /// as `lin_<rate>` and MDPO's step size read them).
     public let update: Int
     public let totalUpdates: Int
+    /// The update's number counted over the algorithm's whole training (errors name it).
+    public let step: Int
 
     /// Random minibatches covering the batch once (the last one may be smaller).
     func minibatches(size: Int, generator: Generator) -> [Minibatch] {

@@ -25,25 +25,35 @@ public enum TrainingLoop {
     /// Runs the procedure's remaining steps.
     @discardableResult
     public static func run(_ procedure: TrainingProcedure, recorders: [TrainingRecorder] = []) throws -> TrainingOutcome {
-        let checkpoints = recorders.compactMap { $0 as? CheckpointRecorder }
-        let interruption = checkpoints.isEmpty ? nil : InterruptionMonitor()
+        let interruption = installsInterruptionHandler(recorders) ? InterruptionMonitor() : nil
         defer { interruption?.remove() }
+        return try run(procedure, recorders: recorders) { interruption?.isRequested == true }
+    }
+
+    /// Whether a run with these recorders handles Ctrl-C (only with a checkpoint to write).
+    static func installsInterruptionHandler(_ recorders: [TrainingRecorder]) -> Bool { recorders.contains { $0 is CheckpointRecorder } }
+
+    /// The loop, with the interruption request as a predicate (tests use their own).
+    static func run(_ procedure: TrainingProcedure, recorders: [TrainingRecorder], interrupted: () -> Bool) throws -> TrainingOutcome {
+        let checkpoints = recorders.compactMap { $0 as? CheckpointRecorder }
         func state() -> TrainingRunState {
             TrainingRunState(label: procedure.label, completedSteps: procedure.completedSteps, plannedSteps: procedure.plannedSteps,
                              completedUnits: procedure.completedUnits, plannedUnits: procedure.plannedUnits,
                              isContinuation: startSteps > 0)
         }
         let startSteps = procedure.completedSteps
+        var lastGood: TrainingRunState?
         procedure.trainingWillStart()
         defer { procedure.trainingDidEnd() }
         do {
             for recorder in recorders { try recorder.trainingWillStart(state()) }
             var outcome = TrainingOutcome.completed
             while procedure.completedSteps < procedure.plannedSteps {
-                if interruption?.isRequested == true {
+                if interrupted() {
                     outcome = .interrupted
                     break
                 }
+                lastGood = state()
                 let index = procedure.completedSteps + 1
                 let result = try catchingTorchErrors("\(procedure.stepName) \(index) of \(procedure.plannedSteps)") { () throws -> TrainingStepResult in
                     let result = try procedure.step()
@@ -59,7 +69,9 @@ public enum TrainingLoop {
                 let record = TrainingStepRecord(step: procedure.completedSteps, units: procedure.completedUnits,
                                                 plannedUnits: procedure.plannedUnits, metrics: result.metrics)
                 for recorder in recorders { try recorder.record(record) }
-                for checkpoint in checkpoints where procedure.completedSteps % checkpoint.interval == 0 {
+                // A step that stopped before its update (an early stop) does not count as a step done.
+                let advanced = procedure.completedSteps >= index
+                for checkpoint in checkpoints where advanced && procedure.completedSteps % checkpoint.interval == 0 {
                     try checkpoint.schedule(try procedure.captureCheckpoint(), step: procedure.completedSteps)
                 }
                 if let reason = result.stopReason {
@@ -67,7 +79,10 @@ public enum TrainingLoop {
                     break
                 }
             }
-            for checkpoint in checkpoints where checkpoint.lastScheduledStep != procedure.completedSteps {
+            // The state at the end is always on disk: after the last step, and after an early stop or an interruption,
+            // whose state may have moved on since the last periodic checkpoint (a stop before an update has collected
+            // its rollout).
+            for checkpoint in checkpoints where outcome != .completed || checkpoint.lastScheduledStep != procedure.completedSteps {
                 try checkpoint.schedule(try procedure.captureCheckpoint(), step: procedure.completedSteps)
             }
             for checkpoint in checkpoints { try checkpoint.wait() }
@@ -75,38 +90,60 @@ public enum TrainingLoop {
             return outcome
         } catch {
             for checkpoint in checkpoints { try? checkpoint.wait() }
-            let failed = state()
+            // Reported as of the last finished step: nothing of the failed one counts.
+            let failed = lastGood ?? state()
             for recorder in recorders { recorder.trainingDidFail(failed, error: error) }
             throw error
         }
     }
 }
 
-/// Set by the SIGINT handler; read between steps. (A signal handler may only touch such plain globals.)
-nonisolated(unsafe) private var interruptionSignalled: Int32 = 0
+/// Counts SIGINTs while a handler is installed; a run sees a request when the count differs from its start. (A signal
+/// handler may only touch such plain globals.)
+nonisolated(unsafe) private var interruptionCount: Int32 = 0
 
-/// Turns SIGINT into a request the loop sees between steps, while a checkpoint recorder is attached; the previous
-/// handler comes back when the run ends.
+/// Turns SIGINT into a request the loop sees between steps, while a checkpoint recorder is attached. Ctrl-C is
+/// process-wide: every run with a checkpoint recorder stops at its next step boundary. The handler is installed by
+/// the first such run and the previous one comes back when the last ends, so runs may overlap.
 final class InterruptionMonitor {
-    private let previous: sighandler_t?
-    private var previousMask = sigset_t()
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var installations = 0
+    nonisolated(unsafe) private static var previousHandler: sighandler_t?
+    nonisolated(unsafe) private static var previousMask = sigset_t()
+    private let start: Int32
 
     init() {
-        interruptionSignalled = 0
-        previous = signal(SIGINT) { _ in interruptionSignalled = 1 }
-        // A process may start with SIGINT blocked (inherited from its parent); unblock it on this thread so that
-        // Ctrl-C reaches the handler.
-        var unblock = sigset_t()
-        sigemptyset(&unblock)
-        sigaddset(&unblock, SIGINT)
-        pthread_sigmask(SIG_UNBLOCK, &unblock, &previousMask)
+        Self.lock.lock()
+        defer { Self.lock.unlock() }
+        if Self.installations == 0 {
+            Self.previousHandler = signal(SIGINT) { _ in interruptionCount &+= 1 }
+            // A process may start with SIGINT blocked (inherited from its parent); unblock it on this thread so that
+            // Ctrl-C reaches the handler.
+            var unblock = sigset_t()
+            sigemptyset(&unblock)
+            sigaddset(&unblock, SIGINT)
+            pthread_sigmask(SIG_UNBLOCK, &unblock, &Self.previousMask)
+        }
+        Self.installations += 1
+        start = interruptionCount
     }
 
-    var isRequested: Bool { interruptionSignalled != 0 }
+    var isRequested: Bool { interruptionCount != start }
+
+    /// Whether any run has the handler installed now.
+    static var isInstalled: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return installations > 0
+    }
 
     func remove() {
-        pthread_sigmask(SIG_SETMASK, &previousMask, nil)
-        signal(SIGINT, previous ?? SIG_DFL)
-        interruptionSignalled = 0
+        Self.lock.lock()
+        defer { Self.lock.unlock() }
+        Self.installations -= 1
+        if Self.installations == 0 {
+            pthread_sigmask(SIG_SETMASK, &Self.previousMask, nil)
+            signal(SIGINT, Self.previousHandler ?? SIG_DFL)
+        }
     }
 }

@@ -36,6 +36,8 @@ struct TrainerTests {
         #expect((result.meanEpisodeReturn ?? 0) > 80, "mean return \(String(describing: result.meanEpisodeReturn))")
         let evaluation = try ppo.evaluate(episodes: 5, deterministic: true, seed: 7)
         #expect(evaluation.meanReturn > 80, "evaluation returns \(evaluation.returns)")
+        // Sampled evaluation draws from its own generator: the same seed gives the same episodes.
+        #expect(try ppo.evaluate(episodes: 3, deterministic: false, seed: 3) == (try ppo.evaluate(episodes: 3, deterministic: false, seed: 3)))
         #expect(ppo.act([0, 0, 0.05, 0]) == .discrete(1) || ppo.act([0, 0, 0.05, 0]) == .discrete(0))
     }
 
@@ -88,7 +90,7 @@ struct TrainerTests {
                 // The fused step applies to this policy (otherwise PPO would quietly have used autograd).
                 let rollout = try ppo.collector.collect(policy: ppo.policy, steps: 4, generator: Generator(seed: 0))
                 let batch = TrainingBatch(rollout: rollout, advantages: Tensor.zeros([rollout.count]), returns: Tensor.zeros([rollout.count]),
-                                          update: 1, totalUpdates: 1)
+                                          update: 1, totalUpdates: 1, step: 1)
                 #expect(FusedActorCriticStep(policy: ppo.policy, optimization: ppo.optimization, batch: batch) != nil, "\(env)")
             }
             return ppo.policy.stateDict()
@@ -127,7 +129,7 @@ struct TrainerTests {
         #expect(a.contains { !$0.value.equal(c[$0.key]!) })
     }
 
-    @Test("learn in two calls continues the run; a checkpoint restored into a new instance finishes it identically")
+    @Test("a run stopped by a callback, restored from its checkpoint into a new instance, finishes identically")
     func inMemoryResume() throws {
         let straight = try PPO(quickConfiguration(seed: 9), environment: "CartPole-v1")
         try straight.learn(steps: 1024)
@@ -186,8 +188,14 @@ struct TrainerTests {
         }
         let ppo = try PPO(quickConfiguration(), environment: "CartPole-v1")
         let episodes = Episodes()
-        let result = try ppo.learn(steps: 100_000, callbacks: [episodes])
+        let url = try temporaryDirectory().appendingPathComponent("checkpoint.safetensors")
+        let result = try ppo.learn(steps: 100_000, callbacks: [episodes], recorders: [CheckpointRecorder(url: url, interval: 1)])
         #expect(result.outcome == .stopped(reason: "30 episodes"))
+        // The checkpoint holds the state at the stop: the rollout collected, its update not made.
+        let restored = try PPO(quickConfiguration(), environment: "CartPole-v1")
+        try restored.restore(checkpoint: url)
+        #expect(restored.steps == ppo.steps && restored.updates == ppo.updates && restored.steps == (ppo.updates + 1) * 128)
+        #expect(restored.collector.observations == ppo.collector.observations)
         #expect(episodes.rollouts == result.updates + 1, "the rollout that ended in the stop was not trained on")
         #expect(episodes.seen.count == 30 && episodes.seen.allSatisfy { $0.length > 0 && $0.episodeReturn == Double($0.length) })
         #expect(ppo.collector.episodes.total >= 30)
@@ -279,6 +287,10 @@ struct TrainerTests {
         #expect(error?.description.contains("non-finite loss") == true)
         let facts = try String(contentsOf: directory.url.appendingPathComponent("run.json"), encoding: .utf8)
         #expect(facts.contains("failed: non-finite loss"))
+        // run.json counts the updates that finished, not the failed one.
+        let failedStep = try #require(error?.description.split(separator: " ").drop { $0 != "step" }.dropFirst().first.flatMap { Int($0) })
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(facts.utf8)) as? [String: Any])
+        #expect(object["updates"] as? Int == failedStep - 1, "\(facts)")
         let checkpoint = try TrainingCheckpoint.read(from: directory.checkpointURL)
         #expect((checkpoint.counters["update"] ?? 0) >= 2)
         for (_, t) in checkpoint.model { #expect(t.isFinite().all().item(Bool.self)) }
@@ -340,6 +352,19 @@ struct TrainerTests {
         #expect(resumed.policy is TinyPolicy && resumed.steps == 768)
         try resumed.continueLearning(recorders: directory.recorders(for: resumed, checkpointInterval: 1, progress: false))
         for (name, t) in straight.policy.stateDict() { #expect(t.equal(resumed.policy.stateDict()[name]!), "\(name)") }
+    }
+
+    @Test("recorders attached to an algorithm that already trained in memory fill a fresh run directory that resumes")
+    func recordersAfterInMemoryTraining() throws {
+        let ppo = try PPO(quickConfiguration(seed: 2), environment: "CartPole-v1")
+        try ppo.learn(steps: 512)
+        let directory = RunDirectory(try temporaryDirectory())
+        try ppo.learn(steps: 512, recorders: directory.recorders(for: ppo, checkpointInterval: 2, progress: false))
+        let configuration = try directory.configuration()
+        #expect(configuration.totalSteps == 1024 && configuration.policy == "MlpPolicy")
+        let resumed = try directory.resume()
+        #expect(resumed.steps == 1024 && resumed.updates == 8)
+        for (name, t) in ppo.policy.stateDict() { #expect(t.equal(resumed.policy.stateDict()[name]!), "\(name)") }
     }
 
     @Test("a policy type that is not registered cannot be loaded, with a message saying how")
