@@ -25,24 +25,23 @@ public struct Hyperparameter<Configuration> {
 
     public static func seed(_ key: String, _ path: WritableKeyPath<Configuration, UInt64>) -> Self {
         Self(key: key, read: { $0[keyPath: path] }) { c, v, fail in
+            if type(of: v) == UInt64.self { c[keyPath: path] = v as! UInt64; return }
+            if let n = v as? NSNumber, String(cString: n.objCType) == "Q" { c[keyPath: path] = n.uint64Value; return }
             let i = try integerValue(v, fail)
-            guard i >= 0 else { throw fail("a non-negative integer") }
+            guard i >= 0 else { throw fail("an integer from 0 to 2^64 − 1") }
             c[keyPath: path] = UInt64(i)
         }
     }
 
     public static func number(_ key: String, _ path: WritableKeyPath<Configuration, Double>) -> Self {
-        Self(key: key, read: { $0[keyPath: path] }) { c, v, fail in
-            guard let d = numberValue(v) else { throw fail("a number") }
-            c[keyPath: path] = d
-        }
+        Self(key: key, read: { $0[keyPath: path] }) { c, v, fail in c[keyPath: path] = try finiteValue(v, fail) }
     }
 
     public static func optionalNumber(_ key: String, _ path: WritableKeyPath<Configuration, Double?>) -> Self {
         Self(key: key, read: { $0[keyPath: path] ?? NSNull() }) { c, v, fail in
             if isNull(v) { c[keyPath: path] = nil; return }
-            guard let d = numberValue(v) else { throw fail("a number or null") }
-            c[keyPath: path] = d
+            guard numberValue(v) != nil else { throw fail("a number or null") }
+            c[keyPath: path] = try finiteValue(v, fail)
         }
     }
 
@@ -61,8 +60,9 @@ public struct Hyperparameter<Configuration> {
             let v = c[keyPath: path]
             return v.schedule == .constant ? v.base as Any : v.description
         }) { c, v, fail in
-            if let d = numberValue(v) { c[keyPath: path] = ScheduledValue(d); return }
+            if numberValue(v) != nil { c[keyPath: path] = ScheduledValue(try finiteValue(v, fail)); return }
             guard let s = v as? String, let value = ScheduledValue(text: s) else { throw fail("a number or lin_<number>") }
+            guard value.base.isFinite else { throw fail("a finite number or lin_<finite number>") }
             c[keyPath: path] = value
         }
     }
@@ -108,6 +108,11 @@ public struct HyperparameterFailure {
         ConfigurationError("\(source): \(key) expects \(expected), got \(String(describing: value))")
     }
 
+    /// The failure for the entry `name` of this hyperparameter's mapping or list (`policy_kwargs.net_arch`).
+    func nested(_ name: String, value: Any) -> HyperparameterFailure {
+        HyperparameterFailure(source: source, key: "\(key).\(name)", value: value)
+    }
+
     /// "<source>: unknown key '<key>.<name>'" with the closest known name.
     func unknown(_ name: String, among known: [String]) -> ConfigurationError {
         ConfigurationError("\(source): unknown key '\(key).\(name)'\(suggestion(name, known))")
@@ -126,9 +131,8 @@ extension PolicyOptions {
     mutating func set(_ key: String, _ value: Any, fail: HyperparameterFailure) throws {
         switch key {
         case "net_arch":
-            guard let list = value as? [Any], let sizes = Optional(list.compactMap { numberValue($0).map(Int.init) }),
-                  sizes.count == list.count else { throw fail("net_arch as a list of integers") }
-            netArch = sizes
+            guard let list = value as? [Any] else { throw fail("net_arch as a list of integers") }
+            netArch = try list.map { try integerValue($0, fail.nested("net_arch", value: $0)) }
         case "activation_fn":
             let name = (value as? String ?? "").lowercased().replacingOccurrences(of: "nn.", with: "").replacingOccurrences(of: "th.", with: "")
             guard let kind = ActivationKind(rawValue: name) else { throw fail("activation_fn one of \(ActivationKind.allCases.map(\.rawValue))") }
@@ -137,8 +141,7 @@ extension PolicyOptions {
             guard let b = value as? Bool else { throw fail("ortho_init true or false") }
             orthoInit = b
         case "log_std_init":
-            guard let d = numberValue(value) else { throw fail("log_std_init a number") }
-            logStdInit = d
+            logStdInit = try finiteValue(value, fail.nested("log_std_init", value: value))
         case "share_features_extractor":
             guard let b = value as? Bool else { throw fail("share_features_extractor true or false") }
             sharedTrunk = b
@@ -150,6 +153,43 @@ extension PolicyOptions {
 
 // MARK: Values from YAML, JSON and the command line
 
+/// The deepest nesting a settings text may have. Hyperparameter files nest three levels (environment, key,
+/// `policy_kwargs`); the YAML and JSON parsers recurse per level, so a hostile file nested thousands deep would
+/// overflow the stack instead of failing.
+let maximumNesting = 64
+
+/// Refuses `text` (YAML or JSON) when brackets or block indentation nest deeper than `maximumNesting`.
+func checkNesting(_ text: String, source: String) throws {
+    var depth = 0, deepest = 0, quote: Character?
+    var lineStart = true, indentation = 0, deepestIndentation = 0
+    for c in text {
+        if c == "\n" {
+            lineStart = true
+            indentation = 0
+            continue
+        }
+        if lineStart {
+            if c == " " || c == "-" { indentation += 1; continue }
+            lineStart = false
+            deepestIndentation = Swift.max(deepestIndentation, indentation)
+        }
+        if let q = quote {
+            if c == q { quote = nil }
+            continue
+        }
+        switch c {
+        case "\"", "'": quote = c
+        case "[", "{": depth += 1; deepest = Swift.max(deepest, depth)
+        case "]", "}": depth -= 1
+        default: break
+        }
+    }
+    // Each block level indents by at least one column; allow generous indentation per level.
+    if deepest > maximumNesting || deepestIndentation > maximumNesting * 8 {
+        throw ConfigurationError("\(source): nested deeper than \(maximumNesting) levels")
+    }
+}
+
 /// Converts a YAML node into plain Swift values (numbers as Double, booleans, strings, arrays, dictionaries, NSNull).
 func plain(_ node: Node) -> Any {
     switch node {
@@ -157,6 +197,9 @@ func plain(_ node: Node) -> Any {
         if s.tag.description.hasSuffix(":null") || ["null", "~", "None", ""].contains(s.string) && s.style == .plain { return NSNull() }
         if s.style == .plain {
             if let b = ["true": true, "false": false, "True": true, "False": false][s.string] { return b }
+            // Integers stay integers (a Double would round those above 2^53); other numbers are Doubles.
+            if let i = Int(s.string) { return i }
+            if let u = UInt64(s.string) { return u }
             if let d = Double(s.string) { return d }
         } else if s.tag.description.hasSuffix(":float"), let d = Double(s.string) {
             return d
@@ -181,10 +224,31 @@ func numberValue(_ value: Any) -> Double? {
     return nil
 }
 
+/// An integer from YAML, JSON or the command line: integers as they are, and integral floats such as RL Zoo's
+/// `!!float 1e5` when they are exactly representable (|x| ≤ 2^53).
 func integerValue(_ value: Any, _ fail: HyperparameterFailure) throws -> Int {
-    if let u = value as? UInt64, u <= UInt64(Int.max) { return Int(u) }
-    guard let d = numberValue(value), d == d.rounded(), Swift.abs(d) < 1e15 else { throw fail("an integer") }
-    return Int(d)
+    if type(of: value) == Int.self { return value as! Int }
+    if type(of: value) == UInt64.self {
+        guard let i = Int(exactly: value as! UInt64) else { throw fail("an integer below 2^63") }
+        return i
+    }
+    if let n = value as? NSNumber, !String(describing: type(of: n)).contains("Boolean"),
+       String(cString: n.objCType) != "d", String(cString: n.objCType) != "f" {
+        if String(cString: n.objCType) == "Q", n.uint64Value > UInt64(Int.max) { throw fail("an integer below 2^63") }
+        return n.intValue
+    }
+    guard let d = numberValue(value), d.isFinite, d == d.rounded() else { throw fail("an integer") }
+    guard Swift.abs(d) <= 9_007_199_254_740_992, let i = Int(exactly: d) else {
+        throw fail("an integer (write integers above 2^53 without a decimal point or exponent)")
+    }
+    return i
+}
+
+/// A finite number (NaN and infinities are refused: no hyperparameter means anything with them).
+func finiteValue(_ value: Any, _ fail: HyperparameterFailure) throws -> Double {
+    guard let d = numberValue(value) else { throw fail("a number") }
+    guard d.isFinite else { throw fail("a finite number") }
+    return d
 }
 
 func isNull(_ value: Any) -> Bool { value is NSNull || (value as? String).map { ["null", "None", "~"].contains($0) } == true }

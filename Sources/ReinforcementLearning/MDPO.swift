@@ -25,8 +25,8 @@ public struct MDPOConfiguration: OnPolicyConfiguration, Equatable {
     }
 
     public func validateOwn() throws {
-        try requirePositive(minibatchSize, "batch_size")
-        try requirePositive(epochs, "n_epochs")
+        try requirePositive(minibatchSize, "batch_size", atMost: 1 << 31)
+        try requirePositive(epochs, "n_epochs", atMost: 1 << 20)
         if let c = valueClipRange, c <= 0 { throw ConfigurationError("clip_range_vf must be positive, got \(c)") }
     }
 

@@ -71,6 +71,7 @@ public class OnPolicyAlgorithm {
         if policy == nil, case .box(_, _, let shape, _) = environments.observationSpace, shape.count != 1 {
             throw ConfigurationError("\(environments.environments[0].id): observations of shape \(shape) need a custom policy (MLPActorCritic takes flat vectors)")
         }
+        try settings.checkMemory(observationSize: environments.observationSize, actionSize: environments.actionSpace.flatSize)
         collector = RolloutCollector(environments: environments, normalize: settings.normalizeEnvironment, gamma: settings.gamma)
         self.policy = try policy ?? MLPActorCritic(observationSize: environments.observationSize, actionSpace: environments.actionSpace,
                                                   options: settings.policy, generator: Generator(seed: settings.seed))

@@ -1,6 +1,7 @@
 import Environments
 import Foundation
 import NeuralNetworks
+import Training
 
 /// The on-policy algorithms.
 public enum Algorithm: String, Codable, CaseIterable, Sendable {
@@ -80,20 +81,50 @@ public struct OnPolicySettings: Equatable, Sendable {
 
     /// Checks ranges; the message names the file key.
     func validate() throws {
-        try requirePositive(environmentCount, "n_envs")
-        try requirePositive(rolloutSteps, "n_steps")
+        try requirePositive(environmentCount, "n_envs", atMost: 1 << 16)
+        try requirePositive(rolloutSteps, "n_steps", atMost: 1 << 31)
+        let (rollout, overflow) = rolloutSteps.multipliedReportingOverflow(by: environmentCount)
+        if overflow || rollout > 1 << 31 {
+            throw ConfigurationError("n_steps × n_envs (\(rolloutSteps) × \(environmentCount)) must be at most 2^31 steps per rollout")
+        }
         if !(0...1).contains(gamma) { throw ConfigurationError("gamma must be in [0, 1], got \(gamma)") }
         if !(0...1).contains(gaeLambda) { throw ConfigurationError("gae_lambda must be in [0, 1], got \(gaeLambda)") }
         if learningRate.base <= 0 { throw ConfigurationError("learning_rate must be positive, got \(learningRate)") }
         if maxGradientNorm <= 0 { throw ConfigurationError("max_grad_norm must be positive, got \(maxGradientNorm)") }
-        if policy.netArch.contains(where: { $0 <= 0 }) {
-            throw ConfigurationError("policy_kwargs.net_arch sizes must be positive, got \(policy.netArch)")
+        if adamEpsilon <= 0 { throw ConfigurationError("adam_eps must be positive, got \(adamEpsilon)") }
+        if policy.netArch.contains(where: { $0 <= 0 || $0 > 1 << 20 }) {
+            throw ConfigurationError("policy_kwargs.net_arch sizes must be from 1 to 2^20, got \(policy.netArch)")
+        }
+        if policy.netArch.count > 64 {
+            throw ConfigurationError("policy_kwargs.net_arch has \(policy.netArch.count) layers; at most 64")
+        }
+    }
+
+    /// Bytes training needs at least for `observationSize` and `actionSize` (the parameters with their gradients
+    /// and Adam's moments, the rollout's tensors); an estimate from below, to refuse what cannot fit.
+    func estimatedBytes(observationSize: Int, actionSize: Int) -> Double {
+        let sizes = [Double(observationSize)] + policy.netArch.map(Double.init)
+        var weights = 0.0
+        for (a, b) in zip(sizes, sizes.dropFirst()) { weights += a * b + b }
+        let head = (sizes.last ?? 1) * Double(actionSize + 1)
+        let parameters = weights * (policy.sharedTrunk ? 1 : 2) + head
+        let rollout = Double(rolloutSteps) * Double(environmentCount) * Double(observationSize + 2 * actionSize + 8)
+        return 4 * (5 * parameters + 3 * rollout)
+    }
+
+    /// Throws when `estimatedBytes` exceeds the memory this process may use, naming the settings.
+    func checkMemory(observationSize: Int, actionSize: Int) throws {
+        let needed = estimatedBytes(observationSize: observationSize, actionSize: actionSize)
+        let available = Double(MemoryBudget.availableBytes)
+        if needed > available {
+            throw ConfigurationError("policy_kwargs.net_arch \(policy.netArch) with n_steps × n_envs = \(rolloutSteps) × \(environmentCount) needs at least \(MemoryBudget.describe(needed)) of memory; this process may use \(MemoryBudget.describe(available))")
         }
     }
 }
 
-func requirePositive(_ value: Int, _ key: String) throws {
+func requirePositive(_ value: Int, _ key: String, atMost limit: Int = Int.max) throws {
     if value <= 0 { throw ConfigurationError("\(key) must be positive, got \(value)") }
+    if value > limit { throw ConfigurationError("\(key) must be at most \(limit), got \(value)") }
 }
 
 /// An on-policy algorithm's configuration: the shared `OnPolicySettings` (readable and writable as if they were its

@@ -34,8 +34,8 @@ public struct PPOConfiguration: OnPolicyConfiguration, Equatable {
     }
 
     public func validateOwn() throws {
-        try requirePositive(minibatchSize, "batch_size")
-        try requirePositive(epochs, "n_epochs")
+        try requirePositive(minibatchSize, "batch_size", atMost: 1 << 31)
+        try requirePositive(epochs, "n_epochs", atMost: 1 << 20)
         if clipRange.base <= 0 { throw ConfigurationError("clip_range must be positive, got \(clipRange)") }
         if let c = valueClipRange, c <= 0 { throw ConfigurationError("clip_range_vf must be positive, got \(c)") }
         if let kl = targetKL, kl <= 0 { throw ConfigurationError("target_kl must be positive, got \(kl)") }

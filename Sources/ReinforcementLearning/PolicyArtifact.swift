@@ -65,7 +65,12 @@ public struct PolicyArtifact {
             normalizer = ObservationNormalizer(size: observationSpace.flatSize)
             normalizer?.statistics = try RunningMeanStd(tensor: s)
         }
-        try policy.load(stateDict: state)
+        for (name, tensor) in state where tensor.dtype.isFloatingPoint && !tensor.isFinite().all().item(Bool.self) {
+            throw ConfigurationError("\(url.path): tensor '\(name)' holds NaN or infinite values")
+        }
+        do { try policy.load(stateDict: state) } catch let error as StateDictError {
+            throw ConfigurationError("\(url.path): \(error)")
+        }
         policy.eval()
         return PolicyArtifact(policy: policy, normalizer: normalizer, algorithm: algorithm, environmentID: try field("proxima.environment"),
                               fileSettings: settings, observationSpace: observationSpace, actionSpace: actionSpace)

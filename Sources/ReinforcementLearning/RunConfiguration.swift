@@ -79,6 +79,7 @@ public struct RunConfiguration {
     /// when the document has no entry for the environment.
     @discardableResult
     public mutating func apply(yaml text: String, file: String) throws -> Bool {
+        try checkNesting(text, source: file)
         let node: Node?
         do { node = try Yams.compose(yaml: text) } catch {
             throw ConfigurationError("\(file): not valid YAML: \(error)")
@@ -99,6 +100,7 @@ public struct RunConfiguration {
         for item in overrides {
             guard let eq = item.firstIndex(of: "=") else { throw ConfigurationError("--set expects key=value, got '\(item)'") }
             let key = String(item[..<eq]), text = String(item[item.index(after: eq)...])
+            try checkNesting(text, source: "--set \(key)")
             let value = (try? Yams.compose(yaml: text)).flatMap { $0.map(plain) } ?? text
             try set(key, value, source: "--set \(key)")
         }
@@ -137,8 +139,11 @@ public struct RunConfiguration {
         return (text, "hyperparams/\(algorithm.rawValue).yml")
     }
 
-    /// SB3 defaults, then the shipped settings for `environment`, then `file`'s settings (if given), then `overrides`.
-    public static func resolve(algorithm: Algorithm, environment: String, file: URL? = nil, overrides: [String] = []) throws -> RunConfiguration {
+    /// SB3 defaults, then the shipped settings for `environment`, then `file`'s settings (if given), then `overrides`
+    /// (`key=value`, as `--set` gives them), then `settings` (values given by their own flags, each with the flag's
+    /// name as its source).
+    public static func resolve(algorithm: Algorithm, environment: String, file: URL? = nil, overrides: [String] = [],
+                               settings: [(key: String, value: Any, source: String)] = []) throws -> RunConfiguration {
         var config = RunConfiguration(algorithm: algorithm, environment: environment)
         guard let (text, path) = bundledYAML(for: algorithm) else {
             throw ConfigurationError("the shipped hyperparameter file hyperparams/\(algorithm.rawValue).yml is missing from this installation")
@@ -150,6 +155,7 @@ public struct RunConfiguration {
                 throw ConfigurationError("\(file.path): cannot read (\(error.localizedDescription))")
             }
             if file.pathExtension == "json" {
+                try checkNesting(text, source: file.path)
                 guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
                     throw ConfigurationError("\(file.path): not a JSON object")
                 }
@@ -160,13 +166,27 @@ public struct RunConfiguration {
             }
         }
         try config.apply(overrides: overrides)
+        for setting in settings { try config.set(setting.key, setting.value, source: setting.source) }
         try config.validate()
         return config
+    }
+
+    /// Checks what `validate` cannot see without the environment: that the policy and rollouts fit in memory. Makes
+    /// one environment to learn its sizes.
+    public func checkResources() throws {
+        let env = try Registry.make(environment)
+        let actionSize: Int
+        switch env.actionSpace {
+        case .discrete(let n, _): actionSize = n
+        default: actionSize = env.actionSpace.flatSize
+        }
+        try algorithm.settings.checkMemory(observationSize: env.observationSpace.flatSize, actionSize: actionSize)
     }
 
     /// A configuration written by `json()` (a run directory's `config.json`).
     public static func read(_ url: URL) throws -> RunConfiguration {
         guard let data = try? Data(contentsOf: url) else { throw ConfigurationError("\(url.path): no config.json (is this a run directory?)") }
+        try checkNesting(String(decoding: data, as: UTF8.self), source: url.path)
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let name = object["algo"] as? String, let algorithm = Algorithm(rawValue: name), let environment = object["env"] as? String else {
             throw ConfigurationError("\(url.path): unreadable config (a JSON object with algo and env)")

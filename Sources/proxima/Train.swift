@@ -19,13 +19,15 @@ struct Train: ParsableCommand {
 
     @Option(help: "Environment id, e.g. CartPole-v1.") var env: String?
     @Option(help: "YAML (env id → settings) or JSON hyperparameter file.") var config: String?
-    @Option(help: "Random seed.") var seed: UInt64?
-    @Option(help: "Total environment steps (n_timesteps).") var totalSteps: Int?
+    @Option(help: "Random seed (default: the configuration's, 0).") var seed: UInt64?
+    @Option(parsing: .unconditional, help: "Total environment steps (n_timesteps).") var totalSteps: Int?
     @Option(name: .customLong("set"), help: "Override a hyperparameter: --set key=value (repeatable).") var overrides: [String] = []
     @Option(help: "Run directory (default runs/ENV__ALGO__SEED__TIME).") var out: String?
     @Option(help: "Continue the killed or finished run in this directory.") var resume: String?
     @Option(help: "Deterministic evaluation episodes after training (0 to skip).") var evalEpisodes: Int = 10
     @Flag(help: "No progress output.") var quiet = false
+    @Flag(name: .customLong("validate"), help: "Check the configuration (values, sizes, memory) and exit without training.")
+    var validateOnly = false
     @OptionGroup var threads: ThreadOptions
 
     func validate() throws {
@@ -46,11 +48,17 @@ struct Train: ParsableCommand {
             print("resuming \(resume) at step \(algorithm.steps) (update \(algorithm.updates) of \(config.updates))")
         } else {
             _ = try Registry.spec(env!)
-            var settings = overrides
-            if let seed { settings.append("seed=\(seed)") }
-            if let steps = self.totalSteps { settings.append("n_timesteps=\(steps)") }
+            var flags: [(key: String, value: Any, source: String)] = []
+            if let seed { flags.append(("seed", seed, "--seed")) }
+            if let steps = self.totalSteps { flags.append(("n_timesteps", steps, "--total-steps")) }
             let config = try RunConfiguration.resolve(algorithm: self.algorithm!, environment: env!,
-                                                      file: self.config.map { URL(fileURLWithPath: $0) }, overrides: settings)
+                                                      file: self.config.map { URL(fileURLWithPath: $0) }, overrides: overrides,
+                                                      settings: flags)
+            try config.checkResources()
+            if validateOnly {
+                print("configuration valid: \(type(of: config.algorithm).algorithm.rawValue) on \(config.environment), \(config.updates) updates of \(config.algorithm.rolloutSize) steps")
+                return
+            }
             let name = type(of: config.algorithm).algorithm.rawValue
             let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "-")
             directory = RunDirectory(URL(fileURLWithPath: out ?? "runs/\(config.environment)__\(name)__\(config.algorithm.seed)__\(stamp)"))
