@@ -105,12 +105,17 @@ public class OnPolicyAlgorithm {
     /// restore the last checkpoint before training on.
     @discardableResult
     public func learn(steps: Int, callbacks: [OnPolicyCallback] = [], recorders: [TrainingRecorder] = []) throws -> LearningResult {
+        try plan(steps: steps)
+        return try continueLearning(callbacks: callbacks, recorders: recorders)
+    }
+
+    /// Plans `steps` more environment steps for `continueLearning`.
+    func plan(steps: Int) throws {
         let rollout = settings.rolloutSteps * settings.environmentCount
         guard steps >= rollout else {
             throw ConfigurationError("learn(steps: \(steps)) is smaller than one rollout (n_steps × n_envs = \(rollout))")
         }
         plan = LearningPlan(startUpdates: updates, startSteps: self.steps, updates: Swift.max(1, steps / rollout))
-        return try continueLearning(callbacks: callbacks, recorders: recorders)
     }
 
     /// Finishes the current plan (the `learn` call a restored checkpoint was taken in).

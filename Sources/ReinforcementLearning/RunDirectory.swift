@@ -43,6 +43,7 @@ public struct RunDirectory {
             return facts
         }
         var recorders: [TrainingRecorder] = [
+            DirectoryLockRecorder(directory: url),
             ConfigurationFileRecorder(url: configURL, algorithm: algorithm, checkpointInterval: checkpointInterval),
             status, MetricsRecorder(directory: url), CheckpointRecorder(url: checkpointURL, interval: checkpointInterval), curve,
         ]
@@ -55,12 +56,21 @@ public struct RunDirectory {
     /// The run's configuration (`config.json`).
     public func configuration() throws -> RunConfiguration { try RunConfiguration.read(configURL) }
 
+    /// Whether a process is writing this run now (it holds the directory's lock).
+    public var isInUse: Bool { DirectoryLock.isHeld(url) }
+
     /// Rebuilds the run's algorithm from `config.json` and restores its last checkpoint; `continueLearning` then
-    /// finishes the run as if it had never stopped. Pass `makeEnvironment` for an environment the registry does not
-    /// know and `policy` for a policy type that is not registered.
+    /// finishes the run as if it had never stopped. A run that stopped before its first checkpoint starts over.
+    /// Pass `makeEnvironment` for an environment the registry does not know and `policy` for a policy type that is
+    /// not registered.
     public func resume(makeEnvironment: (() throws -> Environment)? = nil, policy: ActorCriticPolicy? = nil) throws -> OnPolicyAlgorithm {
-        let algorithm = try configuration().makeAlgorithm(makeEnvironment: makeEnvironment, policy: policy)
-        try algorithm.restore(checkpoint: checkpointURL)
+        let configuration = try configuration()
+        let algorithm = try configuration.makeAlgorithm(makeEnvironment: makeEnvironment, policy: policy)
+        if FileManager.default.fileExists(atPath: checkpointURL.path) {
+            try algorithm.restore(checkpoint: checkpointURL)
+        } else {
+            try algorithm.plan(steps: configuration.totalSteps)
+        }
         return algorithm
     }
 }

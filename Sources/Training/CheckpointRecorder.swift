@@ -18,7 +18,15 @@ public final class CheckpointRecorder: TrainingRecorder {
     }
 
     public func trainingWillStart(_ run: TrainingRunState) throws {
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let directory = url.deletingLastPathComponent()
+        do { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
+            throw TrainingError.fileSystem(path: directory.path, reason: describe(error))
+        }
+        // Temporary files of writes a kill interrupted (the checkpoint they were to replace is intact).
+        let prefix = ".\(url.lastPathComponent).tmp-"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [] where name.hasPrefix(prefix) {
+            try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
+        }
         lastScheduledStep = run.completedSteps
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Tracking
+import Training
 
 /// `proxima plot RUN...`: SVG learning curves of one or more runs; runs of the same algorithm and environment are
 /// drawn as mean ± std across seeds.
@@ -19,6 +20,7 @@ struct Plot: ParsableCommand {
     }
 
     func run() throws {
+        try checkOutput(out, flag: "--out", inputs: runs.flatMap(inputFiles))
         var groups: [(String, [[(x: Double, y: Double)]])] = []
         for run in runs {
             let url = URL(fileURLWithPath: run)
@@ -34,7 +36,7 @@ struct Plot: ParsableCommand {
         }
         let series = groups.map { PlotSeries.aggregate(name: $0.0, runs: $0.1) }
         let plot = LinePlot(title: metric, xLabel: "environment steps", yLabel: metric + (smooth > 1 ? " (smoothed over \(smooth))" : ""), series: series)
-        try plot.svg().write(toFile: out, atomically: true, encoding: .utf8)
+        try writeOutput(plot.svg(), to: out)
         print("wrote \(out) (\(runs.count) run(s), \(series.count) line(s))")
     }
 }

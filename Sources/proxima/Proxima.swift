@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Torch
 import Tracking
+import Training
 
 @main
 struct Proxima: ParsableCommand {
@@ -18,15 +19,23 @@ struct Proxima: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch let error as any ProximaError {
-            FileHandle.standardError.write(Data("proxima: error: \(error.description)\n".utf8))
-            Foundation.exit(2)
+            fail(error.description)
+        } catch let error as NSError where [NSCocoaErrorDomain, NSPOSIXErrorDomain].contains(error.domain) {
+            // A file-system failure that no layer turned into its own error: the path and the reason in words.
+            let path = (error.userInfo[NSFilePathErrorKey] as? String) ?? (error.userInfo[NSURLErrorKey] as? URL)?.path
+            fail((path.map { $0 + ": " } ?? "") + describe(error))
         } catch {
             if exitCode(for: error) == .validationFailure {
-                FileHandle.standardError.write(Data(("proxima: error: " + message(for: error).trimmingCharacters(in: .whitespacesAndNewlines) + "\n").utf8))
-                Foundation.exit(2)
+                fail(message(for: error).trimmingCharacters(in: .whitespacesAndNewlines))
             }
             exit(withError: error)
         }
+    }
+
+    /// `proxima: error: <message>` on standard error, exit code 2.
+    static func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("proxima: error: \(message)\n".utf8))
+        Foundation.exit(2)
     }
 }
 

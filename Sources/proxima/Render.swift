@@ -3,6 +3,7 @@ import Environments
 import Foundation
 import ReinforcementLearning
 import Torch
+import Training
 
 /// `proxima render`: draws an episode as an animated SVG (or text frames on the terminal).
 struct Render: ParsableCommand {
@@ -21,6 +22,7 @@ struct Render: ParsableCommand {
     }
 
     func run() throws {
+        if let out { try checkOutput(out, flag: "--out", inputs: runPath.map(inputFiles) ?? []) }
         if let runPath {
             let artifact = try PolicyArtifact.read(try modelFile(runPath))
             let environment = try Registry.make(artifact.environmentID)
@@ -43,7 +45,7 @@ func writeEpisode(_ environment: Environment, states: [[Double]], title: String,
         guard let svg = renderEpisodeSVG(environment: environment, states: states, title: title) else {
             throw UserError(message: "\(environment.id) has no SVG renderer")
         }
-        try svg.write(toFile: path, atomically: true, encoding: .utf8)
+        try writeOutput(svg, to: path)
         print("wrote \(path) (\(states.count) frames)")
     } else {
         var inner: Environment = environment

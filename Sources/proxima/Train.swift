@@ -4,6 +4,7 @@ import Foundation
 import NeuralNetworks
 import ReinforcementLearning
 import Torch
+import Training
 
 extension Algorithm: ExpressibleByArgument {}
 
@@ -31,7 +32,18 @@ struct Train: ParsableCommand {
     @OptionGroup var threads: ThreadOptions
 
     func validate() throws {
+        if resume != nil {
+            // A resumed run continues with its own configuration: anything that would change it is refused.
+            let given = [algorithm.map { _ in "ALGORITHM" }, env.map { _ in "--env" }, config.map { _ in "--config" },
+                         seed.map { _ in "--seed" }, totalSteps.map { _ in "--total-steps" }, overrides.isEmpty ? nil : "--set",
+                         out.map { _ in "--out" }, validateOnly ? "--validate" : nil].compactMap { $0 }
+            if !given.isEmpty {
+                throw ValidationError("--resume continues the run with its saved configuration; \(given.joined(separator: ", ")) cannot apply")
+            }
+            if resume!.isEmpty { throw ValidationError("--resume must not be empty") }
+        }
         if resume == nil && (algorithm == nil || env == nil) { throw ValidationError("give ALGORITHM and --env ID (or --resume DIR)") }
+        if let out, out.isEmpty { throw ValidationError("--out must not be empty") }
         if let totalSteps, totalSteps <= 0 { throw ValidationError("--total-steps must be positive, got \(totalSteps)") }
         if evalEpisodes < 0 { throw ValidationError("--eval-episodes must not be negative") }
     }
@@ -41,6 +53,7 @@ struct Train: ParsableCommand {
         let algorithm: OnPolicyAlgorithm, directory: RunDirectory, checkpointInterval: Int, totalSteps: Int?
         if let resume {
             directory = RunDirectory(URL(fileURLWithPath: resume))
+            if directory.isInUse { throw TrainingError.directoryInUse(path: directory.url.path, holder: "") }
             let config = try directory.configuration()
             algorithm = try directory.resume()
             checkpointInterval = config.checkpointInterval
@@ -62,6 +75,10 @@ struct Train: ParsableCommand {
             let name = type(of: config.algorithm).algorithm.rawValue
             let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "-")
             directory = RunDirectory(URL(fileURLWithPath: out ?? "runs/\(config.environment)__\(name)__\(config.algorithm.seed)__\(stamp)"))
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: directory.url.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                throw UserError(message: "--out \(directory.url.path) is a file, not a directory")
+            }
             if directory.holdsRun {
                 throw UserError(message: "\(directory.url.path) already holds a run; continue it with --resume \(directory.url.path) or choose another --out")
             }
