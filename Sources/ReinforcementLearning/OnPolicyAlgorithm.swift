@@ -52,6 +52,8 @@ public class OnPolicyAlgorithm {
     public internal(set) var steps = 0
     /// The current `learn` call's plan (kept in checkpoints, so a resumed run finishes the same plan).
     var plan: LearningPlan?
+    /// The update the current plan ends at (nil before `learn` or a restore).
+    public var plannedUpdates: Int? { plan.map { $0.startUpdates + $0.updates } }
 
     struct LearningPlan {
         var startUpdates: Int
@@ -107,6 +109,21 @@ public class OnPolicyAlgorithm {
     public func learn(steps: Int, callbacks: [OnPolicyCallback] = [], recorders: [TrainingRecorder] = []) throws -> LearningResult {
         try plan(steps: steps)
         return try continueLearning(callbacks: callbacks, recorders: recorders)
+    }
+
+    /// Moves the end of the current plan (a restored run's) to `totalSteps` environment steps in all, like SB3's
+    /// `learn(…, reset_num_timesteps=False)` with a larger total: the updates still to come follow schedules
+    /// (`lin_<rate>`) over the new length.
+    public func extendPlan(toTotalSteps totalSteps: Int) throws {
+        guard var current = plan else { throw ConfigurationError("nothing to extend: restore a checkpoint or call learn(steps:) first") }
+        let rollout = settings.rolloutSteps * settings.environmentCount
+        let updatesDone = updates - current.startUpdates
+        let planned = Swift.max(1, (totalSteps - current.startSteps) / rollout)
+        guard planned > updatesDone else {
+            throw ConfigurationError("--total-steps \(totalSteps) is not beyond the \(steps) steps already done (whole rollouts of \(rollout))")
+        }
+        current.updates = planned
+        plan = current
     }
 
     /// Plans `steps` more environment steps for `continueLearning`.

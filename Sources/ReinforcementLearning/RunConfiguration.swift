@@ -3,6 +3,27 @@ import Foundation
 import NeuralNetworks
 import Yams
 
+/// The largest settings file read (hyperparameter files are a few kilobytes).
+let maximumSettingsFileBytes = 16 << 20
+
+/// A settings file's text, or an error naming the file and saying why in words.
+func readSettingsFile(_ url: URL) throws -> String {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+        throw ConfigurationError("\(url.path): no such file")
+    }
+    if isDirectory.boolValue { throw ConfigurationError("\(url.path): is a directory, not a settings file") }
+    guard let handle = FileHandle(forReadingAtPath: url.path) else { throw ConfigurationError("\(url.path): cannot read (permission denied)") }
+    defer { try? handle.close() }
+    let data = (try? handle.read(upToCount: maximumSettingsFileBytes + 1)) ?? Data()
+    if data.count > maximumSettingsFileBytes {
+        throw ConfigurationError("\(url.path): larger than \(maximumSettingsFileBytes >> 20) MB; not a settings file")
+    }
+    guard let text = String(data: data, encoding: .utf8) else { throw ConfigurationError("\(url.path): not UTF-8 text") }
+    guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw ConfigurationError("\(url.path): empty") }
+    return text
+}
+
 extension Algorithm {
     /// Updates between checkpoints when a file does not say (`checkpoint_interval`).
     public var defaultCheckpointInterval: Int {
@@ -150,10 +171,7 @@ public struct RunConfiguration {
         }
         try config.apply(yaml: text, file: path)
         if let file {
-            let text: String
-            do { text = try String(contentsOf: file, encoding: .utf8) } catch {
-                throw ConfigurationError("\(file.path): cannot read (\(error.localizedDescription))")
-            }
+            let text = try readSettingsFile(file)
             if file.pathExtension == "json" {
                 try checkNesting(text, source: file.path)
                 guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
@@ -185,7 +203,10 @@ public struct RunConfiguration {
 
     /// A configuration written by `json()` (a run directory's `config.json`).
     public static func read(_ url: URL) throws -> RunConfiguration {
-        guard let data = try? Data(contentsOf: url) else { throw ConfigurationError("\(url.path): no config.json (is this a run directory?)") }
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw ConfigurationError("\(url.path): no config.json (is this a run directory?)")
+        }
+        let data = Data(try readSettingsFile(url).utf8)
         try checkNesting(String(decoding: data, as: UTF8.self), source: url.path)
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let name = object["algo"] as? String, let algorithm = Algorithm(rawValue: name), let environment = object["env"] as? String else {

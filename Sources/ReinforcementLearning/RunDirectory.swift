@@ -88,7 +88,15 @@ final class ConfigurationFileRecorder: TrainingRecorder {
     }
 
     func trainingWillStart(_ run: TrainingRunState) throws {
-        guard !FileManager.default.fileExists(atPath: url.path) else { return }
+        if FileManager.default.fileExists(atPath: url.path) {
+            // A continued run keeps its file, unless its length changed (`--total-steps` on resume).
+            let saved = (try? JSONSerialization.jsonObject(with: Data(contentsOf: url))) as? [String: Any]
+            guard let steps = saved?["n_timesteps"] as? Int, steps != run.plannedUnits,
+                  var configuration = try? RunConfiguration.read(url) else { return }
+            configuration.totalSteps = run.plannedUnits
+            try AtomicFile.write(Data(configuration.json().utf8), to: url)
+            return
+        }
         let configuration = algorithm.runConfiguration(totalSteps: run.plannedUnits, checkpointInterval: checkpointInterval)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try AtomicFile.write(Data(configuration.json().utf8), to: url)

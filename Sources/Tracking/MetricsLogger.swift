@@ -34,7 +34,7 @@ public final class MetricsLogger {
         csv = try FileHandle(forWritingTo: csvURL)
         try jsonl.seekToEnd()
         try csv.seekToEnd()
-        self.tensorBoard = tensorBoard ? try TensorBoardWriter(directory: directory) : nil
+        self.tensorBoard = tensorBoard ? try TensorBoardWriter(directory: directory, continuing: resumeFromStep != nil) : nil
         if let step = resumeFromStep { self.tensorBoard?.markRestart(step: step + 1) }
         start = Date()
     }

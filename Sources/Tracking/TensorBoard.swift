@@ -2,12 +2,23 @@ import Foundation
 
 /// Writes TensorBoard event files (`events.out.tfevents.<time>.<host>`): TFRecord framing (length, masked CRC32C of
 /// the length, payload, masked CRC32C of the payload) around `Event` protocol buffers holding scalar summaries,
-/// encoded by hand (only the few fields needed).
+/// encoded by hand (only the few fields needed). A run has one event file: a continued run appends to it.
 public final class TensorBoardWriter {
     public let url: URL
     let handle: FileHandle
 
-    public init(directory: URL) throws {
+    /// - Parameter continuing: append to the directory's existing event file (first cut back to its last whole
+    ///   record: a kill can tear one) instead of starting a new file.
+    public init(directory: URL, continuing: Bool = false) throws {
+        let existing = continuing ? Self.eventFiles(in: directory).last : nil
+        if let existing {
+            url = existing
+            let data = (try? Data(contentsOf: existing)) ?? Data()
+            handle = try FileHandle(forWritingTo: existing)
+            try handle.truncate(atOffset: UInt64(TFRecord.wholeRecordsLength(data)))
+            try handle.seekToEnd()
+            return
+        }
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
         url = directory.appendingPathComponent("events.out.tfevents.\(Int(Date().timeIntervalSince1970)).\(host).proxima")
         guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
@@ -15,6 +26,13 @@ public final class TensorBoardWriter {
         }
         handle = try FileHandle(forWritingTo: url)
         write(event(wallTime: Date().timeIntervalSince1970, step: 0, body: Protobuf.string(field: 3, "brain.Event:2")))
+    }
+
+    /// Proxima's event files in `directory`, oldest first.
+    public static func eventFiles(in directory: URL) -> [URL] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return names.filter { $0.hasPrefix("events.out.tfevents.") && $0.hasSuffix(".proxima") }.sorted()
+            .map { directory.appendingPathComponent($0) }
     }
 
     deinit { try? handle.close() }
@@ -59,6 +77,22 @@ public enum TFRecord {
         return out
     }
 
+    /// The byte length of the leading run of whole, intact records (what survives a torn write at the end).
+    public static func wholeRecordsLength(_ data: Data) -> Int {
+        var offset = data.startIndex
+        while data.endIndex - offset >= 12 {
+            let lengthBytes = data[offset..<(offset + 8)]
+            let length = lengthBytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+            let lengthCRC = data[(offset + 8)..<(offset + 12)].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
+            guard lengthCRC == CRC32C.masked(Data(lengthBytes)), length <= UInt64(data.endIndex - offset - 16) else { break }
+            let start = offset + 12, end = start + Int(length)
+            let crc = data[end..<(end + 4)].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
+            guard crc == CRC32C.masked(Data(data[start..<end])) else { break }
+            offset = end + 4
+        }
+        return offset - data.startIndex
+    }
+
     /// Splits a file's bytes into payloads, checking both CRCs.
     public static func records(_ data: Data) throws -> [Data] {
         var records: [Data] = []
@@ -66,11 +100,14 @@ public enum TFRecord {
         while offset < data.endIndex {
             guard data.endIndex - offset >= 12 else { throw TrackingError("truncated record header at byte \(offset)") }
             let lengthBytes = data[offset..<(offset + 8)]
-            let length = Int(lengthBytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+            let rawLength = lengthBytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
             let lengthCRC = data[(offset + 8)..<(offset + 12)].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
             guard lengthCRC == CRC32C.masked(Data(lengthBytes)) else { throw TrackingError("bad length CRC at byte \(offset)") }
             let start = offset + 12
-            guard data.endIndex - start >= length + 4 else { throw TrackingError("truncated record at byte \(offset)") }
+            guard rawLength <= UInt64(data.endIndex - start), data.endIndex - start - Int(rawLength) >= 4 else {
+                throw TrackingError("truncated record at byte \(offset)")
+            }
+            let length = Int(rawLength)
             let payload = Data(data[start..<(start + length)])
             let crc = data[(start + length)..<(start + length + 4)].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
             guard crc == CRC32C.masked(payload) else { throw TrackingError("bad payload CRC at byte \(offset)") }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Torch
+import ReinforcementLearning
 import Tracking
 import Training
 
@@ -9,6 +10,7 @@ struct Proxima: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "proxima",
         abstract: "Policy optimization in Swift on libtorch: train, evaluate, render and compare reinforcement-learning policies.",
+        version: "proxima \(proximaVersion) (libtorch \(LibTorch.version))",
         subcommands: [Train.self, Evaluate.self, Render.self, Plot.self, Runs.self, Bench.self, Demo.self, Info.self, Diagnose.self]
     )
 

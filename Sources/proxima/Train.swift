@@ -21,7 +21,7 @@ struct Train: ParsableCommand {
     @Option(help: "Environment id, e.g. CartPole-v1.") var env: String?
     @Option(help: "YAML (env id → settings) or JSON hyperparameter file.") var config: String?
     @Option(help: "Random seed (default: the configuration's, 0).") var seed: UInt64?
-    @Option(parsing: .unconditional, help: "Total environment steps (n_timesteps).") var totalSteps: Int?
+    @Option(parsing: .unconditional, help: "Total environment steps (n_timesteps); with --resume, the run's new total.") var totalSteps: Int?
     @Option(name: .customLong("set"), help: "Override a hyperparameter: --set key=value (repeatable).") var overrides: [String] = []
     @Option(help: "Run directory (default runs/ENV__ALGO__SEED__TIME).") var out: String?
     @Option(help: "Continue the killed or finished run in this directory.") var resume: String?
@@ -35,7 +35,7 @@ struct Train: ParsableCommand {
         if resume != nil {
             // A resumed run continues with its own configuration: anything that would change it is refused.
             let given = [algorithm.map { _ in "ALGORITHM" }, env.map { _ in "--env" }, config.map { _ in "--config" },
-                         seed.map { _ in "--seed" }, totalSteps.map { _ in "--total-steps" }, overrides.isEmpty ? nil : "--set",
+                         seed.map { _ in "--seed" }, overrides.isEmpty ? nil : "--set",
                          out.map { _ in "--out" }, validateOnly ? "--validate" : nil].compactMap { $0 }
             if !given.isEmpty {
                 throw ValidationError("--resume continues the run with its saved configuration; \(given.joined(separator: ", ")) cannot apply")
@@ -56,9 +56,10 @@ struct Train: ParsableCommand {
             if directory.isInUse { throw TrainingError.directoryInUse(path: directory.url.path, holder: "") }
             let config = try directory.configuration()
             algorithm = try directory.resume()
+            if let steps = self.totalSteps { try algorithm.extendPlan(toTotalSteps: steps) }
             checkpointInterval = config.checkpointInterval
             totalSteps = nil
-            print("resuming \(resume) at step \(algorithm.steps) (update \(algorithm.updates) of \(config.updates))")
+            print("resuming \(resume) at step \(algorithm.steps) (update \(algorithm.updates) of \(algorithm.plannedUpdates ?? config.updates))")
         } else {
             _ = try Registry.spec(env!)
             var flags: [(key: String, value: Any, source: String)] = []

@@ -2,6 +2,8 @@ import Foundation
 import Testing
 import TestSupport
 import Torch
+import Tracking
+import NeuralNetworks
 @testable import ReinforcementLearning
 
 /// One writer per run directory, truthful listings, outputs that never destroy inputs (issue 13).
@@ -110,5 +112,23 @@ struct RunDirectoryTests {
             #expect(result.output.contains("proxima: error: ") && result.output.contains(phrase), "\(arguments): \(result.output)")
         }
         #expect(try Data(contentsOf: model) == before, "the model is untouched")
+    }
+
+    @Test("--total-steps on resume extends a finished run: the same directory, one metrics history, the new total in config.json")
+    func extend() throws {
+        let run = try temporaryDirectory().appendingPathComponent("run")
+        let base = ["--set", "n_envs=2", "--set", "n_steps=64", "--set", "n_epochs=1", "--eval-episodes", "0", "--quiet"]
+        #expect(try runProxima(["train", "ppo", "--env", "CartPole-v1", "--total-steps", "1024", "--out", run.path] + base).status == 0)
+        let extended = try runProxima(["train", "--resume", run.path, "--total-steps", "2048", "--eval-episodes", "0", "--quiet"])
+        #expect(extended.status == 0 && extended.output.contains("update 8 of 16"), "\(extended.output)")
+        #expect(try RunDirectory(run).configuration().totalSteps == 2048)
+        let checkpoint = try TrainingCheckpoint.read(from: RunDirectory(run).checkpointURL)
+        #expect(checkpoint.counters["steps"] == 2048 && checkpoint.counters["update"] == 16)
+        let steps = try String(contentsOf: run.appendingPathComponent("metrics.csv"), encoding: .utf8)
+            .split(separator: "\n").dropFirst().filter { $0.contains(",rollout/episodes,") }.map { $0.split(separator: ",")[0] }
+        #expect(steps.count == 16 && Set(steps).count == 16)
+        #expect(TensorBoardWriter.eventFiles(in: run).count == 1)
+        let shorter = try runProxima(["train", "--resume", run.path, "--total-steps", "1024", "--quiet"])
+        #expect(shorter.status == 2 && shorter.output.contains("is not beyond the 2048 steps already done"), "\(shorter.output)")
     }
 }

@@ -49,18 +49,35 @@ struct RecordFramingTests {
 
 @Suite("Resumed runs in TensorBoard")
 struct TensorBoardRestartTests {
-    @Test("a resumed logger writes a SessionLog START event at the first step after the checkpoint")
+    @Test("a resumed logger appends to the run's one event file, cut back to its last whole record, with a SessionLog START")
     func restartEvent() throws {
         let dir = try temporaryDirectory()
         do { _ = try MetricsLogger(directory: dir).log(step: 10, ["x": 1]) }
-        Thread.sleep(forTimeInterval: 1.1)  // event file names carry seconds
+        let first = try #require(TensorBoardWriter.eventFiles(in: dir).first)
+        // A kill tore the last record: half of another record's bytes at the end.
+        let whole = try Data(contentsOf: first)
+        let handle = try FileHandle(forWritingTo: first)
+        try handle.seekToEnd()
+        handle.write(TFRecord.frame(Data(repeating: 7, count: 40)).prefix(30))
+        try handle.close()
+        #expect(throws: TrackingError.self) { try TFRecord.records(Data(contentsOf: first)) }
         do { _ = try MetricsLogger(directory: dir, resumeFromStep: 8) }
-        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("events.out.tfevents") }.sorted()
-        #expect(files.count == 2)
-        let records = try TFRecord.records(Data(contentsOf: dir.appendingPathComponent(files[1])))
-        // Second record: step 9 (field 2) and session_log (field 7) holding status START (field 1 = 1).
-        #expect(records.count == 2)
-        #expect(records[1].suffix(6) == Data([0x10, 0x09, 0x3A, 0x02, 0x08, 0x01]))
+        #expect(TensorBoardWriter.eventFiles(in: dir) == [first], "one event file per run")
+        let records = try TFRecord.records(Data(contentsOf: first))
+        #expect(records.count == 3, "version, the step-10 scalars, the restart")
+        #expect(try Data(contentsOf: first).prefix(whole.count) == whole)
+        // The restart: step 9 (field 2) and session_log (field 7) holding status START (field 1 = 1).
+        #expect(records[2].suffix(6) == Data([0x10, 0x09, 0x3A, 0x02, 0x08, 0x01]))
+    }
+
+    @Test("a record whose length field claims more than 2^63 bytes is an error, not a trap")
+    func hugeLength() {
+        var length = UInt64.max.littleEndian
+        var data = Data(bytes: &length, count: 8)
+        data.append(contentsOf: withUnsafeBytes(of: CRC32C.masked(data).littleEndian) { Array($0) })
+        data.append(Data(repeating: 0, count: 8))
+        #expect(throws: TrackingError.self) { try TFRecord.records(data) }
+        #expect(TFRecord.wholeRecordsLength(data) == 0)
     }
 }
 
