@@ -263,6 +263,9 @@ public class OnPolicyAlgorithm {
     /// `checkpoints/checkpoint.safetensors`); `continueLearning()` then finishes the interrupted `learn` call.
     public func restore(checkpoint url: URL) throws {
         let checkpoint = try TrainingCheckpoint.read(from: url)
+        for (name, tensor) in checkpoint.model where tensor.dtype.isFloatingPoint && !tensor.isFinite().all().item(Bool.self) {
+            throw CheckpointError(reason: "\(url.path): parameter '\(name)' holds NaN or infinite values")
+        }
         try checkpoint.restore(model: policy, optimizer: optimizer,
                                generators: ["sample": sampleGenerator, "shuffle": shuffleGenerator, "act": actionGenerator])
         guard let update = checkpoint.counters["update"], let steps = checkpoint.counters["steps"],

@@ -34,10 +34,25 @@ struct Proxima: ParsableCommand {
         }
     }
 
-    /// `proxima: error: <message>` on standard error, exit code 2.
+    /// `proxima: error: <message>` on standard error, exit code 2. The message is kept to one line: control
+    /// characters (newlines in echoed input, a parser's multi-line context) are written as escapes.
     static func fail(_ message: String) -> Never {
-        FileHandle.standardError.write(Data("proxima: error: \(message)\n".utf8))
+        FileHandle.standardError.write(Data("proxima: error: \(oneLine(message))\n".utf8))
         Foundation.exit(2)
+    }
+
+    static func oneLine(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7F { out += "\\u{\(String(scalar.value, radix: 16))}" } else { out.unicodeScalars.append(scalar) }
+            }
+        }
+        return out
     }
 }
 

@@ -1,7 +1,9 @@
 import Foundation
 import Testing
+import NeuralNetworks
 import TestSupport
 import Torch
+import Training
 @testable import ReinforcementLearning
 
 /// Inputs a user can type that once crashed, hung or were silently misread (issue 13's table): each is refused with
@@ -61,10 +63,10 @@ struct HostileInputTests {
         #expect(named?.description.hasPrefix("--total-steps: n_timesteps expects an integer") == true, "\(String(describing: named))")
     }
 
-    @Test("a YAML file nested thousands of levels deep is refused, not a stack overflow")
+    @Test("a YAML file nested 2,000 levels deep is refused, not a stack overflow")
     func deepYAML() throws {
         var text = "CartPole-v1:\n"
-        for level in 1...5_000 { text += String(repeating: " ", count: 2 * level) + "k\(level):\n" }
+        for level in 1...2_000 { text += String(repeating: " ", count: 2 * level) + "k\(level):\n" }
         let file = try temporaryDirectory().appendingPathComponent("deep.yml")
         try text.write(to: file, atomically: true, encoding: .utf8)
         let result = try runProxima(["train", "ppo", "--env", "CartPole-v1", "--config", file.path, "--quiet", "--validate"])
@@ -92,5 +94,40 @@ struct HostileInputTests {
         try SafeTensors.write(tensors, metadata: metadata, to: misfit)
         let result = try runProxima(["eval", "--run", misfit.path])
         #expect(result.status == 2 && result.output.contains("\(misfit.path): state dict does not fit"), "\(result.output)")
+    }
+
+    @Test("settings files that are directories, empty or missing are refused in words; --version answers")
+    func files() throws {
+        let directory = try temporaryDirectory()
+        let empty = directory.appendingPathComponent("empty.yml")
+        try Data().write(to: empty)
+        for (path, phrase) in [(directory.path, "is a directory, not a settings file"), ("/dev/null", "/dev/null: empty"),
+                               (empty.path, "empty"), (directory.appendingPathComponent("none.yml").path, "no such file")] {
+            let result = try runProxima(["train", "ppo", "--env", "CartPole-v1", "--config", path, "--validate"])
+            #expect(result.status == 2 && result.output.contains(phrase), "\(path): \(result.output)")
+        }
+        let version = try runProxima(["--version"])
+        #expect(version.status == 0 && version.output.hasPrefix("proxima 0.1.0 (libtorch 2.15.0)"), "\(version.output)")
+    }
+
+    @Test("an error message stays on one line even when it echoes a newline from the input")
+    func oneLine() throws {
+        let result = try runProxima(["train", "ppo", "--env", "CartPole-v1", "--set", "n_en\nvs=3", "--validate"])
+        #expect(result.status == 2 && result.output.split(separator: "\n").count == 1 && result.output.contains("\\n"), "\(result.output)")
+    }
+
+    @Test("a checkpoint with a NaN parameter is refused on resume, naming the file and the parameter")
+    func nanCheckpoint() throws {
+        let ppo = try PPO(quickConfiguration(), environment: "CartPole-v1")
+        let url = try temporaryDirectory().appendingPathComponent("checkpoint.safetensors")
+        try ppo.learn(steps: 128, recorders: [CheckpointRecorder(url: url, interval: 1)])
+        var checkpoint = try TrainingCheckpoint.read(from: url)
+        checkpoint.model["log_std"] = nil
+        let name = try #require(checkpoint.model.keys.sorted().first)
+        checkpoint.model[name] = checkpoint.model[name]! * Double.nan
+        try checkpoint.write(to: url)
+        let fresh = try PPO(quickConfiguration(), environment: "CartPole-v1")
+        let error = #expect(throws: CheckpointError.self) { try fresh.restore(checkpoint: url) }
+        #expect(error?.description.contains("parameter '\(name)' holds NaN") == true, "\(String(describing: error))")
     }
 }
