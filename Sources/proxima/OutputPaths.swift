@@ -31,3 +31,19 @@ func writeOutput(_ text: String, to path: String) throws {
         throw UserError(message: "\(path): cannot write (\(describe(error, path: path)))")
     }
 }
+
+/// " (did you mean 'x'?)" for the closest of `candidates` within a small edit distance of `word`.
+func closest(_ word: String, _ candidates: [String]) -> String {
+    func distance(_ a: [Character], _ b: [Character]) -> Int {
+        var previous = Array(0...b.count)
+        for (i, x) in a.enumerated() {
+            var current = [i + 1] + Array(repeating: 0, count: b.count)
+            for (j, y) in b.enumerated() { current[j + 1] = min(previous[j + 1] + 1, current[j] + 1, previous[j] + (x == y ? 0 : 1)) }
+            previous = current
+        }
+        return previous[b.count]
+    }
+    let best = candidates.map { ($0, distance(Array(word), Array($0))) }.min { $0.1 < $1.1 }
+    guard let (candidate, d) = best, d <= 2 else { return "" }
+    return " (did you mean '\(candidate)'?)"
+}

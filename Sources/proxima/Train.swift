@@ -30,8 +30,17 @@ struct Train: ParsableCommand {
     @Flag(name: .customLong("validate"), help: "Check the configuration (values, sizes, memory) and exit without training.")
     var validateOnly = false
     @OptionGroup var threads: ThreadOptions
+    /// Whatever the parser did not recognise, so that a misspelt option is reported as such (ArgumentParser would
+    /// otherwise report the option it then misses, such as --env).
+    @Argument(parsing: .allUnrecognized, help: .hidden) var unrecognized: [String] = []
 
     func validate() throws {
+        if let first = unrecognized.first {
+            let known = ["--env", "--config", "--seed", "--total-steps", "--set", "--out", "--resume", "--eval-episodes", "--quiet",
+                         "--validate", "--threads"]
+            let name = String(first.split(separator: "=", maxSplits: 1)[0])
+            throw ValidationError(name.hasPrefix("-") ? "unknown option '\(name)'\(closest(name, known))" : "unexpected argument '\(first)'")
+        }
         if resume != nil {
             // A resumed run continues with its own configuration: anything that would change it is refused.
             let given = [algorithm.map { _ in "ALGORITHM" }, env.map { _ in "--env" }, config.map { _ in "--config" },

@@ -87,6 +87,8 @@ struct ConfigurationTests {
         (["train", "ppo", "--env", "CartPole-v1", "--total-steps", "0"], "--total-steps must be positive"),
         (["train", "ppo", "--env", "CartPole-v1", "--set", "batch_size=-1"], "batch_size must be positive"),
         (["eval", "--run", "/nonexistent/run"], "/nonexistent/run: no such run directory or model file"),
+        (["train", "ppo", "--envv", "CartPole-v1"], "unknown option '--envv' (did you mean '--env'?)"),
+        (["train", "ppo", "stray", "--env", "CartPole-v1"], "unexpected argument 'stray'"),
     ])
     func badCommandLines(arguments: [String], phrase: String) throws {
         let result = try runProxima(arguments + ["--quiet"].filter { _ in arguments[0] == "train" })
