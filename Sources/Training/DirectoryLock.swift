@@ -78,15 +78,22 @@ public func describe(_ error: Error, path: String? = nil) -> String {
     }
 }
 
-/// Holds a run directory's lock from the start of training to its end (the first of a run directory's recorders, so
-/// that nothing is written before it is taken).
+/// Takes a run directory's lock when training starts (the first of a run directory's recorders, so that nothing is
+/// written before it is held) and keeps it as long as the recorder lives, so that what is written after the loop
+/// (the final model, an evaluation) is covered too; the process ending releases it as well.
 public final class DirectoryLockRecorder: TrainingRecorder {
     public let directory: URL
     var lock: DirectoryLock?
 
     public init(directory: URL) { self.directory = directory }
 
-    public func trainingWillStart(_ run: TrainingRunState) throws { lock = try DirectoryLock(directory) }
-    public func trainingDidEnd(_ run: TrainingRunState, outcome: TrainingOutcome) throws { lock?.release() }
-    public func trainingDidFail(_ run: TrainingRunState, error: Error) { lock?.release() }
+    public func trainingWillStart(_ run: TrainingRunState) throws {
+        if lock == nil { lock = try DirectoryLock(directory) }
+    }
+
+    /// Gives the lock up before the recorder goes away.
+    public func release() {
+        lock?.release()
+        lock = nil
+    }
 }
