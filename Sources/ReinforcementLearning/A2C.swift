@@ -39,13 +39,11 @@ public final class A2C: OnPolicyAlgorithm, OnPolicyLearner {
     public let configuration: A2CConfiguration
 
     public init(_ configuration: A2CConfiguration, environments: VectorEnvironment, policy: ActorCriticPolicy? = nil) throws {
-        var configuration = configuration
-        configuration.environmentCount = environments.count
-        self.configuration = configuration
-        try super.init(configuration: configuration, environments: environments, policy: policy) { parameters in
-            let rate = configuration.learningRate.base
-            if configuration.useRMSprop { return RMSprop(parameters: parameters, learningRate: rate, alpha: 0.99, eps: configuration.rmspropEpsilon) }
-            return Adam(parameters: parameters, learningRate: rate, eps: configuration.adamEpsilon)
+        self.configuration = configuration.sized(for: environments)
+        let adam = Self.adam(configuration.settings)
+        try super.init(configuration: self.configuration, environments: environments, policy: policy) { parameters in
+            guard configuration.useRMSprop else { return adam(parameters) }
+            return RMSprop(parameters: parameters, learningRate: configuration.learningRate.base, alpha: 0.99, eps: configuration.rmspropEpsilon)
         }
     }
 

@@ -40,12 +40,9 @@ public final class MDPO: OnPolicyAlgorithm, OnPolicyLearner {
     public let configuration: MDPOConfiguration
 
     public init(_ configuration: MDPOConfiguration, environments: VectorEnvironment, policy: ActorCriticPolicy? = nil) throws {
-        var configuration = configuration
-        configuration.environmentCount = environments.count
-        self.configuration = configuration
-        try super.init(configuration: configuration, environments: environments, policy: policy) { parameters in
-            Adam(parameters: parameters, learningRate: configuration.learningRate.base, eps: configuration.adamEpsilon)
-        }
+        self.configuration = configuration.sized(for: environments)
+        try super.init(configuration: self.configuration, environments: environments, policy: policy,
+                       makeOptimizer: Self.adam(configuration.settings))
     }
 
     override func update(_ batch: TrainingBatch) throws -> [String: Double] {

@@ -84,6 +84,11 @@ public class OnPolicyAlgorithm {
         collector.reset(seed: settings.seed)
     }
 
+    /// Adam with the settings' initial learning rate and ε (what PPO, REINFORCE and MDPO use, and A2C without RMSprop).
+    static func adam(_ settings: OnPolicySettings) -> ([Tensor]) -> Optimizer {
+        { Adam(parameters: $0, learningRate: settings.learningRate.base, eps: settings.adamEpsilon) }
+    }
+
     /// The algorithm's update on one batch; returns its metrics.
     func update(_ batch: TrainingBatch) throws -> [String: Double] {
         preconditionFailure("\(type(of: self)) must override update(_:)")

@@ -180,6 +180,13 @@ extension OnPolicyConfiguration {
         try validateOwn()
     }
 
+    /// The same configuration for `environments` (their count is `environmentCount`).
+    func sized(for environments: VectorEnvironment) -> Self {
+        var copy = self
+        copy.environmentCount = environments.count
+        return copy
+    }
+
     /// Environment steps per rollout (all environments).
     public var rolloutSize: Int { settings.rolloutSteps * settings.environmentCount }
 

@@ -58,12 +58,9 @@ public final class PPO: OnPolicyAlgorithm, OnPolicyLearner {
     var libtorchThreads: Int?
 
     public init(_ configuration: PPOConfiguration, environments: VectorEnvironment, policy: ActorCriticPolicy? = nil) throws {
-        var configuration = configuration
-        configuration.environmentCount = environments.count
-        self.configuration = configuration
-        try super.init(configuration: configuration, environments: environments, policy: policy) { parameters in
-            Adam(parameters: parameters, learningRate: configuration.learningRate.base, eps: configuration.adamEpsilon)
-        }
+        self.configuration = configuration.sized(for: environments)
+        try super.init(configuration: self.configuration, environments: environments, policy: policy,
+                       makeOptimizer: Self.adam(configuration.settings))
     }
 
     /// With the fused step and separate networks, the threads go to its policy and value halves and libtorch runs on

@@ -30,12 +30,9 @@ public final class Reinforce: OnPolicyAlgorithm, OnPolicyLearner {
     public let configuration: ReinforceConfiguration
 
     public init(_ configuration: ReinforceConfiguration, environments: VectorEnvironment, policy: ActorCriticPolicy? = nil) throws {
-        var configuration = configuration
-        configuration.environmentCount = environments.count
-        self.configuration = configuration
-        try super.init(configuration: configuration, environments: environments, policy: policy) { parameters in
-            Adam(parameters: parameters, learningRate: configuration.learningRate.base, eps: configuration.adamEpsilon)
-        }
+        self.configuration = configuration.sized(for: environments)
+        try super.init(configuration: self.configuration, environments: environments, policy: policy,
+                       makeOptimizer: Self.adam(configuration.settings))
     }
 
     override func update(_ batch: TrainingBatch) throws -> [String: Double] {
