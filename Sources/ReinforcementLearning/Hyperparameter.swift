@@ -38,7 +38,7 @@ public struct Hyperparameter<Configuration> {
     }
 
     public static func optionalNumber(_ key: String, _ path: WritableKeyPath<Configuration, Double?>) -> Self {
-        Self(key: key, read: { $0[keyPath: path] ?? NSNull() }) { c, v, fail in
+        Self(key: key, read: { c -> Any in c[keyPath: path].map { $0 as Any } ?? NSNull() }) { c, v, fail in
             if isNull(v) { c[keyPath: path] = nil; return }
             guard numberValue(v) != nil else { throw fail("a number or null") }
             c[keyPath: path] = try finiteValue(v, fail)
