@@ -120,9 +120,10 @@ public struct HyperparameterFailure {
 }
 
 extension PolicyOptions {
-    static let keys = ["net_arch", "activation_fn", "ortho_init", "log_std_init", "share_features_extractor"]
+    /// The `policy_kwargs` keys (those of `settings`, the one place they are listed besides `set`).
+    static var keys: [String] { PolicyOptions().settings.keys.sorted() }
 
-    /// The options as `policy_kwargs` writes them.
+    /// The options as `policy_kwargs` writes them (files, `config.json`, saved policies).
     var settings: [String: Any] {
         ["net_arch": netArch, "activation_fn": activation.rawValue, "ortho_init": orthoInit, "log_std_init": logStdInit,
          "share_features_extractor": sharedTrunk]

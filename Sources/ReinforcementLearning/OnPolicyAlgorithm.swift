@@ -30,12 +30,12 @@ public struct LearningResult {
 /// `TrainingLoop` (module Training): errors, the NaN guard, checkpoints and Ctrl-C behave there as for every trainer.
 public class OnPolicyAlgorithm {
     public let algorithm: Algorithm
-    /// The shared settings in effect (`environmentCount` is the vector's size).
-    public let settings: OnPolicySettings
-    /// The configuration as files write it (`config.json`, saved policies).
-    public let fileSettings: [String: Any]
-    /// The configuration in effect.
+    /// The configuration in effect (`environmentCount` is the vector's size).
     let anyConfiguration: any OnPolicyConfiguration
+    /// The shared settings in effect.
+    public var settings: OnPolicySettings { anyConfiguration.settings }
+    /// The configuration as files write it (`config.json`, saved policies).
+    public var fileSettings: [String: Any] { anyConfiguration.fileSettings }
     public let policy: ActorCriticPolicy
     public let collector: RolloutCollector
     public var environments: VectorEnvironment { collector.environments }
@@ -67,9 +67,8 @@ public class OnPolicyAlgorithm {
         configuration.settings.environmentCount = environments.count
         try configuration.validate()
         algorithm = type(of: configuration).algorithm
-        settings = configuration.settings
-        fileSettings = configuration.fileSettings
         anyConfiguration = configuration
+        let settings = configuration.settings
         if policy == nil, case .box(_, _, let shape, _) = environments.observationSpace, shape.count != 1 {
             throw ConfigurationError("\(environments.environments[0].id): observations of shape \(shape) need a custom policy (MLPActorCritic takes flat vectors)")
         }

@@ -98,7 +98,7 @@ public protocol ActorCriticPolicy: Module {
 }
 
 /// Network shape options (`policy_kwargs` in Stable-Baselines3).
-public struct PolicyOptions: Codable, Equatable, Sendable {
+public struct PolicyOptions: Equatable, Sendable {
     /// Hidden layer sizes of the policy and value networks.
     public var netArch: [Int] = [64, 64]
     public var activation: ActivationKind = .tanh
@@ -110,21 +110,6 @@ public struct PolicyOptions: Codable, Equatable, Sendable {
     public var sharedTrunk = false
 
     public init() {}
-
-    enum CodingKeys: String, CodingKey {
-        case netArch = "net_arch", activation = "activation_fn", orthoInit = "ortho_init", logStdInit = "log_std_init",
-             sharedTrunk = "share_features_extractor"
-    }
-
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let defaults = PolicyOptions()
-        netArch = try c.decodeIfPresent([Int].self, forKey: .netArch) ?? defaults.netArch
-        activation = try c.decodeIfPresent(ActivationKind.self, forKey: .activation) ?? defaults.activation
-        orthoInit = try c.decodeIfPresent(Bool.self, forKey: .orthoInit) ?? defaults.orthoInit
-        logStdInit = try c.decodeIfPresent(Double.self, forKey: .logStdInit) ?? defaults.logStdInit
-        sharedTrunk = try c.decodeIfPresent(Bool.self, forKey: .sharedTrunk) ?? defaults.sharedTrunk
-    }
 }
 
 /// Stable-Baselines3's `MlpPolicy` for any action space: MLP trunks (separate for policy and value unless shared),

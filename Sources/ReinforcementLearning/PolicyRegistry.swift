@@ -60,16 +60,16 @@ public enum PolicyRegistry {
 extension MLPActorCritic: SavablePolicy {
     public static var policyName: String { "MlpPolicy" }
 
-    public var policyOptions: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: (try? encoder.encode(options)) ?? Data("{}".utf8), as: UTF8.self)
-    }
+    /// `policy_kwargs` as JSON.
+    public var policyOptions: String { jsonText(options.settings) }
 
     public static func rebuild(observationSpace: Space, actionSpace: Space, options: String) throws -> MLPActorCritic {
-        let decoded: PolicyOptions
-        do { decoded = try JSONDecoder().decode(PolicyOptions.self, from: Data(options.utf8)) } catch {
-            throw ConfigurationError("MlpPolicy: unreadable policy options \(options): \(error)")
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(options.utf8))) as? [String: Any] else {
+            throw ConfigurationError("MlpPolicy: unreadable policy options \(options)")
+        }
+        var decoded = PolicyOptions()
+        for (key, value) in object {
+            try decoded.set(key, value, fail: HyperparameterFailure(source: "MlpPolicy options", key: "policy_kwargs", value: value))
         }
         return try MLPActorCritic(observationSize: observationSpace.flatSize, actionSpace: actionSpace, options: decoded)
     }
