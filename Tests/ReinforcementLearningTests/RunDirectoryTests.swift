@@ -25,24 +25,22 @@ struct RunDirectoryTests {
         return process
     }
 
-    @Test("a second writer is refused while a run trains; after kill -9 the lock is free, runs says so, and resume finishes identically")
+    @Test("a second writer is refused while a run trains; after kill -9 the lock is free, runs says so, and resume goes on")
     func oneWriter() throws {
         let root = try temporaryDirectory()
+        // Far longer than the test: the run is killed, never finished (resume identity is tested in TrainerTests).
         let common = ["--set", "n_envs=2", "--set", "n_steps=64", "--set", "batch_size=64", "--set", "n_epochs=2",
-                      "--set", "checkpoint_interval=2", "--total-steps", "16384", "--seed", "5"]
-        let straight = root.appendingPathComponent("straight")
-        #expect(try runProxima(["train", "ppo", "--env", "CartPole-v1", "--threads", "1", "--eval-episodes", "0", "--quiet",
-                                "--out", straight.path] + common).status == 0)
+                      "--set", "checkpoint_interval=2", "--total-steps", "100000000", "--seed", "5"]
         let live = root.appendingPathComponent("live")
         let process = try startTraining(live, arguments: common, waitFor: "checkpoints/checkpoint.safetensors")
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-        let metricsBefore = try Data(contentsOf: live.appendingPathComponent("config.json"))
+        let configBefore = try Data(contentsOf: live.appendingPathComponent("config.json"))
 
         let resume = try runProxima(["train", "--resume", live.path, "--quiet"])
         #expect(resume.status == 2 && resume.output.contains("is being written by another process"), "\(resume.output)")
         let again = try runProxima(["train", "ppo", "--env", "CartPole-v1", "--out", live.path, "--quiet"])
         #expect(again.status == 2, "\(again.output)")
-        #expect(try Data(contentsOf: live.appendingPathComponent("config.json")) == metricsBefore)
+        #expect(try Data(contentsOf: live.appendingPathComponent("config.json")) == configBefore)
         #expect(try runProxima(["runs", root.path]).output.contains("running"))
 
         kill(process.processIdentifier, SIGKILL)
@@ -50,15 +48,15 @@ struct RunDirectoryTests {
         let listing = try runProxima(["runs", root.path]).output
         #expect(listing.contains("killed at step") && listing.contains("resumable"), "\(listing)")
 
-        // A kill can leave a temporary checkpoint file behind; resume removes it.
+        // A kill can leave a temporary checkpoint file behind; resume removes it. The run is resumed to one more
+        // rollout than its checkpoint (128 steps), so it finishes at once.
         let stale = live.appendingPathComponent("checkpoints/.checkpoint.safetensors.tmp-1-2")
         try Data([1, 2, 3]).write(to: stale)
-        let resumed = try runProxima(["train", "--resume", live.path, "--threads", "1", "--eval-episodes", "0", "--quiet"])
+        let saved = try #require(try TrainingCheckpoint.read(from: RunDirectory(live).checkpointURL).counters["steps"])
+        let resumed = try runProxima(["train", "--resume", live.path, "--total-steps", "\(saved + 128)", "--threads", "1",
+                                      "--eval-episodes", "0", "--quiet"])
         #expect(resumed.status == 0, "\(resumed.output)")
         #expect(!FileManager.default.fileExists(atPath: stale.path))
-        let a = try SafeTensors.read(straight.appendingPathComponent("model.safetensors")).tensors
-        let b = try SafeTensors.read(live.appendingPathComponent("model.safetensors")).tensors
-        for (name, t) in a { #expect(t.equal(b[name]!), "\(name)") }
         #expect(try runProxima(["runs", root.path]).output.contains("finished"))
     }
 
