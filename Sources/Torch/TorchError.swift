@@ -1,4 +1,8 @@
 import CTorch
+import Runtime
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// An error Proxima reports to its user in one line: bad input (a file, a setting, an environment id), a failed
 /// write, a training run that cannot go on. Every library error type conforms, one type per concern; the command line
@@ -61,12 +65,41 @@ public func catchingTorchErrors<T>(_ context: @autoclosure () -> String, _ body:
 /// The message libtorch left for the last failed call on this thread.
 @_spi(CInterop) public var lastTorchError: String { String(cString: ct_last_error()) }
 
-/// Stops the program after a libtorch call failed. Such failures are programming errors (shapes, dtypes, indices);
-/// the message names the operation and carries libtorch's text, and Swift's crash backtrace that follows shows the
-/// call site in the caller's code.
+/// Stops the program after a libtorch call failed. Such failures are programming errors (shapes, dtypes, indices):
+/// the message names the operation and carries libtorch's text, followed by a short trace of the calling code (source
+/// lines where the binary carries line tables, no registers), and the process ends with SIGABRT.
 @inline(never)
 @_spi(CInterop) public func torchFailure(_ operation: String, file: StaticString = #fileID, line: UInt = #line) -> Never {
-    fatalError("libtorch error in \(operation): \(lastTorchError)", file: file, line: line)
+    let message = "\(file):\(line): Fatal error: libtorch error in \(operation): \(lastTorchError)\n"
+    writeToStandardError(message + shortTrace())
+    // Swift's own crash handler would print the whole machine state again: end with the default action instead.
+    signal(SIGABRT, SIG_DFL)
+    abort()
+}
+
+/// The calling frames of the current thread, one line each, innermost first: function and source line, without
+/// Proxima's own tensor plumbing, thunks and the runtime's frames; at most `limit` lines.
+func shortTrace(limit: Int = 12) -> String {
+    guard let symbolicated = try? Backtrace.capture().symbolicated() else { return "(no backtrace available)\n" }
+    let plumbing = ["torchFailure", "failedHandle", "wrap(", "withHandle", "withExtendedLifetime", "shortTrace", "binaryHandle",
+                    "partial apply", "closure #"]
+    var lines: [String] = []
+    var omitted = 0
+    for frame in symbolicated.frames {
+        guard let symbol = frame.symbol else { continue }
+        let name = symbol.name
+        if frame.isSwiftThunk || frame.isSystem || plumbing.contains(where: { name.contains($0) }) { continue }
+        if lines.count == limit { omitted += 1; continue }
+        let place = symbol.sourceLocation.map { " at \($0.path):\($0.line)" } ?? " in \(symbol.imageName)"
+        lines.append("  \(lines.count): \(name)\(place)")
+    }
+    if omitted > 0 { lines.append("  … \(omitted) more frame(s)") }
+    return "Backtrace (innermost call first):\n" + lines.joined(separator: "\n") + "\n"
+}
+
+private func writeToStandardError(_ text: String) {
+    var bytes = Array(text.utf8)
+    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
 }
 
 /// Wraps a handle returned by the C layer; when it is NULL, records the failure inside `catchingTorchErrors` (and

@@ -35,7 +35,7 @@ public final class MetricsLogger {
         try jsonl.seekToEnd()
         try csv.seekToEnd()
         self.tensorBoard = tensorBoard ? try TensorBoardWriter(directory: directory, continuing: resumeFromStep != nil) : nil
-        if let step = resumeFromStep { self.tensorBoard?.markRestart(step: step + 1) }
+        if let step = resumeFromStep { try self.tensorBoard?.markRestart(step: step + 1) }
         start = Date()
     }
 
@@ -44,8 +44,9 @@ public final class MetricsLogger {
         try? csv.close()
     }
 
-    /// Appends one record. Names should be namespaced (`train/policy_loss`, `rollout/episode_return`).
-    public func log(step: Int, _ metrics: [String: Double]) {
+    /// Appends one record. Names should be namespaced (`train/policy_loss`, `rollout/episode_return`). A failed write
+    /// (a full disk) throws a `TrackingError` naming the file and the system's reason.
+    public func log(step: Int, _ metrics: [String: Double]) throws {
         let wall = Date().timeIntervalSince1970
         let names = metrics.keys.sorted()
         var object = "{\"step\":\(step),\"wall_time\":\(String(format: "%.3f", wall))"
@@ -56,9 +57,9 @@ public final class MetricsLogger {
             rows += "\(step),\(String(format: "%.3f", wall)),\(csvField(name)),\(csvNumber(value))\n"
         }
         object += "}\n"
-        jsonl.write(Data(object.utf8))
-        csv.write(Data(rows.utf8))
-        tensorBoard?.add(step: step, wallTime: wall, scalars: metrics)
+        try append(Data(object.utf8), to: jsonl, directory.appendingPathComponent("metrics.jsonl"))
+        try append(Data(rows.utf8), to: csv, directory.appendingPathComponent("metrics.csv"))
+        try tensorBoard?.add(step: step, wallTime: wall, scalars: metrics)
     }
 
     static func truncate(_ url: URL, keepingThrough step: Int, header: String?, stepOf: (String) -> Int?) throws {
@@ -132,4 +133,16 @@ public func readMetrics(_ directory: URL) throws -> [String: [(step: Int, value:
 public struct TrackingError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// Writes `data` at the end of the file open in `handle`; a failure becomes a `TrackingError` with the file's path and
+/// the system's reason in words ("No space left on device", "File too large").
+func append(_ data: Data, to handle: FileHandle, _ url: URL) throws {
+    do {
+        try handle.write(contentsOf: data)
+    } catch {
+        let underlying = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError) ?? (error as NSError)
+        let reason = underlying.domain == NSPOSIXErrorDomain ? String(cString: strerror(Int32(underlying.code))) : "\(error)"
+        throw TrackingError("cannot write \(url.path): \(reason)")
+    }
 }

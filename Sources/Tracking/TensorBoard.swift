@@ -25,7 +25,7 @@ public final class TensorBoardWriter {
             throw TrackingError("\(url.path): cannot create the TensorBoard event file")
         }
         handle = try FileHandle(forWritingTo: url)
-        write(event(wallTime: Date().timeIntervalSince1970, step: 0, body: Protobuf.string(field: 3, "brain.Event:2")))
+        try write(event(wallTime: Date().timeIntervalSince1970, step: 0, body: Protobuf.string(field: 3, "brain.Event:2")))
     }
 
     /// Proxima's event files in `directory`, oldest first.
@@ -39,20 +39,20 @@ public final class TensorBoardWriter {
 
     /// Tells TensorBoard that the run restarted at `step` (a resumed run): a `SessionLog` START event, on which
     /// TensorBoard drops the points at or after `step` that an earlier, killed process had logged.
-    public func markRestart(step: Int) {
+    public func markRestart(step: Int) throws {
         let sessionLog = Protobuf.varintField(field: 1, 1)  // status = START
-        write(event(wallTime: Date().timeIntervalSince1970, step: step, body: Protobuf.bytes(field: 7, sessionLog)))
+        try write(event(wallTime: Date().timeIntervalSince1970, step: step, body: Protobuf.bytes(field: 7, sessionLog)))
     }
 
     /// One event per call holding all scalars of that step.
-    public func add(step: Int, wallTime: Double, scalars: [String: Double]) {
+    public func add(step: Int, wallTime: Double, scalars: [String: Double]) throws {
         var summary = Data()
         for (tag, value) in scalars.sorted(by: { $0.key < $1.key }) where value.isFinite {
             var v = Protobuf.string(field: 1, tag)
             v.append(Protobuf.float(field: 2, Float(value)))
             summary.append(Protobuf.bytes(field: 1, v))
         }
-        write(event(wallTime: wallTime, step: step, body: Protobuf.bytes(field: 5, summary)))
+        try write(event(wallTime: wallTime, step: step, body: Protobuf.bytes(field: 5, summary)))
     }
 
     func event(wallTime: Double, step: Int, body: Data) -> Data {
@@ -62,7 +62,8 @@ public final class TensorBoardWriter {
         return e
     }
 
-    func write(_ payload: Data) { handle.write(TFRecord.frame(payload)) }
+    /// Appends one record; a failed write (a full disk) throws a `TrackingError` naming the file.
+    func write(_ payload: Data) throws { try append(TFRecord.frame(payload), to: handle, url) }
 }
 
 /// TFRecord framing.

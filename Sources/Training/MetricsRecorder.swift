@@ -19,7 +19,7 @@ public final class MetricsRecorder: TrainingRecorder {
                                    tensorBoard: tensorBoard)
     }
 
-    public func record(_ step: TrainingStepRecord) throws { logger?.log(step: step.units, step.metrics) }
+    public func record(_ step: TrainingStepRecord) throws { try logger?.log(step: step.units, step.metrics) }
 
     public func trainingDidEnd(_ run: TrainingRunState, outcome: TrainingOutcome) throws { logger = nil }
 }

@@ -110,6 +110,30 @@ struct HostileInputTests {
         #expect(version.status == 0 && version.output.hasPrefix("proxima 0.1.0 (libtorch 2.15.0)"), "\(version.output)")
     }
 
+    @Test("a disk that fills up while training stops the run with an error naming the file, not a crash")
+    func fullDisk() throws {
+        // A file-size limit (with SIGXFSZ ignored, writes past it fail with EFBIG) stands in for a full disk: the
+        // tests cannot mount file systems. The run's metrics outgrow 20 KiB during the first few updates.
+        let out = try temporaryDirectory().appendingPathComponent("run")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["-c", "ulimit -f 20; trap '' XFSZ; exec \"$0\" \"$@\"", proximaExecutable.path,
+                             "train", "ppo", "--env", "CartPole-v1", "--quiet", "--total-steps", "16384", "--out", out.path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit && process.terminationStatus == 2, "\(output)")
+        #expect(output.contains("proxima: error: cannot write \(out.path)/metrics") && output.contains("File too large"), "\(output)")
+        // What was written before stays readable: the configuration, and run.json saying why the run stopped.
+        let configuration = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("config.json")))
+        #expect(configuration is [String: Any])
+        let run = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("run.json"))) as? [String: Any]
+        #expect((run?["status"] as? String)?.hasPrefix("failed: cannot write") == true, "\(String(describing: run))")
+    }
+
     @Test("an error message stays on one line even when it echoes a newline from the input")
     func oneLine() throws {
         let result = try runProxima(["train", "ppo", "--env", "CartPole-v1", "--set", "n_en\nvs=3", "--validate"])

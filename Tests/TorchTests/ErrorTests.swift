@@ -19,7 +19,10 @@ struct ErrorTests {
         #expect(result.status != SIGSEGV, "segfault: \(result.stderr)")
         #expect(result.stderr.contains("libtorch error in"), "\(result.stderr)")
         #expect(result.stderr.contains(phrase), "\(result.stderr)")
-        // Swift's backtrace names the caller's source line (debug builds carry the line tables).
+        // The short trace names the caller's source line (debug builds carry the line tables), without registers or
+        // the runtime's dump.
         #expect(result.stderr.contains("Diagnose.swift:"), "no call site in: \(result.stderr.prefix(2000))")
+        #expect(!result.stderr.contains("Registers"), "\(result.stderr.prefix(2000))")
+        #expect(result.stderr.split(separator: "\n").count <= 16, "trace too long: \(result.stderr.prefix(3000))")
     }
 }

@@ -34,7 +34,7 @@ struct RecordFramingTests {
     func eventFile() throws {
         let dir = try temporaryDirectory()
         let writer = try TensorBoardWriter(directory: dir)
-        writer.add(step: 7, wallTime: 1.5, scalars: ["train/loss": 0.25])
+        try writer.add(step: 7, wallTime: 1.5, scalars: ["train/loss": 0.25])
         let records = try TFRecord.records(Data(contentsOf: writer.url))
         #expect(records.count == 2)
         #expect(String(decoding: records[0], as: UTF8.self).contains("brain.Event:2"))
@@ -88,15 +88,15 @@ struct MetricsTests {
         let dir = try temporaryDirectory()
         do {
             let logger = try MetricsLogger(directory: dir, tensorBoard: false)
-            for step in [100, 200, 300] { logger.log(step: step, ["a": Double(step), "b/c": 0.5]) }
+            for step in [100, 200, 300] { try logger.log(step: step, ["a": Double(step), "b/c": 0.5]) }
         }
         var series = try readMetrics(dir)
         #expect(series["a"]?.map(\.step) == [100, 200, 300])
         // The run died after step 300 but its last checkpoint was at 200: resume from there.
         do {
             let logger = try MetricsLogger(directory: dir, resumeFromStep: 200, tensorBoard: false)
-            logger.log(step: 300, ["a": 301])
-            logger.log(step: 400, ["a": 400, "new": 1])
+            try logger.log(step: 300, ["a": 301])
+            try logger.log(step: 400, ["a": 400, "new": 1])
         }
         series = try readMetrics(dir)
         #expect(series["a"]?.map(\.step) == [100, 200, 300, 400])
@@ -114,7 +114,7 @@ struct MetricsTests {
         let dir = try temporaryDirectory()
         do {
             let logger = try MetricsLogger(directory: dir, tensorBoard: false)
-            logger.log(step: 1, ["x": 1])
+            try logger.log(step: 1, ["x": 1])
         }
         let handle = try FileHandle(forWritingTo: dir.appendingPathComponent("metrics.jsonl"))
         try handle.seekToEnd()
