@@ -134,6 +134,44 @@ struct HostileInputTests {
         #expect((run?["status"] as? String)?.hasPrefix("failed: cannot write") == true, "\(String(describing: run))")
     }
 
+    /// Whether this machine lets the tests mount a file system in a private mount namespace (root with
+    /// CAP_SYS_ADMIN); elsewhere the read-only test is reported as skipped.
+    static let canMountPrivately: Bool = {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+        process.arguments = ["-m", "true"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }()
+
+    @Test("train and plot into a read-only mount are refused in words with exit code 2",
+          .enabled(if: canMountPrivately, "needs a private mount namespace (unshare -m)"))
+    func readOnlyMount() throws {
+        let mountPoint = try temporaryDirectory()
+        let binary = proximaExecutable.path
+        let run = try temporaryDirectory()
+        try Data((1...3).map { "{\"step\":\($0),\"wall_time\":0,\"rollout/ep_rew_mean\":\($0)}\n" }.joined().utf8)
+            .write(to: run.appendingPathComponent("metrics.jsonl"))
+        for (command, phrase) in [("\(binary) train ppo --env CartPole-v1 --quiet --total-steps 4096 --out \(mountPoint.path)/run",
+                                   "proxima: error: \(mountPoint.path)/run: read-only file system"),
+                                  ("\(binary) plot \(run.path) --out \(mountPoint.path)/p.svg",
+                                   "proxima: error: \(mountPoint.path)/p.svg: cannot write (read-only file system)")] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+            process.arguments = ["-m", "sh", "-c", "mount -t tmpfs -o ro tmpfs \(mountPoint.path) && exec \(command)"]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            try process.run()
+            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 2 && output.contains(phrase), "\(command): \(output)")
+        }
+    }
+
     @Test("an error message stays on one line even when it echoes a newline from the input")
     func oneLine() throws {
         let result = try runProxima(["train", "ppo", "--env", "CartPole-v1", "--set", "n_en\nvs=3", "--validate"])
