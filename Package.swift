@@ -28,6 +28,7 @@ let package = Package(
         .library(name: "Tracking", targets: ["Tracking"]),
         .library(name: "Training", targets: ["Training"]),
         .library(name: "ReinforcementLearning", targets: ["ReinforcementLearning"]),
+        .library(name: "LanguageModels", targets: ["LanguageModels"]),
         .executable(name: "proxima", targets: ["proxima"]),
     ],
     dependencies: [
@@ -51,9 +52,11 @@ let package = Package(
         .target(name: "ReinforcementLearning", dependencies: ["Torch", "NeuralNetworks", "FastKernels", "Environments", "Tracking", "Training",
                                                             .product(name: "Yams", package: "Yams")],
                 resources: [.copy("Resources/hyperparams")]),
+        // Hugging Face tokenizers and checkpoints, log-probabilities, generation.
+        .target(name: "LanguageModels", dependencies: ["Torch", "NeuralNetworks"]),
         .executableTarget(
             name: "proxima",
-            dependencies: ["Torch", "NeuralNetworks", "FastKernels", "Environments", "Tracking", "Training", "ReinforcementLearning", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Torch", "NeuralNetworks", "FastKernels", "Environments", "Tracking", "Training", "ReinforcementLearning", "LanguageModels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             linkerSettings: runPath
         ),
         .target(name: "TestSupport", dependencies: ["Torch"], path: "Tests/TestSupport"),
@@ -63,6 +66,7 @@ let package = Package(
         .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "TestSupport"], linkerSettings: runPath),
         .testTarget(name: "TrackingTests", dependencies: ["Tracking", "TestSupport"], linkerSettings: runPath),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNetworks", "TestSupport"], linkerSettings: runPath),
+        .testTarget(name: "LanguageModelsTests", dependencies: ["LanguageModels", "TestSupport", "proxima"], linkerSettings: runPath),
         .testTarget(name: "ReinforcementLearningTests", dependencies: ["ReinforcementLearning", "FastKernels", "TestSupport", "proxima"], linkerSettings: runPath),
     ],
     cxxLanguageStandard: .cxx20

@@ -82,6 +82,21 @@ public struct RotaryEmbedding: Sendable {
         inverseFrequencies = Self.inverseFrequencies(dimension: dimension, base: base, scaling: scaling)
     }
 
+    /// The same embedding with its inverse frequencies rounded to `dtype` (and kept in float32): what a PyTorch
+    /// module cast to bfloat16 or float16 and back holds, since casting a module casts its rotary buffer too. Models
+    /// whose reference outputs were computed that way need it to reproduce them.
+    public func roundingFrequencies(to dtype: DType) -> RotaryEmbedding {
+        RotaryEmbedding(dimension: dimension, base: base, scaling: scaling,
+                        inverseFrequencies: inverseFrequencies.to(dtype: dtype).to(dtype: .float32))
+    }
+
+    private init(dimension: Int, base: Double, scaling: RopeScaling, inverseFrequencies: Tensor) {
+        self.dimension = dimension
+        self.base = base
+        self.scaling = scaling
+        self.inverseFrequencies = inverseFrequencies
+    }
+
     /// The factor cos and sin are multiplied by (`RopeScaling.attentionScaling`).
     public var attentionScaling: Double { scaling.attentionScaling }
 

@@ -1,0 +1,172 @@
+import Foundation
+import NeuralNetworks
+import Torch
+
+// Llama, as transformers' LlamaForCausalLM computes it:
+//
+//   h = embed_tokens(ids)
+//   for each layer:  h = h + o_proj(attention(rope(q_proj(n)), rope(k_proj(n)), v_proj(n)))   n = input_layernorm(h)
+//                    h = h + down_proj(silu(gate_proj(m)) * up_proj(m))                          m = post_attention_layernorm(h)
+//   logits = lm_head(norm(h))          (lm_head is embed_tokens when tie_word_embeddings)
+//
+// RMSNorm in float32; rotary positions in the half-split layout from per-token position ids; grouped-query attention
+// (num_key_value_heads ≤ num_attention_heads). Qwen2 (Qwen2.swift) and Qwen3 (Qwen3.swift) are this model with
+// projection biases and per-head query/key norms respectively; `LlamaVariant` says which.
+
+/// What distinguishes the members of the Llama family in this file.
+public struct LlamaVariant: Sendable, Equatable {
+    /// Biases on q_proj, k_proj and v_proj.
+    public var queryKeyValueBias: Bool
+    /// A bias on o_proj.
+    public var outputBias: Bool
+    /// RMSNorm over each head of the queries and keys, before the rotation (`q_norm`, `k_norm`).
+    public var queryKeyNorm: Bool
+
+    /// The variant a configuration describes.
+    public init(_ configuration: ModelConfiguration) {
+        queryKeyValueBias = configuration.attentionBias
+        outputBias = configuration.outputProjectionBias
+        queryKeyNorm = configuration.architecture == .qwen3
+    }
+}
+
+/// Grouped-query self-attention with rotary positions (`self_attn`).
+public final class LlamaAttention: Module, ContextualLayer {
+    @Key("q_proj") public var queryProjection: Linear
+    @Key("k_proj") public var keyProjection: Linear
+    @Key("v_proj") public var valueProjection: Linear
+    @Key("o_proj") public var outputProjection: Linear
+    @Key("q_norm") public var queryNorm: RMSNorm?
+    @Key("k_norm") public var keyNorm: RMSNorm?
+    let heads: Int
+    let keyValueHeads: Int
+    let headDimension: Int
+    let rotary: RotaryEmbedding
+
+    init(_ c: ModelConfiguration, variant: LlamaVariant, dtype: DType) {
+        heads = c.headCount
+        keyValueHeads = c.keyValueHeadCount
+        headDimension = c.headDimension
+        let rotary = RotaryEmbedding(dimension: c.headDimension, base: c.ropeTheta, scaling: c.ropeScaling)
+        self.rotary = c.rotaryFrequencyDType.map { rotary.roundingFrequencies(to: $0) } ?? rotary
+        let q = c.headCount * c.headDimension, kv = c.keyValueHeadCount * c.headDimension
+        _queryProjection.wrappedValue = Linear(inputSize: c.hiddenSize, outputSize: q, bias: variant.queryKeyValueBias, dtype: dtype)
+        _keyProjection.wrappedValue = Linear(inputSize: c.hiddenSize, outputSize: kv, bias: variant.queryKeyValueBias, dtype: dtype)
+        _valueProjection.wrappedValue = Linear(inputSize: c.hiddenSize, outputSize: kv, bias: variant.queryKeyValueBias, dtype: dtype)
+        _outputProjection.wrappedValue = Linear(inputSize: q, outputSize: c.hiddenSize, bias: variant.outputBias, dtype: dtype)
+        _queryNorm.wrappedValue = variant.queryKeyNorm ? RMSNorm(c.headDimension, eps: c.normEpsilon, dtype: dtype) : nil
+        _keyNorm.wrappedValue = variant.queryKeyNorm ? RMSNorm(c.headDimension, eps: c.normEpsilon, dtype: dtype) : nil
+        super.init()
+    }
+
+    public func callAsFunction(_ hiddenStates: Tensor, context: LayerContext) -> Tensor {
+        let batch = hiddenStates.size(0), tokens = hiddenStates.size(1)
+        // [B, T, heads, D]; Qwen3 normalises each head before rotating.
+        var query = queryProjection(hiddenStates).view([batch, tokens, heads, headDimension])
+        var key = keyProjection(hiddenStates).view([batch, tokens, keyValueHeads, headDimension])
+        if let queryNorm, let keyNorm {
+            query = queryNorm(query)
+            key = keyNorm(key)
+        }
+        query = query.transposed(1, 2)
+        key = key.transposed(1, 2)
+        var value = valueProjection(hiddenStates).view([batch, tokens, keyValueHeads, headDimension]).transposed(1, 2)
+        let positions = context.positions ?? defaultPositions(batch: batch, tokens: tokens, cache: context.cache)
+        let (cos, sin) = rotary.cosSin(positionIds: positions, dtype: query.dtype)
+        (query, key) = applyRotary(query: query, key: key, cos: cos, sin: sin)
+        if let cache = context.cache { (key, value) = cache.update(keys: key, values: value) }
+        let attended = Tensor.scaledDotProductAttention(query: query, key: key, value: value, mask: context.mask,
+                                                        causal: context.mask == nil && context.causal, training: false)
+        return outputProjection(attended.transposed(1, 2).reshaped([batch, tokens, heads * headDimension]))
+    }
+}
+
+/// Positions `offset ..< offset + tokens` for every row, `offset` being the cache's length.
+func defaultPositions(batch: Int, tokens: Int, cache: (any KeyValueCache)?) -> Tensor {
+    let offset = cache?.offset ?? 0
+    return Tensor.arange(offset, offset + tokens, step: 1).to(dtype: .int64).unsqueezed(0).expanded([batch, tokens])
+}
+
+/// SwiGLU feed-forward: down_proj(silu(gate_proj(x)) · up_proj(x)).
+public final class LlamaMLP: Module, Layer {
+    @Key("gate_proj") public var gateProjection: Linear
+    @Key("up_proj") public var upProjection: Linear
+    @Key("down_proj") public var downProjection: Linear
+
+    init(_ c: ModelConfiguration, dtype: DType) {
+        _gateProjection.wrappedValue = Linear(inputSize: c.hiddenSize, outputSize: c.intermediateSize, bias: c.mlpBias, dtype: dtype)
+        _upProjection.wrappedValue = Linear(inputSize: c.hiddenSize, outputSize: c.intermediateSize, bias: c.mlpBias, dtype: dtype)
+        _downProjection.wrappedValue = Linear(inputSize: c.intermediateSize, outputSize: c.hiddenSize, bias: c.mlpBias, dtype: dtype)
+        super.init()
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { downProjection(gateProjection(x).silu() * upProjection(x)) }
+}
+
+/// One pre-norm transformer block (`model.layers.N`).
+public final class LlamaDecoderLayer: Module, ContextualLayer {
+    @Key("input_layernorm") public var inputNorm: RMSNorm
+    @Key("self_attn") public var attention: LlamaAttention
+    @Key("post_attention_layernorm") public var postAttentionNorm: RMSNorm
+    @Key("mlp") public var mlp: LlamaMLP
+
+    init(_ c: ModelConfiguration, variant: LlamaVariant, dtype: DType) {
+        _inputNorm.wrappedValue = RMSNorm(c.hiddenSize, eps: c.normEpsilon, dtype: dtype)
+        _attention.wrappedValue = LlamaAttention(c, variant: variant, dtype: dtype)
+        _postAttentionNorm.wrappedValue = RMSNorm(c.hiddenSize, eps: c.normEpsilon, dtype: dtype)
+        _mlp.wrappedValue = LlamaMLP(c, dtype: dtype)
+        super.init()
+    }
+
+    public func callAsFunction(_ hiddenStates: Tensor, context: LayerContext) -> Tensor {
+        let h = hiddenStates + attention(inputNorm(hiddenStates), context: context)
+        return h + mlp(postAttentionNorm(h))
+    }
+}
+
+/// The trunk (`model`): token embedding, blocks, final norm.
+public final class LlamaModel: Module {
+    @Key("embed_tokens") public var embedding: Embedding
+    @Key("layers") public var layers: [LlamaDecoderLayer]
+    @Key("norm") public var norm: RMSNorm
+
+    init(_ c: ModelConfiguration, dtype: DType) {
+        let variant = LlamaVariant(c)
+        _embedding.wrappedValue = Embedding(count: c.vocabularySize, dimension: c.hiddenSize, dtype: dtype)
+        _layers.wrappedValue = (0..<c.layerCount).map { _ in LlamaDecoderLayer(c, variant: variant, dtype: dtype) }
+        _norm.wrappedValue = RMSNorm(c.hiddenSize, eps: c.normEpsilon, dtype: dtype)
+        super.init()
+    }
+}
+
+/// Llama, Qwen2 or Qwen3 with its output head (`LlamaForCausalLM`, `Qwen2ForCausalLM`, `Qwen3ForCausalLM`).
+public final class LlamaForCausalLM: Module, TransformerDecoder {
+    public let configuration: ModelConfiguration
+    @Key("model") public var model: LlamaModel
+    /// The untied output head; nil when the head is the token embedding.
+    @Key("lm_head") public var head: Linear?
+
+    public init(_ configuration: ModelConfiguration, dtype: DType = .float32) {
+        self.configuration = configuration
+        _model.wrappedValue = LlamaModel(configuration, dtype: dtype)
+        _head.wrappedValue = configuration.tieWordEmbeddings ? nil
+            : Linear(inputSize: configuration.hiddenSize, outputSize: configuration.vocabularySize, bias: false, dtype: dtype)
+        super.init()
+    }
+
+    public var outputEmbedding: Tensor { head?.weight ?? model.embedding.weight }
+
+    public func hiddenStates(_ inputIDs: Tensor, positions: Tensor, mask: Tensor?, caches: [any KeyValueCache]?) -> Tensor {
+        var h = model.embedding(inputIDs)
+        for (i, layer) in model.layers.enumerated() {
+            h = layer(h, context: LayerContext(mask: mask, causal: true, positions: positions, cache: caches?[i]))
+        }
+        return model.norm(h)
+    }
+
+    /// Checkpoint keys are the module's names; cached rotary tables (`rotary_emb.inv_freq`, older exports) are
+    /// ignored.
+    public static func parameterName(forCheckpointKey key: String) -> String? {
+        key.hasSuffix("rotary_emb.inv_freq") ? nil : key
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import NeuralNetworks
+import Torch
+
+/// A decoder-only transformer as Proxima runs it: token ids in, final-norm hidden states out, and the output
+/// embedding that turns hidden states into next-token logits. One type per architecture (`Models/`), each laid out
+/// with the module names of its Hugging Face checkpoints, so a checkpoint loads by name.
+public protocol TransformerDecoder: Module {
+    var configuration: ModelConfiguration { get }
+
+    /// Hidden states after the final normalisation, [batch, tokens, hidden], for `inputIDs` (int64 [batch, tokens]).
+    ///
+    /// - Parameters:
+    ///   - positions: int64 [batch, tokens], each token's position within its own sequence (`cumsum(mask) − 1` for
+    ///     padded batches); every architecture uses them (GPT-2's learned positions as well as rotary ones).
+    ///   - mask: boolean [batch, 1, tokens, keys] (true = may attend) covering causality and padding, for padded
+    ///     batches; nil means plain causal attention over the cache and the new tokens.
+    ///   - caches: one key/value cache per layer, or nil for a pass without caching.
+    func hiddenStates(_ inputIDs: Tensor, positions: Tensor, mask: Tensor?, caches: [any KeyValueCache]?) -> Tensor
+
+    /// The matrix [vocabulary, hidden] that maps hidden states to logits (the token embedding when tied).
+    var outputEmbedding: Tensor { get }
+
+    /// The model's name for a checkpoint key (nil: a key the model ignores, such as a cached rotary table).
+    static func parameterName(forCheckpointKey key: String) -> String?
+}
+
+extension TransformerDecoder {
+    /// Next-token logits [batch, tokens, vocabulary] for every position.
+    public func logits(_ inputIDs: Tensor, positions: Tensor, mask: Tensor? = nil, caches: [any KeyValueCache]? = nil) -> Tensor {
+        hiddenStates(inputIDs, positions: positions, mask: mask, caches: caches).matmul(outputEmbedding.transposed(0, 1))
+    }
+
+    /// The tensors a Hugging Face checkpoint of this model holds, by checkpoint name: the module's own names, the
+    /// output head left out when tied to the embedding (a tied checkpoint has no `lm_head.weight`).
+    public func checkpointTensors() -> [String: Tensor] {
+        var tensors: [String: Tensor] = [:]
+        for (name, tensor) in namedParameters() { tensors[name] = tensor }
+        return tensors
+    }
+}
+
+/// Builds the decoder a configuration describes, with uninitialised parameters (to be loaded).
+func makeDecoder(_ configuration: ModelConfiguration, dtype: DType) -> any TransformerDecoder {
+    withoutInitialization {
+        switch configuration.architecture {
+        case .gpt2: GPT2LMHeadModel(configuration, dtype: dtype)
+        case .llama, .qwen2, .qwen3: LlamaForCausalLM(configuration, dtype: dtype)
+        }
+    }
+}
+
+/// The checkpoint-key mapping of an architecture.
+func parameterName(forCheckpointKey key: String, architecture: ModelArchitecture) -> String? {
+    switch architecture {
+    case .gpt2: GPT2LMHeadModel.parameterName(forCheckpointKey: key)
+    case .llama, .qwen2, .qwen3: LlamaForCausalLM.parameterName(forCheckpointKey: key)
+    }
+}
