@@ -55,3 +55,73 @@ struct ModelFixtureTests {
         }
     }
 }
+
+@Suite("Log-probabilities")
+struct LogProbabilityTests {
+    @Test("expected.json's completion log-prob sums, over its jointly tokenised ids", arguments: Fixtures.huggingFaceModels)
+    func jointSums(directory: URL) throws {
+        let fixture = try ModelFixture(directory)
+        let model = try fixture.load()
+        for (k, item) in fixture.cases.enumerated() {
+            let prompt = ints(item["input_ids"]), joint = ints(item["prompt_plus_completion_ids"])
+            let batch = CompletionBatch(prompts: [Array(joint[..<prompt.count])], completions: [Array(joint[prompt.count...])], padID: 0)
+            let sum = withInferenceMode { model.decoder.completionLogProbabilities(batch).sums.doubles[0] }
+            let expected = (item["completion_logprob_sum"] as! NSNumber).doubleValue
+            #expect(Swift.abs(sum - expected) <= 1e-4 * Swift.max(1, Swift.abs(expected)), "\(fixture.name) case \(k): \(sum) vs \(expected)")
+        }
+    }
+
+    @Test("the right-padded training batch's completion sums and means (prompt and completion tokenised apart)",
+          arguments: Fixtures.huggingFaceModels)
+    func paddedBatch(directory: URL) throws {
+        let fixture = try ModelFixture(directory)
+        let model = try fixture.load()
+        let ids = intRows(fixture.batch["train_input_ids"]), mask = intRows(fixture.batch["train_attention_mask"])
+        let promptLengths = ints(fixture.batch["prompt_lengths"])
+        let lengths = mask.map { $0.reduce(0, +) }
+        let batch = CompletionBatch(prompts: zip(ids, promptLengths).map { Array($0[..<$1]) },
+                                    completions: zip(ids, zip(promptLengths, lengths)).map { Array($0[$1.0..<$1.1]) },
+                                    padID: (fixture.batch["pad_id"] as! NSNumber).intValue)
+        #expect(batch.batch.ids.scalars(as: Int64.self).map(Int.init) == ids.flatMap { $0 }, "padding reproduces the fixture's ids")
+        let result = withInferenceMode { model.decoder.completionLogProbabilities(batch, chunkRows: 7) }
+        for (name, actual, expected) in [("sums", result.sums.doubles, doubles(fixture.batch["completion_logprob_sums"])),
+                                         ("means", result.means.doubles, doubles(fixture.batch["completion_logprob_means"]))] {
+            for (a, b) in zip(actual, expected) {
+                #expect(Swift.abs(a - b) <= 1e-4 * Swift.max(1, Swift.abs(b)), "\(fixture.name) \(name): \(actual) vs \(expected)")
+            }
+        }
+    }
+
+    @Test("chunked log-probs equal the full-logits computation in value and gradient (float64)")
+    func chunkedEqualsFull() throws {
+        let directory = Fixtures.huggingFace.appendingPathComponent("tiny-llama")
+        let model = try LanguageModel(directory: directory, dtype: .float64)
+        model.decoder.unfreeze()
+        let batch = CompletionBatch(prompts: [[5, 17, 99], [42]], completions: [[7, 8, 9, 10], [11, 12]], padID: 2)
+        let weights = Tensor([[0.3, -1.2, 0.5, 2.0], [1.5, 0.7, 0, 0]])
+        func gradients(_ loss: Tensor) -> [Tensor] {
+            let parameters = [model.decoder.outputEmbedding, model.decoder.parameters()[1]]
+            return Torch.gradients(of: [loss], withRespectTo: parameters).map { $0! }
+        }
+        let chunked = model.decoder.completionLogProbabilities(batch, chunkRows: 2)
+        let chunkedGradients = gradients((chunked.tokens * weights).sum())
+        // The plain way: full logits, log-softmax, gather.
+        let tokens = batch.batch
+        let logits = model.decoder.logits(tokens.ids, positions: tokens.positions, mask: tokens.causalMask)
+        let logSoftmax = logits.logSoftmax(dim: -1)
+        var plain: [Tensor] = []
+        for b in 0..<2 {
+            for j in 0..<4 {
+                guard j < batch.completionLengths[b] else { plain.append(Tensor(0.0)); continue }
+                let column = batch.promptLengths[b] + j
+                let target = tokens.ids.index([.index(b), .index(column)]).item(Int64.self)
+                plain.append(logSoftmax.index([.index(b), .index(column - 1), .index(Int(target))]))
+            }
+        }
+        let full = Tensor.stack(plain).reshaped([2, 4])
+        #expect(chunked.tokens.dtype == .float64)
+        expectClose(chunked.tokens, full.doubles, atol: 1e-12, "values")
+        let fullGradients = gradients((full * weights).sum())
+        for (a, b) in zip(chunkedGradients, fullGradients) { expectClose(a, b.doubles, atol: 1e-12, "gradient") }
+    }
+}

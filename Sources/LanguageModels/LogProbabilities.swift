@@ -1,0 +1,134 @@
+import NeuralNetworks
+import Torch
+
+/// log p(target) under softmax(logits / temperature), per row: logits [N, V] (any floating dtype, computed in
+/// float32, or float64 for float64 logits), targets int64 [N] → [N]. The one definition of a token's log-probability that generation
+/// (recording what it sampled) and trainers (recomputing it) share, so the two agree up to the rounding of the
+/// forward passes.
+public func tokenLogProbabilities(logits: Tensor, targets: Tensor, temperature: Double = 1) -> Tensor {
+    let wide = widened(logits)
+    let scaled = temperature == 1 ? wide : wide / temperature
+    let picked = scaled.gather(dim: 1, index: targets.unsqueezed(1)).squeezed(1)
+    return picked - scaled.logSumExp(dim: 1)
+}
+
+/// Entropy of softmax(logits / temperature) per row, float32 [N].
+public func tokenEntropies(logits: Tensor, temperature: Double = 1) -> Tensor {
+    let scaled = widened(logits) / temperature
+    let logProbabilities = scaled.logSoftmax(dim: 1)
+    return -(logProbabilities.exp() * logProbabilities).sum(dim: 1)
+}
+
+/// float32, or float64 when already float64: the precision softmax and logsumexp are computed in.
+func widened(_ t: Tensor) -> Tensor { t.dtype == .float64 || t.dtype == .float32 ? t : t.to(dtype: .float32) }
+
+/// Per-token log-probabilities of completions under a model, with what trainers reduce them to.
+public struct CompletionLogProbabilities {
+    /// float32 [batch, completionColumns]: log p(completion token j | everything before it), 0 on padding.
+    public let tokens: Tensor
+    /// Boolean [batch, completionColumns]: true on real completion tokens.
+    public let mask: Tensor
+    /// float32 [batch, completionColumns], the entropy of each predicted distribution (0 on padding), when asked for;
+    /// not differentiable.
+    public let entropies: Tensor?
+    /// float32 [batch]: the sum over each completion's tokens.
+    public var sums: Tensor { tokens.sum(dim: 1) }
+    /// float32 [batch]: the mean over each completion's tokens (0 for an empty completion).
+    public var means: Tensor { sums / mask.to(dtype: .float32).sum(dim: 1).clamp(min: 1) }
+}
+
+extension TransformerDecoder {
+    /// Log-probabilities of every completion token in `batch` given its prompt and the completion tokens before it.
+    ///
+    /// Only completion positions are scored, and never all at once: the hidden states of those positions are
+    /// multiplied by the output embedding `chunkRows` rows at a time (gather + logsumexp per chunk), so the float32
+    /// logits of batch × sequence × vocabulary are never materialised — in the forward pass or the backward pass,
+    /// which recomputes each chunk's logits instead of keeping them. Differentiable with respect to the model's
+    /// parameters when gradients are recorded; equal in value and gradient to the full-logits computation.
+    ///
+    /// - Parameters:
+    ///   - temperature: log-probabilities under softmax(logits / temperature), as the sampler reports them.
+    ///   - entropies: also compute each position's entropy (detached).
+    public func completionLogProbabilities(_ batch: CompletionBatch, temperature: Double = 1, entropies: Bool = false,
+                                           chunkRows: Int = 1024) -> CompletionLogProbabilities {
+        let tokens = batch.batch
+        let hidden = hiddenStates(tokens.ids, positions: tokens.positions, mask: tokens.causalMask, caches: nil)
+        let columns = batch.completionColumns, rows = tokens.rows, width = tokens.columns
+        // Row b's completion token j sits at column promptLength + j and is predicted at column promptLength + j − 1.
+        var source: [Int64] = [], targetColumns: [Int64] = [], placement: [Int64] = []
+        for b in 0..<rows {
+            for j in 0..<batch.completionLengths[b] {
+                let column = batch.promptLengths[b] + j
+                source.append(Int64(b * width + column - 1))
+                targetColumns.append(Int64(b * width + column))
+                placement.append(Int64(b * columns + j))
+            }
+        }
+        let mask = batch.completionMask
+        guard !source.isEmpty else {
+            let zeros = Tensor.zeros([rows, columns], dtype: hidden.dtype == .float64 ? .float64 : .float32)
+            return CompletionLogProbabilities(tokens: zeros, mask: mask, entropies: entropies ? zeros : nil)
+        }
+        let flatHidden = hidden.reshaped([rows * width, hidden.size(-1)]).indexSelect(dim: 0, index: Tensor(source))
+        let targets = tokens.ids.reshaped([-1]).indexSelect(dim: 0, index: Tensor(targetColumns))
+        let (values, entropyValues) = chunkedLogProbabilities(hidden: flatHidden, outputEmbedding: outputEmbedding,
+                                                              targets: targets, temperature: temperature,
+                                                              chunkRows: chunkRows, entropies: entropies)
+        let index = Tensor(placement)
+        let placed = Tensor.zeros([rows * columns], dtype: values.dtype).scatter(dim: 0, index: index, source: values).reshaped([rows, columns])
+        let placedEntropies = entropyValues.map {
+            Tensor.zeros([rows * columns], dtype: $0.dtype).scatter(dim: 0, index: index, source: $0).reshaped([rows, columns])
+        }
+        return CompletionLogProbabilities(tokens: placed, mask: mask, entropies: placedEntropies)
+    }
+}
+
+/// log p(targets) for hidden states [N, H] under logits = hidden · Wᵀ / temperature, `chunkRows` rows at a time,
+/// with a hand-written backward pass that recomputes each chunk's logits (softmax − one-hot, times the incoming
+/// gradient) instead of storing them.
+func chunkedLogProbabilities(hidden: Tensor, outputEmbedding weight: Tensor, targets: Tensor, temperature: Double,
+                             chunkRows: Int, entropies: Bool) -> (Tensor, Tensor?) {
+    let n = hidden.size(0)
+    let starts = Array(stride(from: 0, to: n, by: Swift.max(1, chunkRows)))
+    func chunkLogits(_ start: Int) -> (logits: Tensor, rows: Int) {
+        let rows = Swift.min(chunkRows, n - start)
+        return (hidden.narrow(dim: 0, start: start, length: rows).matmul(weight.transposed(0, 1)), rows)
+    }
+    var pieces: [Tensor] = [], entropyPieces: [Tensor] = []
+    withNoGrad {
+        for start in starts {
+            let (logits, rows) = chunkLogits(start)
+            pieces.append(tokenLogProbabilities(logits: logits, targets: targets.narrow(dim: 0, start: start, length: rows),
+                                                temperature: temperature))
+            if entropies { entropyPieces.append(tokenEntropies(logits: logits, temperature: temperature)) }
+        }
+    }
+    let values = Tensor.cat(pieces, dim: 0)
+    let entropyValues = entropies ? Tensor.cat(entropyPieces, dim: 0) : nil
+    attachGradient(outputs: [values], inputs: [hidden, weight], name: "chunkedLogProbabilities") { gradients in
+        guard let incoming = gradients[0] else { return [nil, nil] }
+        // A frozen output embedding (LoRA, a frozen reference) needs no gradient: skip its products.
+        let needsWeight = weight.requiresGrad, needsHidden = hidden.requiresGrad
+        var hiddenGradient: [Tensor] = []
+        let wide: DType = hidden.dtype == .float64 ? .float64 : .float32
+        let weightGradient = Tensor.zeros(needsWeight ? weight.shape : [0], dtype: wide)
+        withNoGrad {
+            for start in starts {
+                let (logits, rows) = chunkLogits(start)
+                let scaled = widened(logits) / temperature
+                // d log p(t) / d logits = (one-hot(t) − softmax) / temperature.
+                var d = -scaled.softmax(dim: 1)
+                let chunkTargets = targets.narrow(dim: 0, start: start, length: rows).unsqueezed(1)
+                d = d.scatterAdd(dim: 1, index: chunkTargets, source: Tensor.ones([rows, 1], dtype: wide))
+                d = d * (incoming.narrow(dim: 0, start: start, length: rows).unsqueezed(1) / temperature)
+                let dLogits = d.to(dtype: hidden.dtype)
+                if needsHidden { hiddenGradient.append(dLogits.matmul(weight)) }
+                if needsWeight {
+                    weightGradient.add_(dLogits.transposed(0, 1).matmul(hidden.narrow(dim: 0, start: start, length: rows)).to(dtype: wide))
+                }
+            }
+        }
+        return [needsHidden ? Tensor.cat(hiddenGradient, dim: 0) : nil, needsWeight ? weightGradient.to(dtype: weight.dtype) : nil]
+    }
+    return (values, entropyValues)
+}
