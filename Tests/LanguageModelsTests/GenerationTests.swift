@@ -1,0 +1,100 @@
+import Foundation
+import Testing
+import TestSupport
+import Torch
+@testable import LanguageModels
+
+/// Greedy decoding without a cache: the whole sequence through the model at every step.
+func greedyWithoutCache(_ model: LanguageModel, prompt: [Int], steps: Int) -> [Int] {
+    var ids = prompt
+    withInferenceMode {
+        for _ in 0..<steps {
+            let logits = model.decoder.logits(row(ids), positions: Tensor.arange(ids.count).unsqueezed(0))
+            ids.append(Int(logits.index([.index(0), .index(ids.count - 1)]).argmax().item(Int64.self)))
+        }
+    }
+    return Array(ids[prompt.count...])
+}
+
+@Suite("Generation")
+struct GenerationTests {
+    @Test("greedy tokens equal transformers', with the KV cache and without", arguments: Fixtures.huggingFaceModels)
+    func greedy(directory: URL) throws {
+        let fixture = try ModelFixture(directory)
+        let model = try fixture.load()
+        for (k, item) in fixture.cases.enumerated() {
+            let prompt = ints(item["input_ids"]), expected = ints(item["greedy_new_tokens"])
+            var parameters = SamplingParameters.greedy(maxNewTokens: expected.count)
+            parameters.ignoreStopTokens = true
+            let cached = try model.generate(prompts: [prompt], parameters: parameters).sequences[0]
+            #expect(cached.tokens == expected, "\(fixture.name) case \(k) with the cache")
+            #expect(cached.finishReason == .length)
+            #expect(greedyWithoutCache(model, prompt: prompt, steps: expected.count) == expected, "\(fixture.name) case \(k) without the cache")
+        }
+    }
+
+    @Test("the left-padded batch: last-position logits and batched greedy tokens", arguments: Fixtures.huggingFaceModels)
+    func leftPaddedBatch(directory: URL) throws {
+        let fixture = try ModelFixture(directory)
+        let model = try fixture.load(forBatch: true)
+        let ids = intRows(fixture.batch["input_ids"]), mask = intRows(fixture.batch["attention_mask"])
+        let prompts = zip(ids, mask).map { row, m in Array(row[m.firstIndex(of: 1)!...]) }
+        let batch = TokenBatch(prompts, padding: .left, padID: (fixture.batch["pad_id"] as! NSNumber).intValue)
+        #expect(batch.ids.scalars(as: Int64.self).map(Int.init) == ids.flatMap { $0 })
+        #expect(batch.positions.scalars(as: Int64.self).map(Int.init) == intRows(fixture.batch["position_ids"]).flatMap { $0 })
+        let last = withInferenceMode {
+            model.decoder.logits(batch.ids, positions: batch.positions, mask: batch.causalMask)
+                .narrow(dim: 1, start: batch.columns - 1, length: 1).squeezed(1)
+        }
+        let atol = (fixture.batch["atol_logits"] as? NSNumber)?.doubleValue ?? fixture.atol
+        expectClose(last.doubles, intRowsDoubles(fixture.batch["last_logits"]), atol: atol, rtol: 0, "\(fixture.name) last_logits")
+        let expected = intRows(fixture.batch["greedy_new_tokens"])
+        var parameters = SamplingParameters.greedy(maxNewTokens: expected[0].count)
+        parameters.ignoreStopTokens = true
+        let generated = try model.generate(prompts: prompts, parameters: parameters).sequences.map(\.tokens)
+        #expect(generated == expected, "\(fixture.name) batched greedy")
+    }
+
+    @Test("sampling is seeded; one prompt sampled G times equals G copies of it; sampler log-probs equal the trainer's")
+    func sampling() throws {
+        let model = try LanguageModel(directory: Fixtures.huggingFace.appendingPathComponent("tiny-llama"))
+        let prompt = [348, 631, 546, 378, 329]
+        var parameters = SamplingParameters(maxNewTokens: 10, temperature: 0.8, topK: 50, topP: 0.95, seed: 7)
+        parameters.ignoreStopTokens = true
+        parameters.samplesPerPrompt = 4
+        let grouped = try model.generate(prompts: [prompt], parameters: parameters).sequences
+        #expect(try model.generate(prompts: [prompt], parameters: parameters).sequences == grouped, "same seed, same tokens")
+        #expect(Set(grouped.map(\.tokens)).count > 1, "samples of one prompt differ")
+        parameters.samplesPerPrompt = 1
+        let copies = try model.generate(prompts: Array(repeating: prompt, count: 4), parameters: parameters).sequences
+        #expect(copies.map(\.tokens) == grouped.map(\.tokens), "the prompt computed once gives what four copies give")
+        parameters.seed = 8
+        #expect(try model.generate(prompts: Array(repeating: prompt, count: 4), parameters: parameters).sequences.map(\.tokens) != copies.map(\.tokens))
+        // The trainer's recomputation (one pass over prompt + completion) of what the sampler recorded.
+        let batch = CompletionBatch(prompts: Array(repeating: prompt, count: 4), completions: grouped.map(\.tokens), padID: 2)
+        let recomputed = withInferenceMode { model.decoder.completionLogProbabilities(batch, temperature: 0.8).tokens }
+        let gap = zip(recomputed.doubles, grouped.flatMap(\.logProbabilities)).map { Swift.abs($0 - $1) }.max()!
+        #expect(gap < 1e-5, "sampler/trainer log-prob gap \(gap)")
+    }
+
+    @Test("stop tokens end a sequence and are kept; bad parameters are refused by name")
+    func stopsAndErrors() throws {
+        let model = try LanguageModel(directory: Fixtures.huggingFace.appendingPathComponent("tiny-gpt2"))
+        let prompt = [52, 72, 69, 221, 81, 85, 275, 75, 303, 298, 87, 78]
+        // Greedy continues with 217, 276, 276, 174, …: make 276 a stop token.
+        var parameters = SamplingParameters.greedy(maxNewTokens: 12)
+        parameters.stopTokenIDs = [276]
+        let sequence = try model.generate(prompts: [prompt], parameters: parameters).sequences[0]
+        #expect(sequence.tokens == [217, 276] && sequence.finishReason == .stopToken)
+        for (bad, phrase) in [(SamplingParameters(maxNewTokens: 0), "max_new_tokens"), (SamplingParameters(temperature: -1), "temperature"),
+                              (SamplingParameters(topP: 0), "top_p"), (SamplingParameters(topK: 0), "top_k"),
+                              (SamplingParameters(repetitionPenalty: .nan), "repetition_penalty")] {
+            let error = #expect(throws: GenerationError.self) { try model.generate(prompts: [prompt], parameters: bad) }
+            #expect(error?.description.contains(phrase) == true, "\(String(describing: error))")
+        }
+        #expect(throws: GenerationError.self) { try model.generate(prompts: [[400]], parameters: .greedy(maxNewTokens: 1)) }
+        #expect(throws: GenerationError.self) { try model.generate(prompts: [prompt], parameters: .greedy(maxNewTokens: 200)) }
+    }
+}
+
+func intRowsDoubles(_ value: Any?) -> [Double] { (value as! [Any]).flatMap { doubles($0) } }
