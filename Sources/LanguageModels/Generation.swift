@@ -101,6 +101,9 @@ public struct GenerationStatistics: Sendable, Equatable {
     public var newTokens = 0
     public var prefillSeconds = 0.0
     public var decodeSeconds = 0.0
+
+    public init() {}
+
     /// New tokens of the whole batch per second of decoding.
     public var tokensPerSecond: Double { decodeSeconds > 0 ? Double(newTokens) / decodeSeconds : 0 }
     public var prefillTokensPerSecond: Double { prefillSeconds > 0 ? Double(promptTokens) / prefillSeconds : 0 }

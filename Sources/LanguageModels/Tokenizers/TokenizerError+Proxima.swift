@@ -1,0 +1,3 @@
+import Torch
+
+extension TokenizerError: ProximaError {}
