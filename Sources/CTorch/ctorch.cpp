@@ -521,7 +521,12 @@ int ct_topk(ct_tensor t, int64_t k, int64_t dim, int32_t largest, int32_t sorted
 ct_tensor ct_matmul(ct_tensor a, ct_tensor b) { CT_TENSOR(at::matmul(a->t, b->t)) }
 ct_tensor ct_bmm(ct_tensor a, ct_tensor b) { CT_TENSOR(at::bmm(a->t, b->t)) }
 ct_tensor ct_einsum(const char *eq, const ct_tensor *ts, int64_t n) { CT_TENSOR(at::einsum(eq, tensors_of(ts, n))) }
-ct_tensor ct_linear(ct_tensor x, ct_tensor w, ct_tensor b) { CT_TENSOR(at::linear(x->t, w->t, opt_tensor(b))) }
+ct_tensor ct_linear(ct_tensor x, ct_tensor w, ct_tensor b) {
+  CT_TENSOR_BLOCK({
+    if (auto skinny = ctorch::skinny_linear(x->t, w->t, opt_tensor(b))) return *skinny;
+    return at::linear(x->t, w->t, opt_tensor(b));
+  })
+}
 
 ct_tensor ct_cross_entropy(ct_tensor logits, ct_tensor target, ct_tensor weight, int64_t reduction,
                            int64_t ignore_index, double label_smoothing) {

@@ -146,3 +146,8 @@ inline std::vector<at::indexing::TensorIndex> indices_of(const ct_index_item *it
 // For bodies that need statements: the block must `return` the result tensor.
 #define CT_TENSOR_BLOCK(...) CT_GUARD(nullptr, return ctorch::abi::wrap([&]() -> at::Tensor __VA_ARGS__());)
 #define CT_STATUS(...) CT_GUARD(-1, __VA_ARGS__; return 0;)
+
+namespace ctorch {
+// y = x·Wᵀ + b by the skinny-product kernel (skinny_linear.cpp) when it applies, else nullopt.
+c10::optional<at::Tensor> skinny_linear(const at::Tensor &x, const at::Tensor &w, const c10::optional<at::Tensor> &b);
+}  // namespace ctorch

@@ -101,6 +101,12 @@ public struct GenerationStatistics: Sendable, Equatable {
     public var newTokens = 0
     public var prefillSeconds = 0.0
     public var decodeSeconds = 0.0
+    /// The part of `decodeSeconds` spent turning logits into tokens (penalty, filters, the draw, log-probs).
+    public var samplingSeconds = 0.0
+    /// Decoding steps computed by the architecture's decoding kernel (the others went through the modules).
+    public var kernelSteps = 0
+    /// Decoding steps in all (the first new token comes from the prefill).
+    public var decodingSteps = 0
 
     public init() {}
 
@@ -159,7 +165,7 @@ extension LanguageModel {
         var statistics = GenerationStatistics()
         statistics.promptTokens = prompts.reduce(0) { $0 + $1.count }
         let generator = Torch.Generator(seed: parameters.seed)
-        let padID = configuration.padTokenID ?? eosTokenIDs.first ?? 0
+        let padID = padTokenID
         let batch = TokenBatch(prompts, padding: .left, padID: padID)
 
         // Prefill: the prompts in one pass, logits of the last column only.
@@ -167,7 +173,7 @@ extension LanguageModel {
         var caches = makeCaches(capacity: capacity)
         let hidden = decoder.hiddenStates(batch.ids, positions: batch.positions, mask: batch.causalMask, caches: caches)
         var logits = hidden.narrow(dim: 1, start: promptColumns - 1, length: 1).squeezed(1)
-            .matmul(decoder.outputEmbedding.transposed(0, 1))
+            .linear(weight: decoder.outputEmbedding)
         let copies = parameters.samplesPerPrompt
         var lengths = batch.lengths
         var history = prompts
@@ -193,11 +199,14 @@ extension LanguageModel {
         let keyMask = padded
             ? Tensor.cat([AttentionMask.keyMask(lengths: lengths, keyLength: promptColumns, padding: .left),
                           Tensor.ones([rows, parameters.maxNewTokens], dtype: .bool)], dim: 1) : nil
-        var positions = Tensor(lengths.map(Int64.init), shape: [rows, 1])
+        // Each row's first real key column (its prompt's left padding comes before it).
+        let firstKeys = lengths.map { promptColumns - $0 }
 
         let decodeStart = Date()
         for step in 0..<parameters.maxNewTokens {
-            let choice = sampler.choose(logits: logits, generator: generator)
+            let samplingStart = DispatchTime.now().uptimeNanoseconds
+            let choice = sampler.choose(logits: logits, generator: generator, kernel: usesDecodeKernel)
+            statistics.samplingSeconds += Double(DispatchTime.now().uptimeNanoseconds - samplingStart) / 1e9
             var nextTokens = [Int64](repeating: Int64(padID), count: rows)
             for row in 0..<rows where !finished[row] {
                 let token = choice.tokens[row]
@@ -220,11 +229,19 @@ extension LanguageModel {
             }
             sampler.record(tokens: choice.tokens, finished: finished)
             if step == parameters.maxNewTokens - 1 || finished.allSatisfy({ $0 }) { break }
-            let input = Tensor(nextTokens, shape: [rows, 1])
-            let mask = keyMask.map { $0.narrow(dim: 1, start: 0, length: promptColumns + step + 1).view([rows, 1, 1, promptColumns + step + 1]) }
-            let h = decoder.hiddenStates(input, positions: positions, mask: mask, caches: caches)
-            logits = h.squeezed(1).matmul(decoder.outputEmbedding.transposed(0, 1))
-            positions = positions + 1
+            let tokenPositions = lengths.map { $0 + step }
+            statistics.decodingSteps += 1
+            if usesDecodeKernel,
+               let fast = decoder.decodeStep(tokens: nextTokens.map(Int.init), positions: tokenPositions, firstKey: firstKeys, caches: caches) {
+                logits = fast
+                statistics.kernelSteps += 1
+            } else {
+                let input = Tensor(nextTokens, shape: [rows, 1])
+                let mask = keyMask.map { $0.narrow(dim: 1, start: 0, length: promptColumns + step + 1).view([rows, 1, 1, promptColumns + step + 1]) }
+                let positions = Tensor(tokenPositions.map(Int64.init), shape: [rows, 1])
+                let h = decoder.hiddenStates(input, positions: positions, mask: mask, caches: caches)
+                logits = h.squeezed(1).linear(weight: decoder.outputEmbedding)
+            }
         }
         statistics.decodeSeconds = Date().timeIntervalSince(decodeStart)
         if let decode { for i in sequences.indices { sequences[i].text = decode(sequences[i].tokens) } }
@@ -256,7 +273,16 @@ struct TokenSampler {
         var processedLogProbabilities: [Double]?
     }
 
-    func choose(logits raw: Tensor, generator: Torch.Generator) -> Choice {
+    func choose(logits raw: Tensor, generator: Torch.Generator, kernel: Bool) -> Choice {
+        // Without a repetition penalty the whole choice is one call (DecodeKernel.sample), the same arithmetic.
+        if kernel && seen == nil {
+            let uniforms = parameters.isGreedy ? nil : Tensor.rand([raw.size(0), 1], generator: generator)
+            if let picked = DecodeKernel.sample(logits: raw.to(dtype: .float32), temperature: parameters.temperature, topK: parameters.topK,
+                                                topP: parameters.topP, minP: parameters.minP, uniforms: uniforms,
+                                                recordProcessed: parameters.recordProcessedLogProbabilities) {
+                return Choice(tokens: picked.tokens, logProbabilities: picked.logProbabilities, processedLogProbabilities: picked.processed)
+            }
+        }
         let logits = raw.to(dtype: .float32)
         var processed = logits
         if let seen, let penalty = parameters.repetitionPenalty {
@@ -269,7 +295,7 @@ struct TokenSampler {
         } else {
             processed = processed / parameters.temperature
             processed = filter(processed)
-            tokens = processed.softmax(dim: 1).multinomial(numSamples: 1, generator: generator).squeezed(1)
+            tokens = Self.draw(processed.softmax(dim: 1), generator: generator)
         }
         let temperature = parameters.isGreedy ? 1 : parameters.temperature
         let logProbabilities = tokenLogProbabilities(logits: logits, targets: tokens, temperature: temperature)
@@ -277,6 +303,17 @@ struct TokenSampler {
             ? processed.logSoftmax(dim: 1).gather(dim: 1, index: tokens.unsqueezed(1)).squeezed(1).doubles : nil
         return Choice(tokens: tokens.scalars(as: Int64.self).map(Int.init), logProbabilities: logProbabilities.doubles,
                       processedLogProbabilities: processedLogProbabilities)
+    }
+
+    /// One token per row of `probabilities` [rows, vocabulary] by inversion of the cumulative distribution: a
+    /// uniform u per row, the first token whose cumulative probability exceeds u × the row's total. One uniform
+    /// draw per row, where libtorch's `multinomial` draws an exponential per vocabulary entry.
+    static func draw(_ probabilities: Tensor, generator: Torch.Generator) -> Tensor {
+        let rows = probabilities.size(0), vocabulary = probabilities.size(1)
+        let cumulative = probabilities.cumsum(dim: 1)
+        let total = cumulative.narrow(dim: 1, start: vocabulary - 1, length: 1)
+        let u = Tensor.rand([rows, 1], generator: generator) * total
+        return (cumulative .<= u).sum(dim: 1).clamp(max: Double(vocabulary - 1)).to(dtype: .int64)
     }
 
     /// top-k, then top-p, then min-p, as transformers orders its warpers; removed tokens get −∞.

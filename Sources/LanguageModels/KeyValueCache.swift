@@ -37,6 +37,35 @@ public final class PreallocatedKeyValueCache: KeyValueCache {
         return (keys.narrow(dim: -2, start: 0, length: offset), values.narrow(dim: -2, start: 0, length: offset))
     }
 
+    /// The buffers for keys and values shaped like `keys` [batch, kvHeads, steps, headDim] (allocated on first use),
+    /// with the current offset: what `decoderAttention` writes into. Call `advance(by:)` after it has.
+    public func buffers(for keys: Tensor, values: Tensor) -> KeyValueBuffers {
+        if self.keys == nil {
+            var shape = keys.shape
+            shape[shape.count - 2] = capacity
+            var valueShape = values.shape
+            valueShape[valueShape.count - 2] = capacity
+            self.keys = Tensor.empty(shape, dtype: keys.dtype, device: keys.device)
+            self.values = Tensor.empty(valueShape, dtype: values.dtype, device: values.device)
+        }
+        return KeyValueBuffers(keys: self.keys!, values: self.values!, offset: offset)
+    }
+
+    /// Allocates the buffers for `batch` sequences of `kvHeads` heads of `headDimension` in `dtype`, if not yet done.
+    public func buffers(batch: Int, kvHeads: Int, headDimension: Int, dtype: DType) -> KeyValueBuffers {
+        if keys == nil {
+            keys = Tensor.empty([batch, kvHeads, capacity, headDimension], dtype: dtype)
+            values = Tensor.empty([batch, kvHeads, capacity, headDimension], dtype: dtype)
+        }
+        return KeyValueBuffers(keys: keys!, values: values!, offset: offset)
+    }
+
+    /// Records that `steps` more positions were written into the buffers.
+    public func advance(by steps: Int) {
+        precondition(offset + steps <= capacity, "key/value cache of \(capacity) positions cannot take \(offset) + \(steps)")
+        offset += steps
+    }
+
     /// A cache for `copies` samples of every sequence: row i of this cache becomes rows i·copies … i·copies +
     /// copies − 1 of the new one (the layout of `repeat_interleave`), with the same offset and capacity. How one
     /// prompt is computed once and then sampled G times.

@@ -20,6 +20,11 @@ public final class LanguageModel {
     public let dtype: DType
     /// What loading did, tensor by tensor (adopted from the mapped file, converted, …).
     public let loadReport: SafeTensorsLoadReport
+    /// Whether generation takes the architecture's decoding kernel where it applies (`TransformerDecoder.decodeStep`;
+    /// `GenerationStatistics.kernelSteps` counts its steps). False runs every step through the modules.
+    public var usesDecodeKernel = true
+    /// The directory's tokenizer (`tokenizer.json` with `tokenizer_config.json`), when it has one.
+    public let tokenizer: Tokenizer?
 
     /// Loads the model in `directory`.
     ///
@@ -47,6 +52,15 @@ public final class LanguageModel {
         configuration.rotaryFrequencyDType = rotaryFrequencyDType
         self.configuration = configuration
         generationDefaults = try GenerationDefaults(directory: directory)
+        if FileManager.default.fileExists(atPath: directory.appendingPathComponent("tokenizer.json").path) {
+            let tokenizer = try Tokenizer(directory: directory)
+            guard tokenizer.idCount <= configuration.vocabularySize else {
+                throw ModelLoadingError("\(directory.appendingPathComponent("tokenizer.json").path): the tokenizer has ids up to \(tokenizer.idCount - 1), beyond the model's embedding of \(configuration.vocabularySize) rows (config.json vocab_size)")
+            }
+            self.tokenizer = tokenizer
+        } else {
+            tokenizer = nil
+        }
         let decoder = makeDecoder(configuration, dtype: dtype)
         let files = try SafeTensors.files(of: directory).map { try SafeTensorsFile($0) }
         let architecture = configuration.architecture
@@ -61,8 +75,16 @@ public final class LanguageModel {
         self.decoder = decoder
     }
 
-    /// The ids that end a generation: `generation_config.json`'s, else `config.json`'s.
-    public var eosTokenIDs: [Int] { generationDefaults.eosTokenIDs.isEmpty ? configuration.eosTokenIDs : generationDefaults.eosTokenIDs }
+    /// The ids that end a generation: `generation_config.json`'s, else `config.json`'s, else the tokenizer's EOS.
+    public var eosTokenIDs: [Int] {
+        if !generationDefaults.eosTokenIDs.isEmpty { return generationDefaults.eosTokenIDs }
+        if !configuration.eosTokenIDs.isEmpty { return configuration.eosTokenIDs }
+        return tokenizer?.eosTokenID.map { [$0] } ?? []
+    }
+
+    /// The pad id for batches: the config's, else the tokenizer's, else the first EOS id (padding is described by
+    /// lengths, so the value only fills columns).
+    public var padTokenID: Int { configuration.padTokenID ?? tokenizer?.padTokenID ?? eosTokenIDs.first ?? 0 }
 
     /// One empty cache per layer for `capacity` positions.
     public func makeCaches(capacity: Int) -> [PreallocatedKeyValueCache] {

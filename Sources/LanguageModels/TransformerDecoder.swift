@@ -21,14 +21,23 @@ public protocol TransformerDecoder: Module {
     /// The matrix [vocabulary, hidden] that maps hidden states to logits (the token embedding when tied).
     var outputEmbedding: Tensor { get }
 
+    /// One decoding step by an architecture's own kernel (see the default implementation); nil when it has none or
+    /// it does not apply.
+    func decodeStep(tokens: [Int], positions: [Int], firstKey: [Int], caches: [PreallocatedKeyValueCache]) -> Tensor?
+
     /// The model's name for a checkpoint key (nil: a key the model ignores, such as a cached rotary table).
     static func parameterName(forCheckpointKey key: String) -> String?
 }
 
 extension TransformerDecoder {
+    /// One decoding step by a dedicated kernel, when the architecture has one and it applies: next-token logits
+    /// [rows, vocabulary] for `tokens` (one per row) at `positions`, each row's real keys starting at cache column
+    /// `firstKey`. nil sends the step through `hiddenStates` (the general path, which computes the same).
+    public func decodeStep(tokens: [Int], positions: [Int], firstKey: [Int], caches: [PreallocatedKeyValueCache]) -> Tensor? { nil }
+
     /// Next-token logits [batch, tokens, vocabulary] for every position.
     public func logits(_ inputIDs: Tensor, positions: Tensor, mask: Tensor? = nil, caches: [any KeyValueCache]? = nil) -> Tensor {
-        hiddenStates(inputIDs, positions: positions, mask: mask, caches: caches).matmul(outputEmbedding.transposed(0, 1))
+        hiddenStates(inputIDs, positions: positions, mask: mask, caches: caches).linear(weight: outputEmbedding)
     }
 
     /// The tensors a Hugging Face checkpoint of this model holds, by checkpoint name: the module's own names, the

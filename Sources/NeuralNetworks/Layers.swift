@@ -89,11 +89,7 @@ public final class RMSNorm: Module, Layer {
         weight = constantParameter(size, 1, dtype: dtype, device: device)
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor {
-        let wide = x.dtype == .float64 ? x : x.to(dtype: .float32)
-        let normalized = wide * (wide.square().mean(dim: -1, keepDim: true) + eps).rsqrt()
-        return weight * normalized.to(dtype: x.dtype)
-    }
+    public func callAsFunction(_ x: Tensor) -> Tensor { x.rmsNorm(weight: weight, eps: eps) }
 }
 
 /// Zeroes elements with probability `p` in training mode and rescales the rest; the identity in evaluation mode.

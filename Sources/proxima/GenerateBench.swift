@@ -18,6 +18,8 @@ struct GenerateBench: ParsableCommand {
     @Option(name: .customLong("max-new-tokens"), help: "New tokens per prompt (exactly this many).") var maxNewTokens = 64
     @Flag(help: "Sample at temperature 1 instead of greedy decoding.") var sample = false
     @Option(help: "Timed runs; the best is reported.") var repeats = 3
+    @Flag(help: "Also run transformers' generate on the same work (Benchmarks/peers/hf_generate.py) and print the ratio.")
+    var peer = false
     @OptionGroup var threads: ThreadOptions
 
     func validate() throws {
@@ -57,19 +59,44 @@ struct GenerateBench: ParsableCommand {
             best.promptTokens = statistics.promptTokens
             best.decodeSeconds = Swift.min(best.decodeSeconds, statistics.decodeSeconds)
             best.prefillSeconds = Swift.min(best.prefillSeconds, statistics.prefillSeconds)
+            if statistics.decodeSeconds == best.decodeSeconds {
+                best.samplingSeconds = statistics.samplingSeconds
+                best.kernelSteps = statistics.kernelSteps
+                best.decodingSteps = statistics.decodingSteps
+            }
         }
         // Each decoding step reads every weight once: bytes per step × steps per second.
         let steps = Double(maxNewTokens - 1)
         let weightGBs = Double(weightBytes) * steps / best.decodeSeconds / 1e9
         let peak = Double(MemoryStatus.peakBytes()) / 1_048_576
         print("\(lm.configuration.architecture.rawValue), \(lm.decoder.parameterCount()) parameters (\(String(format: "%.1f", Double(weightBytes) / 1e6)) MB float32), loaded in \(String(format: "%.2f", loadSeconds)) s, load peak +\(String(format: "%.0f", Double(loadPeak) / 1_048_576)) MiB = \(String(format: "%.2f", Double(loadPeak) / Double(weightBytes)))× the weights")
-        print("batch \(batchSize) × \(promptTokens) prompt tokens, \(maxNewTokens) \(sample ? "sampled" : "greedy") tokens, \(LibTorch.numThreads) thread(s): \(String(format: "%.1f", best.tokensPerSecond)) tokens/s decoding (weights read at \(String(format: "%.1f", weightGBs)) GB/s), prefill \(String(format: "%.0f", best.prefillTokensPerSecond)) tokens/s")
-        printJSON([
+        print("batch \(batchSize) × \(promptTokens) prompt tokens, \(maxNewTokens) \(sample ? "sampled" : "greedy") tokens, \(LibTorch.numThreads) thread(s): \(String(format: "%.1f", best.tokensPerSecond)) tokens/s decoding (weights read at \(String(format: "%.1f", weightGBs)) GB/s), prefill \(String(format: "%.0f", best.prefillTokensPerSecond)) tokens/s; sampling took \(String(format: "%.0f", 100 * best.samplingSeconds / best.decodeSeconds))% of decoding; \(best.kernelSteps) of \(best.decodingSteps) steps by the decoding kernel")
+        var result: [String: Any] = [
             "impl": "proxima", "model": URL(fileURLWithPath: model).lastPathComponent, "batch": batchSize,
             "prompt_tokens": promptTokens, "new_tokens": maxNewTokens, "threads": LibTorch.numThreads,
             "tokens_per_s": best.tokensPerSecond, "prefill_tokens_per_s": best.prefillTokensPerSecond,
             "wall_s": best.decodeSeconds + best.prefillSeconds, "peak_rss_mb": peak,
             "load_peak_ratio": Double(loadPeak) / Double(weightBytes), "weights_gb_per_s": weightGBs,
-        ])
+            "skinny_linear_calls": SkinnyLinear.calls, "decode_kernel_steps": best.kernelSteps, "decoding_steps": best.decodingSteps,
+        ]
+        if peer {
+            var arguments = ["--model", model, "--batch-size", String(batchSize), "--prompt-tokens", String(promptTokens),
+                             "--max-new-tokens", String(maxNewTokens), "--threads", String(LibTorch.numThreads), "--repeats", String(repeats)]
+            if sample { arguments.append("--sample") }
+            switch PeerScript.run("hf_generate.py", arguments: arguments) {
+            case .measured(let object):
+                if let theirs = object["tokens_per_s"] as? Double {
+                    let ratio = best.tokensPerSecond / theirs
+                    print("transformers: \(String(format: "%.1f", theirs)) tokens/s; proxima / transformers = \(String(format: "%.2f", ratio))×")
+                    result["transformers_tokens_per_s"] = theirs
+                    result["transformers_prefill_tokens_per_s"] = object["prefill_tokens_per_s"]
+                    result["transformers_peak_rss_mb"] = object["peak_rss_mb"]
+                    result["ratio"] = ratio
+                }
+            case .unavailable(let reason): print("peer not run: \(reason)")
+            case .failed(let reason): print("peer FAILED: \(reason)")
+            }
+        }
+        printJSON(result)
     }
 }

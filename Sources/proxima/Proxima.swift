@@ -9,9 +9,9 @@ import Training
 struct Proxima: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "proxima",
-        abstract: "Policy optimization in Swift on libtorch: train, evaluate, render and compare reinforcement-learning policies.",
+        abstract: "Policy optimization in Swift on libtorch: train, evaluate, render and compare reinforcement-learning policies; load, tokenize and generate with Hugging Face language models.",
         version: "proxima \(proximaVersion) (libtorch \(LibTorch.version))",
-        subcommands: [Train.self, Evaluate.self, Render.self, Plot.self, Runs.self, Bench.self, Demo.self, Info.self, Diagnose.self]
+        subcommands: [Train.self, Evaluate.self, Render.self, Plot.self, Runs.self, Generate.self, Tokenize.self, ModelCommand.self, Bench.self, Demo.self, Info.self, Diagnose.self]
     )
 
     /// Bad input — unknown flags or values, invalid settings, unreadable files — ends with a one-line error and exit

@@ -98,3 +98,59 @@ struct GenerationTests {
 }
 
 func intRowsDoubles(_ value: Any?) -> [Double] { (value as! [Any]).flatMap { doubles($0) } }
+
+@Suite("Fast paths of generation")
+struct GenerationFastPathTests {
+    @Test("the decoding kernel computes what the modules compute: same tokens, log-probs within 1e-5, every step counted",
+          arguments: Fixtures.huggingFaceModels)
+    func decodeKernel(directory: URL) throws {
+        let model = try LanguageModel(directory: directory)
+        let prompts = [[5, 9, 13, 2, 40, 41, 42], [7, 8], [100, 101, 102, 103]]
+        var parameters = SamplingParameters(maxNewTokens: 12, temperature: 0.9, topK: 40, seed: 3)
+        parameters.ignoreStopTokens = true
+        let fast = try model.generate(prompts: prompts, parameters: parameters)
+        model.usesDecodeKernel = false
+        let plain = try model.generate(prompts: prompts, parameters: parameters)
+        let kernel = model.configuration.architecture != .gpt2
+        #expect(fast.statistics.decodingSteps == 11 && fast.statistics.kernelSteps == (kernel ? 11 : 0), "\(fast.statistics) \(DecodeKernel.lastRefusal ?? "")")
+        #expect(plain.statistics.kernelSteps == 0)
+        #expect(fast.sequences.map(\.tokens) == plain.sequences.map(\.tokens))
+        let gap = zip(fast.sequences.flatMap(\.logProbabilities), plain.sequences.flatMap(\.logProbabilities)).map { Swift.abs($0 - $1) }.max()!
+        #expect(gap < 1e-5, "log-prob gap \(gap)")
+        // The sampling kernel's filters and processed log-probs against the tensor operations', and greedy choice.
+        for var other in [SamplingParameters(maxNewTokens: 10, temperature: 1.3, topP: 0.8, minP: 0.02, seed: 9), .greedy(maxNewTokens: 10)] {
+            other.ignoreStopTokens = true
+            other.recordProcessedLogProbabilities = true
+            model.usesDecodeKernel = true
+            let a = try model.generate(prompts: prompts, parameters: other).sequences
+            model.usesDecodeKernel = false
+            let b = try model.generate(prompts: prompts, parameters: other).sequences
+            #expect(a.map(\.tokens) == b.map(\.tokens), "\(other)")
+            let processedGap = zip(a.flatMap { $0.processedLogProbabilities! }, b.flatMap { $0.processedLogProbabilities! })
+                .map { Swift.abs($0 - $1) }.max()!
+            #expect(processedGap < 1e-5, "processed log-prob gap \(processedGap)")
+        }
+    }
+
+    @Test("the skinny-product kernel equals libtorch's linear (1 to 16 rows, odd widths, bias or none, 3-D input)")
+    func skinnyLinear() {
+        let generator = Torch.Generator(seed: 11)
+        for (rows, input, output, bias) in [(1, 64, 176, false), (3, 67, 33, true), (8, 576, 1536, false), (16, 24, 5, true), (5, 1, 1, true)] {
+            let x = Tensor.randn([rows, 1, input], generator: generator)
+            let w = Tensor.randn([output, input], generator: generator)
+            let b = bias ? Tensor.randn([output], generator: generator) : nil
+            let before = SkinnyLinear.calls
+            let fast = x.linear(weight: w, bias: b)
+            #expect(SkinnyLinear.calls > before, "the kernel ran")
+            SkinnyLinear.isEnabled = false
+            let plain = x.linear(weight: w, bias: b)
+            SkinnyLinear.isEnabled = true
+            #expect(fast.shape == [rows, 1, output])
+            expectClose(fast, plain.doubles, atol: 1e-4, rtol: 1e-5, "\(rows)×\(input)→\(output)")
+        }
+        // A product that records gradients takes libtorch's linear (the kernel has no backward).
+        let w = Tensor.randn([4, 8], generator: generator).requiringGrad()
+        let y = Tensor.randn([2, 8], generator: generator).linear(weight: w)
+        #expect(y.requiresGrad)
+    }
+}

@@ -170,6 +170,11 @@ ct_tensor ct_matmul(ct_tensor a, ct_tensor b);
 ct_tensor ct_bmm(ct_tensor a, ct_tensor b);
 ct_tensor ct_einsum(const char *equation, const ct_tensor *ts, int64_t n);
 ct_tensor ct_linear(ct_tensor x, ct_tensor w, ct_tensor b); // b may be NULL
+/// How many ct_linear calls took the skinny-product kernel (float32, at most 16 rows, no gradient recorded), and
+/// switching it off (0) or on (1, the default) for comparisons with ATen's linear.
+int64_t ct_skinny_linear_calls(void);
+void ct_set_skinny_linear(int32_t enabled);
+int32_t ct_skinny_linear_enabled(void);
 
 // ---- operations whose gradient is computed by the caller (torch.autograd.Function) ------------------------------
 /// Called during back-propagation with the gradient of each output (NULL where none arrived; the callee owns these

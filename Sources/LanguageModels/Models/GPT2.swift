@@ -49,10 +49,19 @@ public final class GPT2Attention: Module, ContextualLayer {
     public func callAsFunction(_ hiddenStates: Tensor, context: LayerContext) -> Tensor {
         let batch = hiddenStates.size(0), tokens = hiddenStates.size(1), width = heads * headDimension
         let parts = queryKeyValue(hiddenStates).split(size: width, dim: -1)
+        if context.cache == nil || context.cache is PreallocatedKeyValueCache {
+            let preallocated = context.cache as? PreallocatedKeyValueCache
+            let buffers = preallocated?.buffers(batch: batch, kvHeads: heads, headDimension: headDimension, dtype: parts[1].dtype)
+            let attended = decoderAttention(query: parts[0], key: parts[1], value: parts[2], heads: heads, kvHeads: heads,
+                                            headDimension: headDimension, buffers: buffers, mask: context.mask,
+                                            causal: context.causal, scale: scale)
+            preallocated?.advance(by: tokens)
+            return outputProjection(attended)
+        }
         let query = parts[0].view([batch, tokens, heads, headDimension]).transposed(1, 2)
         var key = parts[1].view([batch, tokens, heads, headDimension]).transposed(1, 2)
         var value = parts[2].view([batch, tokens, heads, headDimension]).transposed(1, 2)
-        if let cache = context.cache { (key, value) = cache.update(keys: key, values: value) }
+        (key, value) = context.cache!.update(keys: key, values: value)
         let attended = Tensor.scaledDotProductAttention(query: query, key: key, value: value, mask: context.mask,
                                                         causal: context.mask == nil && context.causal, scale: scale,
                                                         training: false)

@@ -60,24 +60,49 @@ public final class LlamaAttention: Module, ContextualLayer {
     }
 
     public func callAsFunction(_ hiddenStates: Tensor, context: LayerContext) -> Tensor {
-        let batch = hiddenStates.size(0), tokens = hiddenStates.size(1)
-        // [B, T, heads, D]; Qwen3 normalises each head before rotating.
-        var query = queryProjection(hiddenStates).view([batch, tokens, heads, headDimension])
-        var key = keyProjection(hiddenStates).view([batch, tokens, keyValueHeads, headDimension])
-        if let queryNorm, let keyNorm {
-            query = queryNorm(query)
-            key = keyNorm(key)
+        let positions = context.positions ?? defaultPositions(batch: hiddenStates.size(0), tokens: hiddenStates.size(1), cache: context.cache)
+        return attend(hiddenStates, rotaryTables: rotary.cosSin(positionIds: positions, dtype: hiddenStates.dtype),
+                      mask: context.mask, causal: context.causal, cache: context.cache)
+    }
+
+    /// The attention output for `hiddenStates` with the rotary tables of their positions (computed once per forward
+    /// pass and shared by every layer).
+    func attend(_ hiddenStates: Tensor, rotaryTables: (cos: Tensor, sin: Tensor), mask: Tensor?, causal: Bool,
+                cache: (any KeyValueCache)?) -> Tensor {
+        let query = queryProjection(hiddenStates), key = keyProjection(hiddenStates), value = valueProjection(hiddenStates)
+        let scale = 1 / Double(headDimension).squareRoot()
+        // Proxima's own cache is written in place by the fused call; another cache type gets keys and values to store.
+        if cache == nil || cache is PreallocatedKeyValueCache {
+            let preallocated = cache as? PreallocatedKeyValueCache
+            let buffers = preallocated?.buffers(batch: hiddenStates.size(0), kvHeads: keyValueHeads, headDimension: headDimension,
+                                                 dtype: key.dtype)
+            let attended = decoderAttention(query: query, key: key, value: value, heads: heads, kvHeads: keyValueHeads,
+                                            headDimension: headDimension, queryNorm: queryNorm?.weight, keyNorm: keyNorm?.weight,
+                                            normEpsilon: queryNorm?.eps ?? 1e-6, rotary: rotaryTables, buffers: buffers,
+                                            mask: mask, causal: causal, scale: scale)
+            preallocated?.advance(by: hiddenStates.size(1))
+            return outputProjection(attended)
         }
-        query = query.transposed(1, 2)
-        key = key.transposed(1, 2)
-        var value = valueProjection(hiddenStates).view([batch, tokens, keyValueHeads, headDimension]).transposed(1, 2)
-        let positions = context.positions ?? defaultPositions(batch: batch, tokens: tokens, cache: context.cache)
-        let (cos, sin) = rotary.cosSin(positionIds: positions, dtype: query.dtype)
-        (query, key) = applyRotary(query: query, key: key, cos: cos, sin: sin)
-        if let cache = context.cache { (key, value) = cache.update(keys: key, values: value) }
-        let attended = Tensor.scaledDotProductAttention(query: query, key: key, value: value, mask: context.mask,
-                                                        causal: context.mask == nil && context.causal, training: false)
-        return outputProjection(attended.transposed(1, 2).reshaped([batch, tokens, heads * headDimension]))
+        return outputProjection(attendThrough(cache!, query: query, key: key, value: value, rotaryTables: rotaryTables,
+                                              mask: mask, causal: causal))
+    }
+
+    /// The same attention step by separate operations, for a cache that stores what it is given.
+    private func attendThrough(_ cache: any KeyValueCache, query: Tensor, key: Tensor, value: Tensor,
+                               rotaryTables: (cos: Tensor, sin: Tensor), mask: Tensor?, causal: Bool) -> Tensor {
+        let batch = query.size(0), tokens = query.size(1)
+        var q = query.view([batch, tokens, heads, headDimension])
+        var k = key.view([batch, tokens, keyValueHeads, headDimension])
+        if let queryNorm, let keyNorm {
+            q = queryNorm(q)
+            k = keyNorm(k)
+        }
+        var v = value.view([batch, tokens, keyValueHeads, headDimension]).transposed(1, 2)
+        (q, k) = applyRotary(query: q.transposed(1, 2), key: k.transposed(1, 2), cos: rotaryTables.cos, sin: rotaryTables.sin)
+        (k, v) = cache.update(keys: k, values: v)
+        let attended = Tensor.scaledDotProductAttention(query: q, key: k, value: v, mask: mask, causal: mask == nil && causal,
+                                                        training: false)
+        return attended.transposed(1, 2).reshaped([batch, tokens, heads * headDimension])
     }
 }
 
@@ -100,7 +125,7 @@ public final class LlamaMLP: Module, Layer {
         super.init()
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { downProjection(gateProjection(x).silu() * upProjection(x)) }
+    public func callAsFunction(_ x: Tensor) -> Tensor { downProjection(gateProjection(x).siluMul(upProjection(x))) }
 }
 
 /// One pre-norm transformer block (`model.layers.N`).
@@ -120,6 +145,11 @@ public final class LlamaDecoderLayer: Module, ContextualLayer {
 
     public func callAsFunction(_ hiddenStates: Tensor, context: LayerContext) -> Tensor {
         let h = hiddenStates + attention(inputNorm(hiddenStates), context: context)
+        return h + mlp(postAttentionNorm(h))
+    }
+
+    func forward(_ hiddenStates: Tensor, rotaryTables: (cos: Tensor, sin: Tensor), mask: Tensor?, cache: (any KeyValueCache)?) -> Tensor {
+        let h = hiddenStates + attention.attend(inputNorm(hiddenStates), rotaryTables: rotaryTables, mask: mask, causal: true, cache: cache)
         return h + mlp(postAttentionNorm(h))
     }
 }
@@ -158,10 +188,45 @@ public final class LlamaForCausalLM: Module, TransformerDecoder {
 
     public func hiddenStates(_ inputIDs: Tensor, positions: Tensor, mask: Tensor?, caches: [any KeyValueCache]?) -> Tensor {
         var h = model.embedding(inputIDs)
+        guard let first = model.layers.first else { return model.norm(h) }
+        let tables = first.attention.rotary.cosSin(positionIds: positions, dtype: h.dtype)
         for (i, layer) in model.layers.enumerated() {
-            h = layer(h, context: LayerContext(mask: mask, causal: true, positions: positions, cache: caches?[i]))
+            h = layer.forward(h, rotaryTables: tables, mask: mask, cache: caches?[i])
         }
         return model.norm(h)
+    }
+
+    /// One step by `DecodeKernel` when every projection is a plain `Linear` (no adapter), the model computes in
+    /// float32 without recording gradients, and the caches hold this batch's float32 buffers.
+    public func decodeStep(tokens: [Int], positions: [Int], firstKey: [Int], caches: [PreallocatedKeyValueCache]) -> Tensor? {
+        guard !isGradEnabled || !model.embedding.weight.requiresGrad, !configuration.mlpBias,
+              model.embedding.weight.dtype == .float32, caches.count == model.layers.count, let first = model.layers.first else { return nil }
+        let offset = caches[0].offset
+        var layers: [DecodeKernel.Layer] = []
+        layers.reserveCapacity(model.layers.count)
+        for (layer, cache) in zip(model.layers, caches) {
+            let a = layer.attention, m = layer.mlp
+            let projections: [Linear] = [a.queryProjection, a.keyProjection, a.valueProjection, a.outputProjection,
+                                         m.gateProjection, m.upProjection, m.downProjection]
+            guard projections.allSatisfy({ type(of: $0) == Linear.self }), cache.offset == offset,
+                  let keys = cache.keys, let values = cache.values else { return nil }
+            layers.append(DecodeKernel.Layer(
+                inputNorm: layer.inputNorm.weight, queryWeight: a.queryProjection.weight, queryBias: a.queryProjection.bias,
+                keyWeight: a.keyProjection.weight, keyBias: a.keyProjection.bias, valueWeight: a.valueProjection.weight,
+                valueBias: a.valueProjection.bias, outputWeight: a.outputProjection.weight, outputBias: a.outputProjection.bias,
+                queryNorm: a.queryNorm?.weight, keyNorm: a.keyNorm?.weight, postNorm: layer.postAttentionNorm.weight,
+                gateWeight: m.gateProjection.weight, upWeight: m.upProjection.weight, downWeight: m.downProjection.weight,
+                cacheKeys: keys, cacheValues: values))
+        }
+        let c = configuration
+        let shape = DecodeKernel.Shape(layers: c.layerCount, hidden: c.hiddenSize, heads: c.headCount, kvHeads: c.keyValueHeadCount,
+                                       headDimension: c.headDimension, intermediate: c.intermediateSize, vocabulary: c.vocabularySize,
+                                       normEpsilon: c.normEpsilon, queryKeyNorm: first.attention.queryNorm != nil)
+        guard let logits = DecodeKernel.step(shape: shape, layers: layers, embedding: model.embedding.weight, finalNorm: model.norm.weight,
+                                             output: outputEmbedding, inverseFrequencies: first.attention.rotary.inverseFrequencies,
+                                             tokens: tokens, positions: positions, firstKey: firstKey, offset: offset) else { return nil }
+        for cache in caches { cache.advance(by: 1) }
+        return logits
     }
 
     /// Checkpoint keys are the module's names; cached rotary tables (`rotary_emb.inv_freq`, older exports) are
