@@ -59,7 +59,7 @@ struct Generate: ParsableCommand {
             }
             let final = sequences[0].text ?? ""
             if final.hasPrefix(printed) { FileHandle.standardOutput.write(Data(final.dropFirst(printed.count).utf8)) }
-            print("")
+            FileHandle.standardOutput.write(Data("\n".utf8))
             FileHandle.standardError.write(Data("[\(sequences[0].tokens.count) tokens, finish reason: \(sequences[0].finishReason.rawValue)]\n".utf8))
             return
         }

@@ -65,18 +65,26 @@ struct GenerateBench: ParsableCommand {
                 best.decodingSteps = statistics.decodingSteps
             }
         }
+        // The machine's single-thread read bandwidth, for comparison: summing a 256 MiB buffer, best of three.
+        let buffer = Tensor.ones([64 << 20])
+        var readGBs = 0.0
+        for _ in 0..<3 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = buffer.sum().item(Double.self)
+            readGBs = Swift.max(readGBs, Double(256 << 20) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) / 1e9)
+        }
         // Each decoding step reads every weight once: bytes per step × steps per second.
         let steps = Double(maxNewTokens - 1)
         let weightGBs = Double(weightBytes) * steps / best.decodeSeconds / 1e9
         let peak = Double(MemoryStatus.peakBytes()) / 1_048_576
         print("\(lm.configuration.architecture.rawValue), \(lm.decoder.parameterCount()) parameters (\(String(format: "%.1f", Double(weightBytes) / 1e6)) MB float32), loaded in \(String(format: "%.2f", loadSeconds)) s, load peak +\(String(format: "%.0f", Double(loadPeak) / 1_048_576)) MiB = \(String(format: "%.2f", Double(loadPeak) / Double(weightBytes)))× the weights")
-        print("batch \(batchSize) × \(promptTokens) prompt tokens, \(maxNewTokens) \(sample ? "sampled" : "greedy") tokens, \(LibTorch.numThreads) thread(s): \(String(format: "%.1f", best.tokensPerSecond)) tokens/s decoding (weights read at \(String(format: "%.1f", weightGBs)) GB/s), prefill \(String(format: "%.0f", best.prefillTokensPerSecond)) tokens/s; sampling took \(String(format: "%.0f", 100 * best.samplingSeconds / best.decodeSeconds))% of decoding; \(best.kernelSteps) of \(best.decodingSteps) steps by the decoding kernel")
+        print("batch \(batchSize) × \(promptTokens) prompt tokens, \(maxNewTokens) \(sample ? "sampled" : "greedy") tokens, \(LibTorch.numThreads) thread(s): \(String(format: "%.1f", best.tokensPerSecond)) tokens/s decoding (weights read at \(String(format: "%.1f", weightGBs)) GB/s; this machine reads \(String(format: "%.1f", readGBs)) GB/s on one thread), prefill \(String(format: "%.0f", best.prefillTokensPerSecond)) tokens/s; sampling took \(String(format: "%.0f", 100 * best.samplingSeconds / best.decodeSeconds))% of decoding; \(best.kernelSteps) of \(best.decodingSteps) steps by the decoding kernel")
         var result: [String: Any] = [
             "impl": "proxima", "model": URL(fileURLWithPath: model).lastPathComponent, "batch": batchSize,
             "prompt_tokens": promptTokens, "new_tokens": maxNewTokens, "threads": LibTorch.numThreads,
             "tokens_per_s": best.tokensPerSecond, "prefill_tokens_per_s": best.prefillTokensPerSecond,
             "wall_s": best.decodeSeconds + best.prefillSeconds, "peak_rss_mb": peak,
-            "load_peak_ratio": Double(loadPeak) / Double(weightBytes), "weights_gb_per_s": weightGBs,
+            "load_peak_ratio": Double(loadPeak) / Double(weightBytes), "weights_gb_per_s": weightGBs, "read_bandwidth_gb_per_s": readGBs,
             "skinny_linear_calls": SkinnyLinear.calls, "decode_kernel_steps": best.kernelSteps, "decoding_steps": best.decodingSteps,
         ]
         if peer {

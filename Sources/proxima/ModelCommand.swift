@@ -6,7 +6,32 @@ import Torch
 /// `proxima model …`: model directories.
 struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "model", abstract: "Inspect Hugging Face model directories.",
-                                                    subcommands: [Inspect.self])
+                                                    subcommands: [Inspect.self, Convert.self])
+
+    /// `proxima model convert DIR --out DIR2`: load a model and save it again in the Hugging Face layout (another
+    /// dtype on disk, or sharded) — what the trainers do with their results, so transformers loads it.
+    struct Convert: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Load a model directory and save it in the Hugging Face layout (dtype, shards).")
+
+        @Argument(help: "A Hugging Face model directory.") var directory: String
+        @Option(help: "The directory to write.") var out: String
+        @Option(help: "The dtype on disk: float32, bfloat16 or float16 (default: the source's).") var dtype: String?
+        @Option(name: .customLong("max-shard-size"), help: "Shard the weights into files of at most this many MB.") var maxShardSize: Int?
+
+        func run() throws {
+            let saved: DType? = try dtype.map { name in
+                guard let value = ["float32": DType.float32, "bfloat16": .bfloat16, "float16": .float16][name] else {
+                    throw ValidationError("--dtype must be float32, bfloat16 or float16, got '\(name)'")
+                }
+                return value
+            }
+            if let maxShardSize, maxShardSize < 1 { throw ValidationError("--max-shard-size must be at least 1 (MB), got \(maxShardSize)") }
+            guard !out.isEmpty else { throw ValidationError("--out must name a directory") }
+            let model = try LanguageModel(directory: URL(fileURLWithPath: directory))
+            try model.save(to: URL(fileURLWithPath: out), dtype: saved, maxShardBytes: (maxShardSize ?? 5_000) * 1_000_000)
+            print("wrote \(out) (\(model.configuration.architecture.transformersClass), \(model.decoder.parameterCount()) parameters)")
+        }
+    }
 
     /// `proxima model inspect DIR`: what the directory holds and what loading it would do, read from config.json and
     /// the safetensors headers (the weights are not read).

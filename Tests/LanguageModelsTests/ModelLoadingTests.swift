@@ -67,6 +67,8 @@ struct ModelLoadingTests {
                 let data = try Data(contentsOf: file)
                 try data.prefix(data.count / 2).write(to: file)
             }, "model.safetensors"),
+            ("tokenizer larger than the embedding", { try editConfig($0) { $0["vocab_size"] = 300 } },
+             "tokenizer.json: the tokenizer has ids up to 655, beyond the model's embedding of 300 rows"),
             ("no weights", { try FileManager.default.removeItem(at: $0.appendingPathComponent("model.safetensors")) }, "model.safetensors"),
         ]
         for (name, damage, phrase) in cases {
