@@ -159,4 +159,11 @@ extern "C" {
 int64_t ct_skinny_linear_calls(void) { return skinny_calls.load(); }
 void ct_set_skinny_linear(int32_t enabled) { skinny_enabled.store(enabled != 0); }
 int32_t ct_skinny_linear_enabled(void) { return skinny_enabled.load() ? 1 : 0; }
+int32_t ct_skinny_linear_available(void) {
+#ifdef CT_SKINNY_AVX2
+  return cpu_has_avx2() ? 1 : 0;
+#else
+  return 0;
+#endif
+}
 }

@@ -54,6 +54,9 @@ public func decoderAttention(query: Tensor, key: Tensor, value: Tensor, heads: I
 /// rows with no gradient recorded through the product — the shape of decoding a few sequences — multiplied reading
 /// each weight once, where MKL copies the whole weight matrix on every call.
 public enum SkinnyLinear {
+    /// Whether this build has the kernel on this CPU (x86-64 with AVX2/FMA; a portable build has none).
+    public static var isAvailable: Bool { ct_skinny_linear_available() != 0 }
+
     /// How many products took the kernel so far (in this process).
     public static var calls: Int { Int(ct_skinny_linear_calls()) }
 

@@ -134,6 +134,8 @@ struct GenerationFastPathTests {
 
     @Test("the skinny-product kernel equals libtorch's linear (1 to 16 rows, odd widths, bias or none, 3-D input)")
     func skinnyLinear() {
+        let portable = ProcessInfo.processInfo.environment["PROXIMA_EXPECT_KERNELS"] == "portable"
+        #expect(SkinnyLinear.isAvailable == !portable, "the kernel exists exactly in non-portable x86 builds")
         let generator = Torch.Generator(seed: 11)
         for (rows, input, output, bias) in [(1, 64, 176, false), (3, 67, 33, true), (8, 576, 1536, false), (16, 24, 5, true), (5, 1, 1, true)] {
             let x = Tensor.randn([rows, 1, input], generator: generator)
@@ -141,7 +143,8 @@ struct GenerationFastPathTests {
             let b = bias ? Tensor.randn([output], generator: generator) : nil
             let before = SkinnyLinear.calls
             let fast = x.linear(weight: w, bias: b)
-            #expect(SkinnyLinear.calls > before, "the kernel ran")
+            // A portable build (CI's second pass) has no kernel: libtorch's linear serves every product.
+            #expect(SkinnyLinear.calls > before || !SkinnyLinear.isAvailable, "the kernel ran")
             SkinnyLinear.isEnabled = false
             let plain = x.linear(weight: w, bias: b)
             SkinnyLinear.isEnabled = true

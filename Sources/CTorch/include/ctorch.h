@@ -175,6 +175,8 @@ ct_tensor ct_linear(ct_tensor x, ct_tensor w, ct_tensor b); // b may be NULL
 int64_t ct_skinny_linear_calls(void);
 void ct_set_skinny_linear(int32_t enabled);
 int32_t ct_skinny_linear_enabled(void);
+/// Whether the kernel exists in this build on this CPU (x86-64 with AVX2/FMA, not a PROXIMA_PORTABLE_KERNELS build).
+int32_t ct_skinny_linear_available(void);
 
 // ---- operations whose gradient is computed by the caller (torch.autograd.Function) ------------------------------
 /// Called during back-propagation with the gradient of each output (NULL where none arrived; the callee owns these
