@@ -63,6 +63,17 @@ public struct CompletionBatch {
         completionLengths = completions.map(\.count)
     }
 
+    /// Prompts and completions as text: each prompt encoded as the tokenizer encodes a text on its own (with the
+    /// special tokens its post-processor adds, such as a BOS), each completion without special tokens, then
+    /// concatenated — so no token merges across the boundary and no BOS lands in the middle. `appendEOS` ends every
+    /// completion with the tokenizer's EOS (what teaches a model to stop).
+    public init(prompts: [String], completions: [String], tokenizer: Tokenizer, appendEOS: Bool = false, padID: Int? = nil) {
+        let eos = appendEOS ? tokenizer.eosTokenID.map { [$0] } ?? [] : []
+        self.init(prompts: prompts.map { tokenizer.encode($0) },
+                  completions: completions.map { tokenizer.encode($0, addSpecialTokens: false) + eos },
+                  padID: padID ?? tokenizer.padTokenID ?? tokenizer.eosTokenID ?? 0)
+    }
+
     /// The longest completion.
     public var completionColumns: Int { Swift.max(1, completionLengths.max() ?? 1) }
 

@@ -72,6 +72,18 @@ struct LogProbabilityTests {
         }
     }
 
+    @Test("text prompts and completions are tokenised apart: the prompt as alone, the completion without special tokens")
+    func textBatch() throws {
+        let directory = Fixtures.huggingFace.appendingPathComponent("tiny-llama")
+        let tokenizer = try Tokenizer(directory: directory)
+        let batch = CompletionBatch(prompts: ["12 + 7 =", "The quick"], completions: [" 19", " brown fox"], tokenizer: tokenizer, appendEOS: true)
+        #expect(batch.promptLengths == [tokenizer.encode("12 + 7 =").count, tokenizer.encode("The quick").count])
+        let ids = batch.batch.ids.scalars(as: Int64.self).map(Int.init)
+        let second = tokenizer.encode("The quick") + tokenizer.encode(" brown fox", addSpecialTokens: false) + [tokenizer.eosTokenID!]
+        #expect(Array(ids[batch.batch.columns...].prefix(second.count)) == second)
+        #expect(batch.completionLengths[1] == second.count - batch.promptLengths[1])
+    }
+
     @Test("the right-padded training batch's completion sums and means (prompt and completion tokenised apart)",
           arguments: Fixtures.huggingFaceModels)
     func paddedBatch(directory: URL) throws {
@@ -124,5 +136,16 @@ struct LogProbabilityTests {
         expectClose(chunked.tokens, full.doubles, atol: 1e-12, "values")
         let fullGradients = gradients((full * weights).sum())
         for (a, b) in zip(chunkedGradients, fullGradients) { expectClose(a, b.doubles, atol: 1e-12, "gradient") }
+        // Entropies of the predicted distributions at the completion positions, against −Σ p log p of the full logits.
+        let withEntropies = model.decoder.completionLogProbabilities(batch, entropies: true, chunkRows: 3)
+        let fullEntropies = -(logSoftmax.exp() * logSoftmax).sum(dim: -1)
+        var expected: [Double] = []
+        for b in 0..<2 {
+            for j in 0..<4 {
+                expected.append(j < batch.completionLengths[b]
+                    ? fullEntropies.index([.index(b), .index(batch.promptLengths[b] + j - 1)]).item(Double.self) : 0)
+            }
+        }
+        expectClose(withEntropies.entropies!, expected, atol: 1e-12, "entropies")
     }
 }
