@@ -86,6 +86,18 @@ struct GenerationTests {
         parameters.stopTokenIDs = [276]
         let sequence = try model.generate(prompts: [prompt], parameters: parameters).sequences[0]
         #expect(sequence.tokens == [217, 276] && sequence.finishReason == .stopToken)
+        // A stop string ends the sequence once the decoded completion contains it.
+        let tokenizer = model.tokenizer!
+        let decode: ([Int]) -> String = { tokenizer.decode($0) }
+        let free = try model.generate(prompts: [prompt], parameters: .greedy(maxNewTokens: 12), decode: decode).sequences[0]
+        let text = free.text!
+        let cut = String(text.unicodeScalars.dropFirst(text.unicodeScalars.count / 2).prefix(2))
+        var stopping = SamplingParameters.greedy(maxNewTokens: 12)
+        stopping.stopStrings = [cut]
+        let stopped = try model.generate(prompts: [prompt], parameters: stopping, decode: decode).sequences[0]
+        #expect(stopped.finishReason == .stopString && stopped.text!.contains(cut) && stopped.tokens.count < free.tokens.count,
+                "stop \(cut.debugDescription) in \(text.debugDescription): \(stopped)")
+        #expect(Array(free.tokens.prefix(stopped.tokens.count)) == stopped.tokens)
         for (bad, phrase) in [(SamplingParameters(maxNewTokens: 0), "max_new_tokens"), (SamplingParameters(temperature: -1), "temperature"),
                               (SamplingParameters(topP: 0), "top_p"), (SamplingParameters(topK: 0), "top_k"),
                               (SamplingParameters(repetitionPenalty: .nan), "repetition_penalty")] {
