@@ -88,11 +88,13 @@ public final class Tokenizer: Sendable {
 
     /// Loads `tokenizer.json` and, when present, `tokenizer_config.json` from a directory.
     public convenience init(directory: URL) throws(TokenizerError) {
-        let json = try JSONValue.parse(contentsOf: directory.appendingPathComponent("tokenizer.json"))
+        let url = directory.appendingPathComponent("tokenizer.json")
+        let json = try JSONValue.parse(contentsOf: url)
         let configURL = directory.appendingPathComponent("tokenizer_config.json")
         var config: JSONValue? = nil
         if FileManager.default.fileExists(atPath: configURL.path) { config = try JSONValue.parse(contentsOf: configURL) }
-        try self.init(tokenizerJSON: json, config: config)
+        // Errors name the files by their paths.
+        try self.init(tokenizerJSON: json, config: config, file: url.path, configFile: configURL.path)
     }
 
     /// Builds a tokenizer from a parsed `tokenizer.json` and optional `tokenizer_config.json`.

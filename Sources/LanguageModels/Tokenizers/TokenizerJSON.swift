@@ -65,9 +65,10 @@ public indirect enum JSONValue: Sendable, Equatable {
     public static func parse(contentsOf url: URL) throws(TokenizerError) -> JSONValue {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw TokenizerError("\(url.lastPathComponent): cannot be read (\(error.localizedDescription))")
+            let reason = FileManager.default.fileExists(atPath: url.path) ? "cannot be read" : "no such file"
+            throw TokenizerError("\(url.path): \(reason)")
         }
-        return try parse([UInt8](data), source: url.lastPathComponent)
+        return try parse([UInt8](data), source: url.path)
     }
 
     // MARK: Access
