@@ -16,6 +16,9 @@ namespace ctorch {
 // y [rows, out] = x [rows, in] · w [out, in]ᵀ (+ bias) on raw float32 buffers (skinny_linear.cpp); false when the CPU
 // lacks the instructions.
 bool skinny_product(const float *x, const float *w, const float *bias, float *y, int64_t rows, int64_t in, int64_t out);
+// Σ a·b and y += a·x over n floats (AVX2 where the CPU has it; skinny_linear.cpp).
+float dot(const float *a, const float *b, int64_t n);
+void axpy(float *y, float a, const float *x, int64_t n);
 }
 
 namespace {
@@ -34,8 +37,7 @@ bool optional_usable(ct_tensor t, std::initializer_list<int64_t> sizes) { return
 
 // out = weight · x / √(mean(x²) + eps) over n values.
 void rms_norm(const float *x, const float *weight, float *out, int64_t n, double eps) {
-  float sum = 0;
-  for (int64_t i = 0; i < n; ++i) sum += x[i] * x[i];
+  const float sum = ctorch::dot(x, x, n);
   const float inverse = 1.0f / std::sqrt(sum / static_cast<float>(n) + static_cast<float>(eps));
   for (int64_t i = 0; i < n; ++i) out[i] = weight[i] * (x[i] * inverse);
 }
@@ -118,10 +120,7 @@ at::Tensor decode_step(const ct_decode_shape &shape, const ct_decode_layer *laye
         const float *key_base = cache_k + (r * kv + g) * capacity * D, *value_base = cache_v + (r * kv + g) * capacity * D;
         float largest = -INFINITY;
         for (int64_t s = first_key[r]; s < keys; ++s) {
-          float dot = 0;
-          const float *key = key_base + s * D;
-          for (int64_t i = 0; i < D; ++i) dot += query[i] * key[i];
-          scores[s] = dot * scale;
+          scores[s] = ctorch::dot(query, key_base + s * D, D) * scale;
           largest = std::max(largest, scores[s]);
         }
         float total = 0;
@@ -131,11 +130,7 @@ at::Tensor decode_step(const ct_decode_shape &shape, const ct_decode_layer *laye
         }
         float *out = attended.data() + (r * heads + head) * D;
         std::fill(out, out + D, 0.0f);
-        for (int64_t s = first_key[r]; s < keys; ++s) {
-          const float p = scores[s] / total;
-          const float *value = value_base + s * D;
-          for (int64_t i = 0; i < D; ++i) out[i] += p * value[i];
-        }
+        for (int64_t s = first_key[r]; s < keys; ++s) ctorch::axpy(out, scores[s] / total, value_base + s * D, D);
       }
     }
     ctorch::skinny_product(attended.data(), data(w.o_weight), data(w.o_bias), projected.data(), rows, heads * D, H);

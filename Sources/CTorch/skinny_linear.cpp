@@ -133,6 +133,42 @@ c10::optional<at::Tensor> skinny_linear(const at::Tensor &x, const at::Tensor &w
 #endif
 }
 
+#ifdef CT_SKINNY_AVX2
+namespace {
+__attribute__((target("avx2,fma"))) float dot_avx2(const float *a, const float *b, int64_t n) {
+  __m256 sum = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) sum = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), sum);
+  float total = horizontal_sum(sum);
+  for (; i < n; ++i) total += a[i] * b[i];
+  return total;
+}
+
+__attribute__((target("avx2,fma"))) void axpy_avx2(float *y, float a, const float *x, int64_t n) {
+  const __m256 scale = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(scale, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  for (; i < n; ++i) y[i] += a * x[i];
+}
+}  // namespace
+#endif
+
+float dot(const float *a, const float *b, int64_t n) {
+#ifdef CT_SKINNY_AVX2
+  if (cpu_has_avx2()) return dot_avx2(a, b, n);
+#endif
+  float total = 0;
+  for (int64_t i = 0; i < n; ++i) total += a[i] * b[i];
+  return total;
+}
+
+void axpy(float *y, float a, const float *x, int64_t n) {
+#ifdef CT_SKINNY_AVX2
+  if (cpu_has_avx2()) return axpy_avx2(y, a, x, n);
+#endif
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
 bool skinny_product(const float *x, const float *w, const float *bias, float *y, int64_t rows, int64_t in, int64_t out) {
 #ifdef CT_SKINNY_AVX2
   if (cpu_has_avx2()) {
