@@ -82,10 +82,15 @@ public func catchingTorchErrors<T>(_ context: @autoclosure () -> String, _ body:
 func shortTrace(limit: Int = 12) -> String {
     guard let symbolicated = try? Backtrace.capture().symbolicated() else { return "(no backtrace available)\n" }
     let plumbing = ["torchFailure", "failedHandle", "wrap(", "withHandle", "withExtendedLifetime", "shortTrace", "binaryHandle",
-                    "partial apply", "closure #"]
+                    "partial apply", "closure #", "CrashReport"]
     var lines: [String] = []
     var omitted = 0
-    for frame in symbolicated.frames {
+    // Inside a signal handler the frames up to the kernel's signal frame are the handler's own.
+    var frames = Array(symbolicated.frames)
+    if let signalFrame = frames.firstIndex(where: { ["sigaction", "__restore_rt"].contains($0.symbol?.name ?? "") }) {
+        frames.removeFirst(signalFrame + 1)
+    }
+    for frame in frames {
         guard let symbol = frame.symbol else { continue }
         let name = symbol.name
         if frame.isSwiftThunk || frame.isSystem || plumbing.contains(where: { name.contains($0) }) { continue }
@@ -95,6 +100,31 @@ func shortTrace(limit: Int = 12) -> String {
     }
     if omitted > 0 { lines.append("  … \(omitted) more frame(s)") }
     return "Backtrace (innermost call first):\n" + lines.joined(separator: "\n") + "\n"
+}
+
+/// Short crash reports for the rest of the programming errors (a Swift precondition, a bad memory access): the
+/// runtime's message, then the calling frames as `torchFailure` prints them, instead of the Swift runtime's full
+/// report with registers and loaded images. The process still ends by the signal (its exit status says which).
+public enum CrashReport {
+    /// Replaces the handlers of SIGILL, SIGTRAP, SIGSEGV, SIGBUS and SIGFPE for the rest of the process, on a stack
+    /// of their own (so a stack overflow is reported too). Symbolication inside a crashed process can stall; an alarm
+    /// ends the process after 10 seconds whatever happens.
+    public static func installShortTraces() {
+        let size = 1 << 20
+        var stack = stack_t()
+        stack.ss_sp = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+        stack.ss_size = size
+        sigaltstack(&stack, nil)
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { signalNumber in
+            alarm(10)
+            writeToStandardError("proxima crashed (signal \(signalNumber), a programming error). " + shortTrace())
+            signal(signalNumber, SIG_DFL)
+            raise(signalNumber)
+        }
+        action.sa_flags = Int32(bitPattern: UInt32(SA_RESETHAND)) | Int32(SA_ONSTACK)
+        for signalNumber in [SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGFPE] { sigaction(signalNumber, &action, nil) }
+    }
 }
 
 private func writeToStandardError(_ text: String) {

@@ -13,6 +13,8 @@ struct Diagnose: ParsableCommand {
 
     enum Kind: String, ExpressibleByArgument, CaseIterable {
         case matmul, add, reshape, dtype, index
+        /// A failed Swift precondition (not libtorch's): the short crash report of any other programming error.
+        case precondition
         /// Writes large checkpoints in a loop until killed (for the crash-safety test).
         case writeCheckpoints = "write-checkpoints"
     }
@@ -33,6 +35,10 @@ struct Diagnose: ParsableCommand {
                 FileHandle.standardOutput.write(Data("wrote \(round)\n".utf8))
             }
         }
+        if kind == .precondition {
+            let sizes = [2, 3]
+            precondition(sizes.count == 3, "a deliberate precondition failure: sizes \(sizes) are not three")
+        }
         let a = Tensor.ones([2, 3])
         let result: Tensor
         switch kind {
@@ -41,7 +47,7 @@ struct Diagnose: ParsableCommand {
         case .reshape: result = a.reshaped(4, 2)
         case .dtype: result = a.linear(weight: Tensor.ones([2, 3], dtype: .float64))
         case .index: result = a.indexSelect(dim: 0, index: Tensor([7] as [Int]))
-        case .writeCheckpoints: return
+        case .writeCheckpoints, .precondition: return
         }
         print(result)
     }

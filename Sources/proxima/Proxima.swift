@@ -17,6 +17,7 @@ struct Proxima: ParsableCommand {
     /// Bad input — unknown flags or values, invalid settings, unreadable files — ends with a one-line error and exit
     /// code 2.
     static func main() {
+        CrashReport.installShortTraces()
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -25,4 +25,13 @@ struct ErrorTests {
         #expect(!result.stderr.contains("Registers"), "\(result.stderr.prefix(2000))")
         #expect(result.stderr.split(separator: "\n").count <= 16, "trace too long: \(result.stderr.prefix(3000))")
     }
+
+    @Test("any other programming error (a Swift precondition) ends with the runtime's message and a short trace")
+    func preconditionFailure() throws {
+        let run = try runProxima(["diagnose", "precondition"])
+        #expect(run.reason == .uncaughtSignal && run.status != SIGSEGV, "\(run.output)")
+        #expect(run.output.contains("a deliberate precondition failure"), "\(run.output)")
+        #expect(run.output.contains("proxima crashed (signal") && run.output.contains("Diagnose.swift:"), "\(run.output.prefix(2000))")
+        #expect(!run.output.contains("Registers") && run.output.split(separator: "\n").count <= 16, "\(run.output.prefix(3000))")
+    }
 }
