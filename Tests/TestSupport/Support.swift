@@ -17,6 +17,20 @@ public enum Fixtures {
         return root.appendingPathComponent("fixtures/hf")
     }
 
+    public static var peft: URL {
+        if let path = ProcessInfo.processInfo.environment["PROXIMA_PEFT_FIXTURES"] { return URL(fileURLWithPath: path) }
+        return root.appendingPathComponent("fixtures/peft")
+    }
+
+    /// Every PEFT adapter fixture (each holds adapter_config.json); a folder without any yields one placeholder
+    /// that does not exist, so tests over it fail instead of running no case.
+    public static var peftAdapters: [URL] {
+        let items = (try? FileManager.default.contentsOfDirectory(at: peft, includingPropertiesForKeys: nil)) ?? []
+        let adapters = items.filter { FileManager.default.fileExists(atPath: $0.appendingPathComponent("adapter_config.json").path) }
+            .sorted { $0.path < $1.path }
+        return adapters.isEmpty ? [peft.appendingPathComponent("NO-ADAPTER-DIRECTORIES-FOUND")] : adapters
+    }
+
     /// Every Hugging Face fixture directory (each holds config.json and model.safetensors). A folder without any
     /// yields one placeholder directory that does not exist, so tests over it fail instead of running no case.
     public static var huggingFaceModels: [URL] {

@@ -12,8 +12,9 @@ import Torch
 // The projections are `Conv1D`: a weight stored [in, out] (the transpose of nn.Linear's), y = x·W + b. The learned
 // positions make position ids essential: a left-padded prompt must start at position 0, as `cumsum(mask) − 1` gives.
 
-/// GPT-2's projection: y = x·W + b with W stored [inputSize, outputSize].
-public final class Conv1D: Module, Layer {
+/// GPT-2's projection: y = x·W + b with W stored [inputSize, outputSize]. `open` so that an adapter can wrap it
+/// (`LoRAConv1D`).
+open class Conv1D: Module, Layer {
     public let weight: Tensor
     public let bias: Tensor
 
@@ -24,7 +25,17 @@ public final class Conv1D: Module, Layer {
         super.init()
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { x.matmul(weight) + bias }
+    /// A projection over existing tensors (shared): `weight` [inputSize, outputSize], `bias` [outputSize].
+    public init(weight: Tensor, bias: Tensor) {
+        self.weight = weight
+        self.bias = bias
+        super.init()
+    }
+
+    public var inputSize: Int { weight.size(0) }
+    public var outputSize: Int { weight.size(1) }
+
+    open func callAsFunction(_ x: Tensor) -> Tensor { x.matmul(weight) + bias }
 }
 
 /// Multi-head causal self-attention with one fused query/key/value projection (`attn`).
