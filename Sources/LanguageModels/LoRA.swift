@@ -35,6 +35,20 @@ extension LoRAAdapted {
     func update(_ x: Tensor) -> Tensor { x.linear(weight: loraA.weight).linear(weight: loraB.weight) * scale }
     /// s·B A, [out, in].
     func delta() -> Tensor { loraB.weight.matmul(loraA.weight) * scale }
+
+    /// Adds (sign 1) or subtracts (−1) the update to a base weight stored [out, in], or [in, out] when `transposed`.
+    func fold(into weight: Tensor, transposed: Bool, sign: Double) {
+        withNoGrad {
+            let update = delta()
+            weight.add_((transposed ? update.transposed(0, 1) : update).to(dtype: weight.dtype), alpha: sign)
+        }
+    }
+}
+
+/// α / r, or α / √r with rsLoRA.
+func loraScale(alpha: Double, rank: Int, rsLoRA: Bool) -> Double {
+    precondition(rank > 0, "LoRA rank must be positive, got \(rank)")
+    return rsLoRA ? alpha / Double(rank).squareRoot() : alpha / Double(rank)
 }
 
 /// New factors for a projection: A uniform as PyTorch's default Linear initialisation (PEFT's Kaiming-uniform with
@@ -56,8 +70,7 @@ public final class LoRALinear: Linear, LoRAAdapted {
 
     /// Wraps `base` (its tensors shared, frozen) with new factors of rank `rank`.
     public init(wrapping base: Linear, rank: Int, alpha: Double, rsLoRA: Bool = false) {
-        precondition(rank > 0, "LoRA rank must be positive, got \(rank)")
-        scale = rsLoRA ? alpha / Double(rank).squareRoot() : alpha / Double(rank)
+        scale = loraScale(alpha: alpha, rank: rank, rsLoRA: rsLoRA)
         let (a, b) = makeFactors(rank: rank, inputSize: base.inputSize, outputSize: base.outputSize, dtype: base.weight.dtype)
         _loraA.wrappedValue = a
         _loraB.wrappedValue = b
@@ -73,13 +86,13 @@ public final class LoRALinear: Linear, LoRAAdapted {
 
     public func merge() {
         guard !isMerged else { return }
-        withNoGrad { weight.add_(delta().to(dtype: weight.dtype)) }
+        fold(into: weight, transposed: false, sign: 1)
         isMerged = true
     }
 
     public func unmerge() {
         guard isMerged else { return }
-        withNoGrad { weight.add_(delta().to(dtype: weight.dtype), alpha: -1) }
+        fold(into: weight, transposed: false, sign: -1)
         isMerged = false
     }
 }
@@ -94,8 +107,7 @@ public final class LoRAConv1D: Conv1D, LoRAAdapted {
     public private(set) var isMerged = false
 
     public init(wrapping base: Conv1D, rank: Int, alpha: Double, rsLoRA: Bool = false) {
-        precondition(rank > 0, "LoRA rank must be positive, got \(rank)")
-        scale = rsLoRA ? alpha / Double(rank).squareRoot() : alpha / Double(rank)
+        scale = loraScale(alpha: alpha, rank: rank, rsLoRA: rsLoRA)
         let (a, b) = makeFactors(rank: rank, inputSize: base.inputSize, outputSize: base.outputSize, dtype: base.weight.dtype)
         _loraA.wrappedValue = a
         _loraB.wrappedValue = b
@@ -111,13 +123,13 @@ public final class LoRAConv1D: Conv1D, LoRAAdapted {
 
     public func merge() {
         guard !isMerged else { return }
-        withNoGrad { weight.add_(delta().transposed(0, 1).to(dtype: weight.dtype)) }
+        fold(into: weight, transposed: true, sign: 1)
         isMerged = true
     }
 
     public func unmerge() {
         guard isMerged else { return }
-        withNoGrad { weight.add_(delta().transposed(0, 1).to(dtype: weight.dtype), alpha: -1) }
+        fold(into: weight, transposed: true, sign: -1)
         isMerged = false
     }
 }

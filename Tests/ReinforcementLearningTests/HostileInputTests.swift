@@ -115,17 +115,10 @@ struct HostileInputTests {
         // A file-size limit (with SIGXFSZ ignored, writes past it fail with EFBIG) stands in for a full disk: the
         // tests cannot mount file systems. The run's metrics outgrow 20 KiB during the first few updates.
         let out = try temporaryDirectory().appendingPathComponent("run")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = ["-c", "ulimit -f 20; trap '' XFSZ; exec \"$0\" \"$@\"", proximaExecutable.path,
-                             "train", "ppo", "--env", "CartPole-v1", "--quiet", "--total-steps", "16384", "--out", out.path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationReason == .exit && process.terminationStatus == 2, "\(output)")
+        let (status, reason, output) = try runProcess("/bin/bash", [
+            "-c", "ulimit -f 20; trap '' XFSZ; exec \"$0\" \"$@\"", proximaExecutable.path,
+            "train", "ppo", "--env", "CartPole-v1", "--quiet", "--total-steps", "16384", "--out", out.path])
+        #expect(reason == .exit && status == 2, "\(output)")
         #expect(output.contains("proxima: error: cannot write \(out.path)/metrics") && output.contains("File too large"), "\(output)")
         // What was written before stays readable: the configuration, and run.json saying why the run stopped.
         let configuration = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("config.json")))
@@ -159,16 +152,8 @@ struct HostileInputTests {
                                    "proxima: error: \(mountPoint.path)/run: read-only file system"),
                                   ("\(binary) plot \(run.path) --out \(mountPoint.path)/p.svg",
                                    "proxima: error: \(mountPoint.path)/p.svg: cannot write (read-only file system)")] {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-            process.arguments = ["-m", "sh", "-c", "mount -t tmpfs -o ro tmpfs \(mountPoint.path) && exec \(command)"]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 2 && output.contains(phrase), "\(command): \(output)")
+            let (status, _, output) = try runProcess("/usr/bin/unshare", ["-m", "sh", "-c", "mount -t tmpfs -o ro tmpfs \(mountPoint.path) && exec \(command)"])
+            #expect(status == 2 && output.contains(phrase), "\(command): \(output)")
         }
     }
 

@@ -182,6 +182,21 @@ public var proximaExecutable: URL {
 }
 
 /// Runs `proxima` to completion: exit status, how it ended, and standard output and error together.
+/// Runs `executable` with `arguments`, standard output and error together.
+public func runProcess(_ executable: String, _ arguments: [String]) throws
+    -> (status: Int32, reason: Process.TerminationReason, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, process.terminationReason, String(decoding: data, as: UTF8.self))
+}
+
 public func runProxima(_ arguments: [String], environment extra: [String: String] = [:])
     throws -> (status: Int32, reason: Process.TerminationReason, output: String) {
     let process = Process()
