@@ -49,6 +49,13 @@ extension TransformerDecoder {
     }
 }
 
+/// The output head [vocabulary, hidden] of an untied model; nil when the head is the token embedding (a tied
+/// checkpoint has no `lm_head.weight`).
+func untiedHead(_ configuration: ModelConfiguration, dtype: DType) -> Linear? {
+    configuration.tieWordEmbeddings ? nil
+        : Linear(inputSize: configuration.hiddenSize, outputSize: configuration.vocabularySize, bias: false, dtype: dtype)
+}
+
 /// Builds the decoder a configuration describes, with uninitialised parameters (to be loaded).
 func makeDecoder(_ configuration: ModelConfiguration, dtype: DType) -> any TransformerDecoder {
     withoutInitialization {

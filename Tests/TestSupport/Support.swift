@@ -182,12 +182,14 @@ public var proximaExecutable: URL {
 }
 
 /// Runs `proxima` to completion: exit status, how it ended, and standard output and error together.
-/// Runs `executable` with `arguments`, standard output and error together.
-public func runProcess(_ executable: String, _ arguments: [String]) throws
+/// Runs `executable` with `arguments` (and `environment` added to this process's), standard output and error
+/// together.
+public func runProcess(_ executable: String, _ arguments: [String], environment extra: [String: String] = [:]) throws
     -> (status: Int32, reason: Process.TerminationReason, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = pipe
@@ -199,15 +201,5 @@ public func runProcess(_ executable: String, _ arguments: [String]) throws
 
 public func runProxima(_ arguments: [String], environment extra: [String: String] = [:])
     throws -> (status: Int32, reason: Process.TerminationReason, output: String) {
-    let process = Process()
-    process.executableURL = proximaExecutable
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, process.terminationReason, String(decoding: data, as: UTF8.self))
+    try runProcess(proximaExecutable.path, arguments, environment: extra)
 }

@@ -141,8 +141,7 @@ public final class GPT2LMHeadModel: Module, TransformerDecoder {
     public init(_ configuration: ModelConfiguration, dtype: DType = .float32) {
         self.configuration = configuration
         _transformer.wrappedValue = GPT2Model(configuration, dtype: dtype)
-        _head.wrappedValue = configuration.tieWordEmbeddings ? nil
-            : Linear(inputSize: configuration.hiddenSize, outputSize: configuration.vocabularySize, bias: false, dtype: dtype)
+        _head.wrappedValue = untiedHead(configuration, dtype: dtype)
         super.init()
     }
 

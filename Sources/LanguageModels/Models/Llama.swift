@@ -179,8 +179,7 @@ public final class LlamaForCausalLM: Module, TransformerDecoder {
     public init(_ configuration: ModelConfiguration, dtype: DType = .float32) {
         self.configuration = configuration
         _model.wrappedValue = LlamaModel(configuration, dtype: dtype)
-        _head.wrappedValue = configuration.tieWordEmbeddings ? nil
-            : Linear(inputSize: configuration.hiddenSize, outputSize: configuration.vocabularySize, bias: false, dtype: dtype)
+        _head.wrappedValue = untiedHead(configuration, dtype: dtype)
         super.init()
     }
 
