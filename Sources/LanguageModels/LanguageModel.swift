@@ -25,6 +25,8 @@ public final class LanguageModel {
     public var usesDecodeKernel = true
     /// The directory's tokenizer (`tokenizer.json` with `tokenizer_config.json`), when it has one.
     public let tokenizer: Tokenizer?
+    /// The score head of a sequence classifier or reward model (`score.weight`); nil for a causal LM.
+    public let scoreHead: ScoreHead?
 
     /// Loads the model in `directory`.
     ///
@@ -35,7 +37,12 @@ public final class LanguageModel {
     /// - Throws: `ModelLoadingError` naming the file and key for a missing or malformed config, an unsupported
     ///   architecture, a missing or misshapen tensor; `SafeTensorsError` for a truncated or corrupt weights file.
     ///   - rotaryFrequencyDType: round the rotary table to this dtype (see `ModelConfiguration.rotaryFrequencyDType`).
-    public init(directory: URL, dtype: DType = .float32, allowSlowBFloat16: Bool = false, rotaryFrequencyDType: DType? = nil) throws {
+    ///   - scoreLabels: load the model as a score model with this many labels: a `…ForSequenceClassification`
+    ///     directory must have that many; a causal LM's trunk gets a new score head (drawn from the global
+    ///     generator) and its output head is dropped — how a reward model starts from an SFT model. nil: whatever
+    ///     the directory holds.
+    public init(directory: URL, dtype: DType = .float32, allowSlowBFloat16: Bool = false, rotaryFrequencyDType: DType? = nil,
+                scoreLabels: Int? = nil) throws {
         guard [.float32, .float64, .bfloat16, .float16].contains(dtype) else {
             throw ModelLoadingError("a language model computes in a floating-point dtype, not \(dtype)")
         }
@@ -61,19 +68,46 @@ public final class LanguageModel {
         } else {
             tokenizer = nil
         }
-        let decoder = makeDecoder(configuration, dtype: dtype)
+        let classifier = configuration.isSequenceClassifier
+        if classifier, let labels = scoreLabels, labels != configuration.labelCount {
+            throw ModelLoadingError("\(directory.appendingPathComponent("config.json").path): a sequence classifier with \(configuration.labelCount) labels, not \(labels)")
+        }
+        let isScoreModel = classifier || scoreLabels != nil
+        let decoder = makeDecoder(configuration, dtype: dtype, outputHead: !isScoreModel)
         let files = try SafeTensors.files(of: directory).map { try SafeTensorsFile($0) }
         let architecture = configuration.architecture
         do {
-            loadReport = try decoder.load(safetensors: files, mapping: { parameterName(forCheckpointKey: $0, architecture: architecture) })
+            loadReport = try decoder.load(safetensors: files, mapping: { key in
+                if key.hasPrefix("score.") { return nil }
+                if isScoreModel && key.hasPrefix("lm_head.") { return nil }
+                return parameterName(forCheckpointKey: key, architecture: architecture)
+            })
         } catch let error as StateDictError {
             let names = files.map(\.url.lastPathComponent).joined(separator: ", ")
             throw ModelLoadingError("\(directory.path) (\(names)): \(error.description) — does config.json (\(configuration.architecture.rawValue), \(configuration.layerCount) layers, hidden \(configuration.hiddenSize)) describe these weights?")
+        }
+        if isScoreModel {
+            let head = ScoreHead(hiddenSize: configuration.hiddenSize, labels: scoreLabels ?? configuration.labelCount, dtype: dtype)
+            if classifier {
+                do {
+                    try head.load(safetensors: files, mapping: { $0.hasPrefix("score.") ? $0 : nil })
+                } catch let error as StateDictError {
+                    throw ModelLoadingError("\(directory.path): the score head: \(error.description)")
+                }
+            }
+            head.eval()
+            head.freeze()
+            scoreHead = head
+        } else {
+            scoreHead = nil
         }
         decoder.eval()
         decoder.freeze()
         self.decoder = decoder
     }
+
+    /// Every module that computes the model's outputs: the decoder, and the score head when there is one.
+    public var modules: [Module] { [decoder as Module] + (scoreHead.map { [$0 as Module] } ?? []) }
 
     /// The ids that end a generation: `generation_config.json`'s, else `config.json`'s, else the tokenizer's EOS.
     public var eosTokenIDs: [Int] {
@@ -102,7 +136,11 @@ public final class LanguageModel {
             throw ModelLoadingError("\(target.path): saving over the directory the model was loaded from would replace the weights it reads")
         }
         try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
-        let tensors = decoder.checkpointTensors().mapValues { $0.detach().to(dtype: storedDType).contiguous() }
+        var all = decoder.checkpointTensors()
+        if let scoreHead {
+            for (name, tensor) in scoreHead.namedParameters() { all[name] = tensor }
+        }
+        let tensors = all.mapValues { $0.detach().to(dtype: storedDType).contiguous() }
         let bytes = tensors.values.reduce(0) { $0 + $1.count * $1.dtype.byteSize }
         if bytes > maxShardBytes {
             try SafeTensors.writeSharded(tensors, to: target, maxShardBytes: maxShardBytes, metadata: ["format": "pt"])
@@ -112,6 +150,14 @@ public final class LanguageModel {
         var config = configuration.raw
         let name = ModelConfiguration.dtypes.first { $0.value == storedDType }?.key ?? "float32"
         if config["torch_dtype"] != nil { config["torch_dtype"] = name }
+        if let scoreHead {
+            config["architectures"] = [configuration.sequenceClassifierClass]
+            let labels = (0..<scoreHead.labels).map { "LABEL_\($0)" }
+            config["id2label"] = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ("\($0.offset)", $0.element) })
+            config["label2id"] = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($0.element, $0.offset) })
+            // A score model needs a pad id to batch; transformers refuses batches without one.
+            if config["pad_token_id"] == nil || config["pad_token_id"] is NSNull { config["pad_token_id"] = padTokenID }
+        }
         config["dtype"] = name
         let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
         try AtomicFile.write(data, to: target.appendingPathComponent("config.json"))

@@ -261,7 +261,7 @@ extension LanguageModel {
             "peft_type": "LORA", "r": configuration.rank, "lora_alpha": configuration.alpha, "target_modules": targets,
             "lora_dropout": configuration.dropout, "use_rslora": configuration.rsLoRA, "bias": "none",
             "fan_in_fan_out": self.configuration.architecture == .gpt2, "task_type": "CAUSAL_LM", "inference_mode": true,
-            "base_model_name_or_path": directory.path, "init_lora_weights": true, "modules_to_save": NSNull(),
+            "base_model_name_or_path": self.directory.path, "init_lora_weights": true, "modules_to_save": NSNull(),
         ]
         try AtomicFile.write(JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys]),
                              to: directory.appendingPathComponent("adapter_config.json"))

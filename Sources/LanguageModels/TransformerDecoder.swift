@@ -57,11 +57,11 @@ func untiedHead(_ configuration: ModelConfiguration, dtype: DType) -> Linear? {
 }
 
 /// Builds the decoder a configuration describes, with uninitialised parameters (to be loaded).
-func makeDecoder(_ configuration: ModelConfiguration, dtype: DType) -> any TransformerDecoder {
+func makeDecoder(_ configuration: ModelConfiguration, dtype: DType, outputHead: Bool = true) -> any TransformerDecoder {
     withoutInitialization {
         switch configuration.architecture {
-        case .gpt2: GPT2LMHeadModel(configuration, dtype: dtype)
-        case .llama, .qwen2, .qwen3: LlamaForCausalLM(configuration, dtype: dtype)
+        case .gpt2: GPT2LMHeadModel(configuration, dtype: dtype, outputHead: outputHead)
+        case .llama, .qwen2, .qwen3: LlamaForCausalLM(configuration, dtype: dtype, outputHead: outputHead)
         }
     }
 }

@@ -31,6 +31,20 @@ public enum Fixtures {
         return adapters.isEmpty ? [peft.appendingPathComponent("NO-ADAPTER-DIRECTORIES-FOUND")] : adapters
     }
 
+    public static var reward: URL {
+        if let path = ProcessInfo.processInfo.environment["PROXIMA_REWARD_FIXTURES"] { return URL(fileURLWithPath: path) }
+        return root.appendingPathComponent("fixtures/reward")
+    }
+
+    /// Every reward-model fixture (each holds config.json and expected.json); an empty folder yields one placeholder
+    /// that does not exist, so tests over it fail instead of running no case.
+    public static var rewardModels: [URL] {
+        let items = (try? FileManager.default.contentsOfDirectory(at: reward, includingPropertiesForKeys: nil)) ?? []
+        let models = items.filter { FileManager.default.fileExists(atPath: $0.appendingPathComponent("expected.json").path) }
+            .sorted { $0.path < $1.path }
+        return models.isEmpty ? [reward.appendingPathComponent("NO-REWARD-MODEL-DIRECTORIES-FOUND")] : models
+    }
+
     /// Every Hugging Face fixture directory (each holds config.json and model.safetensors). A folder without any
     /// yields one placeholder directory that does not exist, so tests over it fail instead of running no case.
     public static var huggingFaceModels: [URL] {

@@ -176,10 +176,12 @@ public final class LlamaForCausalLM: Module, TransformerDecoder {
     /// The untied output head; nil when the head is the token embedding.
     @Key("lm_head") public var head: Linear?
 
-    public init(_ configuration: ModelConfiguration, dtype: DType = .float32) {
+    /// - Parameter outputHead: false builds the trunk alone, without an untied output head (for score models, whose
+    ///   checkpoints have none).
+    public init(_ configuration: ModelConfiguration, dtype: DType = .float32, outputHead: Bool = true) {
         self.configuration = configuration
         _model.wrappedValue = LlamaModel(configuration, dtype: dtype)
-        _head.wrappedValue = untiedHead(configuration, dtype: dtype)
+        _head.wrappedValue = outputHead ? untiedHead(configuration, dtype: dtype) : nil
         super.init()
     }
 
