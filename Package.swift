@@ -29,6 +29,7 @@ let package = Package(
         .library(name: "Training", targets: ["Training"]),
         .library(name: "ReinforcementLearning", targets: ["ReinforcementLearning"]),
         .library(name: "LanguageModels", targets: ["LanguageModels"]),
+        .library(name: "Alignment", targets: ["Alignment"]),
         .executable(name: "proxima", targets: ["proxima"]),
     ],
     dependencies: [
@@ -54,9 +55,12 @@ let package = Package(
                 resources: [.copy("Resources/hyperparams")]),
         // Hugging Face tokenizers and checkpoints, log-probabilities, generation.
         .target(name: "LanguageModels", dependencies: ["Torch", "NeuralNetworks"]),
+        // Fine-tuning and preference optimisation on language models: SFT now, reward models and the DPO family next.
+        .target(name: "Alignment", dependencies: ["Torch", "NeuralNetworks", "Training", "LanguageModels",
+                                                 .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "proxima",
-            dependencies: ["Torch", "NeuralNetworks", "FastKernels", "Environments", "Tracking", "Training", "ReinforcementLearning", "LanguageModels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Torch", "NeuralNetworks", "FastKernels", "Environments", "Tracking", "Training", "ReinforcementLearning", "LanguageModels", "Alignment", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             linkerSettings: runPath
         ),
         .target(name: "TestSupport", dependencies: ["Torch"], path: "Tests/TestSupport"),
@@ -67,6 +71,7 @@ let package = Package(
         .testTarget(name: "TrackingTests", dependencies: ["Tracking", "TestSupport"], linkerSettings: runPath),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNetworks", "TestSupport"], linkerSettings: runPath),
         .testTarget(name: "LanguageModelsTests", dependencies: ["LanguageModels", "TestSupport", "proxima"], linkerSettings: runPath),
+        .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "LanguageModels", "Training", "TestSupport", "proxima"], linkerSettings: runPath),
         .testTarget(name: "ReinforcementLearningTests", dependencies: ["ReinforcementLearning", "FastKernels", "TestSupport", "proxima"], linkerSettings: runPath),
     ],
     cxxLanguageStandard: .cxx20

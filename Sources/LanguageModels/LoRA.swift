@@ -26,13 +26,20 @@ public protocol LoRAAdapted: Module {
     var isAdapterEnabled: Bool { get set }
     /// Whether the update is currently folded into the base weight.
     var isMerged: Bool { get }
+    /// PEFT's `lora_dropout`: dropout on the update's input while the module is training.
+    var dropout: Double { get set }
+    /// Draws the dropout masks (the global generator when nil).
+    var dropoutGenerator: Generator? { get set }
     func merge()
     func unmerge()
 }
 
 extension LoRAAdapted {
-    /// s·B A x for input x [..., in].
-    func update(_ x: Tensor) -> Tensor { x.linear(weight: loraA.weight).linear(weight: loraB.weight) * scale }
+    /// s·B A x for input x [..., in] (x after dropout while training).
+    func update(_ x: Tensor) -> Tensor {
+        let input = dropout > 0 && isTraining ? x.dropout(dropout, training: true, generator: dropoutGenerator) : x
+        return input.linear(weight: loraA.weight).linear(weight: loraB.weight) * scale
+    }
     /// s·B A, [out, in].
     func delta() -> Tensor { loraB.weight.matmul(loraA.weight) * scale }
 
@@ -67,6 +74,8 @@ public final class LoRALinear: Linear, LoRAAdapted {
     public let scale: Double
     public var isAdapterEnabled = true
     public private(set) var isMerged = false
+    public var dropout = 0.0
+    public var dropoutGenerator: Generator?
 
     /// Wraps `base` (its tensors shared, frozen) with new factors of rank `rank`.
     public init(wrapping base: Linear, rank: Int, alpha: Double, rsLoRA: Bool = false) {
@@ -105,6 +114,8 @@ public final class LoRAConv1D: Conv1D, LoRAAdapted {
     public let scale: Double
     public var isAdapterEnabled = true
     public private(set) var isMerged = false
+    public var dropout = 0.0
+    public var dropoutGenerator: Generator?
 
     public init(wrapping base: Conv1D, rank: Int, alpha: Double, rsLoRA: Bool = false) {
         scale = loraScale(alpha: alpha, rank: rank, rsLoRA: rsLoRA)
@@ -208,6 +219,7 @@ extension LanguageModel {
             } else {
                 continue
             }
+            (replacement as? any LoRAAdapted)?.dropout = configuration.dropout
             try decoder.replaceModule(at: path, with: replacement)
             adapted.append(path)
         }

@@ -83,6 +83,21 @@ extension TransformerDecoder {
     }
 }
 
+extension TransformerDecoder {
+    /// log p(target) of chosen positions, [N]: `targets[k]` as predicted by the hidden state at flat position
+    /// `sources[k]` (row × columns + column) of `hiddenStates` [rows, columns, hidden]. The same chunked computation
+    /// (and recomputing backward pass) as `completionLogProbabilities`, for any set of scored positions — SFT's
+    /// completion-only or assistant-only tokens, packed sequences.
+    public func logProbabilities(hiddenStates: Tensor, sources: [Int64], targets: [Int64], temperature: Double = 1,
+                                 chunkRows: Int = 1024) -> Tensor {
+        precondition(sources.count == targets.count, "one target per scored position")
+        let width = hiddenStates.size(-1)
+        let flat = hiddenStates.reshaped([-1, width]).indexSelect(dim: 0, index: Tensor(sources))
+        return chunkedLogProbabilities(hidden: flat, outputEmbedding: outputEmbedding, targets: Tensor(targets),
+                                       temperature: temperature, chunkRows: chunkRows, entropies: false).0
+    }
+}
+
 /// log p(targets) for hidden states [N, H] under logits = hidden · Wᵀ / temperature, `chunkRows` rows at a time,
 /// with a hand-written backward pass that recomputes each chunk's logits (softmax − one-hot, times the incoming
 /// gradient) instead of storing them.

@@ -11,6 +11,8 @@ public enum Schedule: Codable, Equatable, Sendable {
     case linear
     /// Linear warm-up from 0 over `warmupSteps`, then linear decay to 0 at the total.
     case linearWarmup(warmupSteps: Int)
+    /// Linear warm-up from 0 over `warmupSteps`, then constant (transformers' `constant_with_warmup`).
+    case constantWarmup(warmupSteps: Int)
     /// Linear warm-up, then half a cosine (`cycles` = 0.5) from 1 to 0 at the total.
     case cosineWarmup(warmupSteps: Int, cycles: Double = 0.5)
     /// Multiply by `gamma` every `stepSize` steps.
@@ -26,6 +28,8 @@ public enum Schedule: Codable, Equatable, Sendable {
         case .linearWarmup(let warmup):
             if step < warmup { return Double(step) / Double(Swift.max(1, warmup)) }
             return Swift.max(0, Double(totalSteps - step) / Double(Swift.max(1, totalSteps - warmup)))
+        case .constantWarmup(let warmup):
+            return step < warmup ? Double(step) / Double(Swift.max(1, warmup)) : 1
         case .cosineWarmup(let warmup, let cycles):
             if step < warmup { return Double(step) / Double(Swift.max(1, warmup)) }
             let progress = Double(step - warmup) / Double(Swift.max(1, totalSteps - warmup))

@@ -19,7 +19,11 @@ public final class MetricsRecorder: TrainingRecorder {
                                    tensorBoard: tensorBoard)
     }
 
-    public func record(_ step: TrainingStepRecord) throws { try logger?.log(step: step.units, step.metrics) }
+    public func record(_ step: TrainingStepRecord) throws {
+        // Trainers that log every N steps report no metrics in between.
+        guard !step.metrics.isEmpty else { return }
+        try logger?.log(step: step.units, step.metrics)
+    }
 
     public func trainingDidEnd(_ run: TrainingRunState, outcome: TrainingOutcome) throws { logger = nil }
 }
