@@ -13,6 +13,7 @@ struct Generate: ParsableCommand {
     @Option(help: "A Hugging Face model directory (config.json, model.safetensors, tokenizer.json).") var model: String
     @Option(help: "The prompt text.") var prompt: String?
     @Option(help: "A JSONL file of prompts: each line a string or an object with a \"prompt\" string.") var prompts: String?
+    @Option(help: "A PEFT LoRA adapter directory to apply to the model (adapter_config.json, adapter_model.safetensors).") var adapter: String?
     @Flag(help: "Render the prompt with the model's chat template.") var chat = false
     @Option(name: .customLong("max-new-tokens"), help: "New tokens per prompt at most (default: generation_config.json's, else 64).")
     var maxNewTokens: Int?
@@ -39,6 +40,7 @@ struct Generate: ParsableCommand {
             throw ValidationError("--chat needs chat templates, which Proxima does not render yet (the fine-tuning issue adds them); give the rendered text as --prompt")
         }
         let lm = try LanguageModel(directory: URL(fileURLWithPath: model))
+        if let adapter { try lm.loadAdapter(URL(fileURLWithPath: adapter)) }
         guard let tokenizer = lm.tokenizer else {
             throw ValidationError("\(model) has no tokenizer.json: generate needs one to read prompts and write text")
         }

@@ -6,7 +6,7 @@ import Torch
 /// `proxima model …`: model directories.
 struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "model", abstract: "Inspect Hugging Face model directories.",
-                                                    subcommands: [Inspect.self, Convert.self])
+                                                    subcommands: [Inspect.self, Convert.self, Init.self])
 
     /// `proxima model convert DIR --out DIR2`: load a model and save it again in the Hugging Face layout (another
     /// dtype on disk, or sharded) — what the trainers do with their results, so transformers loads it.

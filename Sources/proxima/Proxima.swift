@@ -11,7 +11,7 @@ struct Proxima: ParsableCommand {
         commandName: "proxima",
         abstract: "Policy optimization in Swift on libtorch: train, evaluate, render and compare reinforcement-learning policies; load, tokenize and generate with Hugging Face language models.",
         version: "proxima \(proximaVersion) (libtorch \(LibTorch.version))",
-        subcommands: [Train.self, Evaluate.self, Render.self, Plot.self, Runs.self, Generate.self, Tokenize.self, ModelCommand.self, Bench.self, Demo.self, Info.self, Diagnose.self]
+        subcommands: [Train.self, Evaluate.self, Render.self, Plot.self, Runs.self, Generate.self, Tokenize.self, ModelCommand.self, Align.self, DataCommand.self, Bench.self, Demo.self, Info.self, Diagnose.self]
     )
 
     /// Bad input — unknown flags or values, invalid settings, unreadable files — ends with a one-line error and exit
@@ -19,7 +19,7 @@ struct Proxima: ParsableCommand {
     static func main() {
         CrashReport.installShortTraces()
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(valueOptionalFlags(Array(CommandLine.arguments.dropFirst())))
             try command.run()
         } catch let error as any ProximaError {
             fail(error.description)
@@ -33,6 +33,19 @@ struct Proxima: ParsableCommand {
             }
             exit(withError: error)
         }
+    }
+
+    /// TRL's `--resume-from-checkpoint` takes an optional value; given bare (last, or before another option) it
+    /// means the output directory's checkpoint, written here as the value "true".
+    static func valueOptionalFlags(_ arguments: [String]) -> [String] {
+        var result: [String] = []
+        for (i, argument) in arguments.enumerated() {
+            result.append(argument)
+            if argument == "--resume-from-checkpoint", i + 1 == arguments.count || arguments[i + 1].hasPrefix("--") {
+                result.append("true")
+            }
+        }
+        return result
     }
 
     /// `proxima: error: <message>` on standard error, exit code 2. The message is kept to one line: control

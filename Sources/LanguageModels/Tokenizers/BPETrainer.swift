@@ -12,6 +12,9 @@ public struct BPETrainer: Sendable {
     public var minimumFrequency: Int
     /// Tokens added first, as special added tokens.
     public var specialTokens: [String]
+    /// Never merge a symbol holding an ASCII digit, so every digit stays a token of its own (what arithmetic
+    /// tasks need: numbers are read digit by digit).
+    public var keepsDigitsApart = false
 
     public init(vocabularySize: Int, minimumFrequency: Int = 2, specialTokens: [String] = []) {
         self.vocabularySize = vocabularySize
@@ -94,6 +97,10 @@ public struct BPETrainer: Sendable {
             if current < max(minimumFrequency, 1) { break }
             let a = Int32(truncatingIfNeeded: top.pair >> 32)
             let b = Int32(truncatingIfNeeded: top.pair & 0xFFFF_FFFF)
+            if keepsDigitsApart && (tokens[Int(a)] + tokens[Int(b)]).contains(where: { (0x30...0x39).contains($0) }) {
+                pairCounts[top.pair] = nil
+                continue
+            }
             let newID = Int32(tokens.count)
             tokens.append(tokens[Int(a)] + tokens[Int(b)])
             merges.append((a, b))

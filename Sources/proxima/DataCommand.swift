@@ -1,0 +1,100 @@
+import Alignment
+import ArgumentParser
+import Foundation
+import LanguageModels
+import Torch
+
+/// `proxima data make TASK`: built-in data sets, generated locally from a seed.
+struct DataCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "data", abstract: "Built-in data sets for demos and benchmarks.",
+                                                    subcommands: [Make.self])
+
+    struct Make: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a built-in task's JSONL: arithmetic (prompt/completion additions such as 23+58= → 81).")
+
+        @Argument(help: "The task: arithmetic.") var task: String
+        @Option(help: "The training rows' JSONL file.") var out: String
+        @Option(name: .customLong("eval-out"), help: "The held-out rows' file (default: OUT with .eval before the extension).") var evalOut: String?
+        @Option(help: "Largest operand (arithmetic).") var maximum = 99
+        @Option(name: .customLong("held-out-fraction"), help: "Fraction of unordered pairs {a, b} held out.") var heldOutFraction = 0.1
+        @Option(help: "Random seed.") var seed = 0
+
+        func run() throws {
+            guard task == "arithmetic" else { throw ValidationError("unknown task '\(task)' (known: arithmetic)") }
+            guard maximum >= 1, (0..<1).contains(heldOutFraction) else { throw ValidationError("--maximum must be ≥ 1 and --held-out-fraction in [0, 1)") }
+            let (train, heldOut) = ArithmeticTask(maximum: maximum, heldOutFraction: heldOutFraction, seed: UInt64(seed)).splits()
+            let outURL = URL(fileURLWithPath: out)
+            let evalURL = evalOut.map { URL(fileURLWithPath: $0) }
+                ?? outURL.deletingPathExtension().appendingPathExtension("eval").appendingPathExtension(outURL.pathExtension.isEmpty ? "jsonl" : outURL.pathExtension)
+            try AtomicFile.write(Data((train.map(\.jsonLine).joined(separator: "\n") + "\n").utf8), to: outURL)
+            try AtomicFile.write(Data((heldOut.map(\.jsonLine).joined(separator: "\n") + "\n").utf8), to: evalURL)
+            print("wrote \(train.count) training rows to \(outURL.path) and \(heldOut.count) held-out rows to \(evalURL.path) (no unordered pair in both)")
+        }
+    }
+}
+
+extension ModelCommand {
+    /// `proxima model init`: a Hugging Face directory with random weights, for from-scratch CPU demos.
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "init",
+            abstract: "Write a model directory with random weights: an architecture at a preset shape, with a given or newly trained tokenizer.")
+
+        @Option(help: "gpt2, llama, qwen2 or qwen3.") var arch: String
+        @Option(help: "The shape: tiny (4 layers, width 128).") var preset = "tiny"
+        @Option(help: "Copy the tokenizer of this model directory.") var tokenizer: String?
+        @Option(name: .customLong("train-tokenizer"), parsing: .upToNextOption,
+                help: "Train a byte-level BPE tokenizer (digits kept one per token) on these text or JSONL files.") var trainTokenizer: [String] = []
+        @Option(name: .customLong("vocab-size"), help: "Vocabulary size for --train-tokenizer.") var vocabSize = 512
+        @Option(help: "Random seed for the weights.") var seed = 0
+        @Option(help: "The directory to write.") var out: String
+
+        func run() throws {
+            guard let architecture = ModelArchitecture(rawValue: arch) else {
+                throw ValidationError("--arch must be one of \(ModelArchitecture.allCases.map(\.rawValue).joined(separator: ", ")), got '\(arch)'")
+            }
+            guard let shape = ModelPreset(rawValue: preset) else { throw ValidationError("--preset must be tiny, got '\(preset)'") }
+            guard (tokenizer == nil) != trainTokenizer.isEmpty else { throw ValidationError("give --tokenizer DIR or --train-tokenizer FILES (one of them)") }
+            var files: [String: Data] = [:]
+            let built: Tokenizer
+            if let tokenizer {
+                let source = URL(fileURLWithPath: tokenizer)
+                built = try Tokenizer(directory: source)
+                for name in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja"] {
+                    let url = source.appendingPathComponent(name)
+                    if FileManager.default.fileExists(atPath: url.path) { files[name] = try Data(contentsOf: url) }
+                }
+            } else {
+                var texts: [String] = []
+                for path in trainTokenizer {
+                    let url = URL(fileURLWithPath: path)
+                    if url.pathExtension == "jsonl" {
+                        for row in try JSONLines(contentsOf: url).rows {
+                            for member in row.value.objectValue ?? [] { if let s = member.value.stringValue { texts.append(s) } }
+                        }
+                    } else {
+                        guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw ValidationError("\(path): cannot read as UTF-8 text") }
+                        texts.append(text)
+                    }
+                }
+                var trainer = BPETrainer(vocabularySize: vocabSize, minimumFrequency: 2, specialTokens: ["<|pad|>", "<|endoftext|>"])
+                trainer.keepsDigitsApart = true
+                let trained = try trainer.train(texts: texts)
+                files["tokenizer.json"] = Data(trained.document.serialized(pretty: true).utf8)
+                let config: [String: Any] = ["eos_token": "<|endoftext|>", "bos_token": "<|endoftext|>", "pad_token": "<|pad|>",
+                                             "model_max_length": shape.positions, "tokenizer_class": "PreTrainedTokenizerFast"]
+                files["tokenizer_config.json"] = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
+                let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("proxima-tokenizer-\(ProcessInfo.processInfo.processIdentifier)")
+                try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(at: scratch) }
+                for (name, data) in files { try data.write(to: scratch.appendingPathComponent(name)) }
+                built = try Tokenizer(directory: scratch)
+            }
+            let outURL = URL(fileURLWithPath: out)
+            try RandomModel.write(architecture, preset: shape, tokenizer: built, tokenizerFiles: files, to: outURL, seed: UInt64(seed))
+            let model = try LanguageModel(directory: outURL)
+            print("wrote \(out): \(architecture.transformersClass), \(model.decoder.parameterCount()) parameters, vocabulary \(built.idCount)")
+        }
+    }
+}
