@@ -31,8 +31,9 @@ public enum SFTDataFormat: String, Sendable {
 /// Renders conversations for the `messages` format: the text of a conversation, and the byte ranges of the
 /// assistant's turns (for assistant-only loss).
 public protocol ConversationRenderer {
-    /// The rendered conversation and the UTF-8 byte ranges the loss should score under assistant-only loss.
-    func render(_ messages: [JSONValue], addGenerationPrompt: Bool) throws -> (text: String, assistantRanges: [Range<Int>])
+    /// The rendered conversation and, when `findingAssistantTurns`, the UTF-8 byte ranges of the assistant's turns
+    /// (what assistant-only loss scores).
+    func render(_ messages: [JSONValue], addGenerationPrompt: Bool, findingAssistantTurns: Bool) throws -> (text: String, assistantRanges: [Range<Int>])
 }
 
 /// How SFT data becomes token sequences (TRL's `SFTConfig` names in the comments).
@@ -104,7 +105,7 @@ public struct SFTDataset: Sendable {
                     }
                 }
                 let rendered: (text: String, assistantRanges: [Range<Int>])
-                do { rendered = try renderer!.render(messages, addGenerationPrompt: false) } catch {
+                do { rendered = try renderer!.render(messages, addGenerationPrompt: false, findingAssistantTurns: options.assistantOnlyLoss) } catch {
                     throw file.error(row, "messages", "the chat template failed: \(error)")
                 }
                 example = try Self.conversationExample(rendered, tokenizer: tokenizer, assistantOnly: options.assistantOnlyLoss,

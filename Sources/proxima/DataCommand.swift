@@ -27,6 +27,9 @@ struct DataCommand: ParsableCommand {
             let outURL = URL(fileURLWithPath: out)
             let evalURL = evalOut.map { URL(fileURLWithPath: $0) }
                 ?? outURL.deletingPathExtension().appendingPathExtension("eval").appendingPathExtension(outURL.pathExtension.isEmpty ? "jsonl" : outURL.pathExtension)
+            for url in [outURL, evalURL] {
+                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            }
             try AtomicFile.write(Data((train.map(\.jsonLine).joined(separator: "\n") + "\n").utf8), to: outURL)
             try AtomicFile.write(Data((heldOut.map(\.jsonLine).joined(separator: "\n") + "\n").utf8), to: evalURL)
             print("wrote \(train.count) training rows to \(outURL.path) and \(heldOut.count) held-out rows to \(evalURL.path) (no unordered pair in both)")

@@ -36,9 +36,6 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         threads.apply()
-        if chat {
-            throw ValidationError("--chat needs chat templates, which Proxima does not render yet (the fine-tuning issue adds them); give the rendered text as --prompt")
-        }
         let lm = try LanguageModel(directory: URL(fileURLWithPath: model))
         if let adapter { try lm.loadAdapter(URL(fileURLWithPath: adapter)) }
         guard let tokenizer = lm.tokenizer else {
@@ -47,11 +44,21 @@ struct Generate: ParsableCommand {
         let parameters = try samplingParameters(defaults: lm.generationDefaults)
         let texts = try prompt.map { [$0] } ?? Self.readPrompts(prompts!)
         let decode: ([Int]) -> String = { tokenizer.decode($0, skipSpecialTokens: true) }
+        // With --chat each prompt is one user message rendered by the model's template, with the assistant's turn
+        // opened (add_generation_prompt), and tokenised with special tokens matched and none added.
+        if chat, try lm.chatTemplate() == nil {
+            throw ValidationError("--chat: \(model) has no chat template (chat_template.jinja or tokenizer_config.json's chat_template)")
+        }
+        let encode: (String) throws -> [Int] = { text in
+            guard chat else { return tokenizer.encode(text) }
+            let message = JSONValue.object([JSONMember("role", .string("user")), JSONMember("content", .string(text))])
+            return try lm.applyChatTemplate([message], addGenerationPrompt: true).ids
+        }
         if texts.count == 1 && prompt != nil {
             // Stream: print what the decoded text gained with each token (a character may take several tokens).
             var printed = ""
             var tokens: [Int] = []
-            let (sequences, _) = try lm.generate(prompts: [tokenizer.encode(texts[0])], parameters: parameters, decode: decode) { _, token in
+            let (sequences, _) = try lm.generate(prompts: [encode(texts[0])], parameters: parameters, decode: decode) { _, token in
                 tokens.append(token)
                 let text = decode(tokens)
                 if text.hasPrefix(printed) {
@@ -67,7 +74,7 @@ struct Generate: ParsableCommand {
         }
         for start in stride(from: 0, to: texts.count, by: batchSize) {
             let chunk = Array(texts[start..<Swift.min(texts.count, start + batchSize)])
-            let (sequences, _) = try lm.generate(prompts: chunk.map { tokenizer.encode($0) }, parameters: parameters, decode: decode)
+            let (sequences, _) = try lm.generate(prompts: chunk.map(encode), parameters: parameters, decode: decode)
             for (text, sequence) in zip(chunk, sequences) {
                 let object: [String: Any] = ["prompt": text, "completion": sequence.text ?? "", "tokens": sequence.tokens.count,
                                              "finish_reason": sequence.finishReason.rawValue]

@@ -21,6 +21,9 @@ struct SFTBench: ParsableCommand {
     @Flag(help: "Measure throughput on the peers' SFT work (sft_bench.py --export) instead of learning.") var speed = false
     @Flag(help: "With --speed: run TRL's SFTTrainer on the same work in this run and print the ratio.") var peer = false
     @Option(help: "With --speed: the exported work directory (written by the peer when missing).") var work: String?
+    @Flag(help: "With --speed: LoRA SFT (r 16, α 32, every projection, dropout 0) on --model against TRL + peft, with peak memory.") var lora = false
+    @Option(help: "With --speed --lora: the model directory (e.g. the 135M-shape model of bench generate).") var model: String?
+    @Option(help: "With --speed --lora: training rows (of the work's data.jsonl).") var rows = 128
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
@@ -72,33 +75,44 @@ struct SFTBench: ParsableCommand {
             }
         }
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("proxima-sft-speed-\(ProcessInfo.processInfo.processIdentifier)")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: out) }
+        var dataURL = workURL.appendingPathComponent("data.jsonl")
+        var modelPath = workURL.path
+        var arguments = ["--per-device-train-batch-size", "16"]
+        if lora {
+            guard let model else { throw ValidationError("--lora needs --model DIR") }
+            modelPath = model
+            let lines = try String(contentsOf: dataURL, encoding: .utf8).split(separator: "\n").prefix(rows)
+            dataURL = out.appendingPathComponent("rows.jsonl")
+            try (lines.joined(separator: "\n") + "\n").write(to: dataURL, atomically: true, encoding: .utf8)
+            arguments = ["--per-device-train-batch-size", "8", "--lora-r", "16", "--lora-alpha", "32", "--lora-dropout", "0"]
+        }
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["align", "sft", "--model", workURL.path, "--data", workURL.appendingPathComponent("data.jsonl").path, "--out", out.path,
-                             "--per-device-train-batch-size", "16", "--num-train-epochs", "1", "--learning-rate", "1e-4",
-                             "--lr-scheduler-type", "constant", "--max-length", "128", "--logging-steps", "25", "--save-steps", "100000",
-                             "--threads", String(LibTorch.numThreads), "--quiet"]
-        let start = Date()
-        try process.run()
-        process.waitUntilExit()
-        let seconds = Date().timeIntervalSince(start)
-        guard process.terminationStatus == 0 else { throw ValidationError("proxima align sft failed with status \(process.terminationStatus)") }
-        let lines = try String(contentsOf: out.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+        let run = try measuredProcess(executable, ["align", "sft", "--model", modelPath, "--data", dataURL.path, "--out", out.appendingPathComponent("run").path,
+                                                   "--num-train-epochs", "1", "--learning-rate", "1e-4",
+                                                   "--lr-scheduler-type", "constant", "--max-length", "128", "--logging-steps", "4", "--save-steps", "100000",
+                                                   "--threads", String(LibTorch.numThreads), "--quiet"] + arguments)
+        let seconds = run.seconds
+        guard run.status == 0 else { throw ValidationError("proxima align sft failed with status \(run.status)") }
+        let lines = try String(contentsOf: out.appendingPathComponent("run/metrics.jsonl"), encoding: .utf8).split(separator: "\n")
         let last = lines.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] } ?? [:]
         let tokens = (last["train/num_tokens"] as? Double) ?? 0
-        print("proxima: whole process \(String(format: "%.2f", seconds)) s, \(String(format: "%.0f", tokens / seconds)) tokens/s, last loss \(last["train/loss"] ?? "?")")
-        var result: [String: Any] = ["bench": "sft_speed", "proxima_process_s": seconds, "proxima_tokens_per_s": tokens / seconds,
-                                     "proxima_last_loss": last["train/loss"] ?? NSNull(), "threads": LibTorch.numThreads]
+        print("proxima: whole process \(String(format: "%.2f", seconds)) s, \(String(format: "%.0f", tokens / seconds)) tokens/s, peak RSS \(String(format: "%.0f", run.peakMB)) MB, last loss \(last["train/loss"] ?? "?")")
+        var result: [String: Any] = ["bench": lora ? "sft_lora_speed" : "sft_speed", "proxima_process_s": seconds, "proxima_tokens_per_s": tokens / seconds,
+                                     "proxima_last_loss": last["train/loss"] ?? NSNull(), "proxima_peak_rss_mb": run.peakMB, "threads": LibTorch.numThreads]
         if peer {
-            switch PeerScript.run("trl_sft.py", arguments: ["--threads", String(LibTorch.numThreads)]) {
+            let script = lora ? "trl_lora_sft.py" : "trl_sft.py"
+            let peerArguments = lora ? ["--model", modelPath, "--data", dataURL.path, "--rows", String(rows), "--threads", String(LibTorch.numThreads)]
+                : ["--threads", String(LibTorch.numThreads)]
+            switch PeerScript.run(script, arguments: peerArguments) {
             case .measured(let object):
                 if let theirs = object["train_wall_s"] as? Double {
                     print("trl: train() \(String(format: "%.2f", theirs)) s; TRL train() / proxima whole process = \(String(format: "%.2f", theirs / seconds))×")
                     result["trl_train_s"] = theirs
                     result["trl_tokens_per_s"] = object["tokens_per_s"]
                     result["trl_last_loss"] = object["last_loss"]
+                    result["trl_peak_rss_mb"] = object["peak_rss_mb"]
                     result["ratio"] = theirs / seconds
                 }
             case .unavailable(let reason): print("peer not run: \(reason)")
@@ -107,4 +121,21 @@ struct SFTBench: ParsableCommand {
         }
         printJSON(result)
     }
+}
+
+/// Runs a process and reports its exit status, wall time and peak resident memory (its own, from wait4).
+func measuredProcess(_ executable: String, _ arguments: [String]) throws -> (status: Int32, seconds: Double, peakMB: Double) {
+    var pid: pid_t = 0
+    let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+    defer { for pointer in argv { free(pointer) } }
+    fflush(nil)
+    let start = Date()
+    let spawned = posix_spawn(&pid, executable, nil, nil, argv, environ)
+    guard spawned == 0 else { throw ValidationError("cannot start \(executable): \(String(cString: strerror(spawned)))") }
+    var status: Int32 = 0
+    var usage = rusage()
+    while wait4(pid, &status, 0, &usage) == -1 && errno == EINTR {}
+    let seconds = Date().timeIntervalSince(start)
+    let exited = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    return (exited, seconds, Double(usage.ru_maxrss) / 1024)
 }

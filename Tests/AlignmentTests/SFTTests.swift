@@ -266,3 +266,68 @@ struct SFTTrainerTests {
         #expect { try configuration.load(file: url) } throws: { "\($0)".contains("packing: expected true or false") }
     }
 }
+
+@Suite("SFT on conversations: chat templates and assistant-only loss")
+struct SFTConversationTests {
+    static let conversation = """
+    {"messages": [{"role": "user", "content": "What is 2+3?"}, {"role": "assistant", "content": "5"}, {"role": "user", "content": "And 4+4?"}, {"role": "assistant", "content": "8"}]}
+    """
+
+    /// The scored tokens of the first example, decoded run by run.
+    func scoredRuns(_ data: SFTDataset, _ tokenizer: Tokenizer) -> [String] {
+        var runs: [String] = [], current: [Int] = []
+        let example = data.examples[0]
+        for (id, scored) in zip(example.ids, example.lossMask) {
+            if scored { current.append(id) } else if !current.isEmpty { runs.append(tokenizer.decode(current)); current = [] }
+        }
+        if !current.isEmpty { runs.append(tokenizer.decode(current)) }
+        return runs
+    }
+
+    @Test("the model's template renders the conversation (text = apply_chat_template); assistant-only loss scores each reply and its end-of-turn, found prefix by prefix")
+    func prefixByPrefix() throws {
+        let model = try LanguageModel(directory: Fixtures.huggingFace.appendingPathComponent("tiny-qwen2-bf16"))
+        let tokenizer = model.tokenizer!
+        let url = try writeJSONL([Self.conversation])
+        let renderer = try #require(try ChatTemplateRenderer(model: model))
+        let all = try SFTDataset(contentsOf: url, tokenizer: tokenizer, eosTokenID: nil, renderer: renderer)
+        #expect(all.format == .messages)
+        let messages = try JSONValue.parse(Self.conversation)["messages"]!.arrayValue!
+        let (_, ids) = try model.applyChatTemplate(messages, addGenerationPrompt: false)
+        #expect(all.examples[0].ids == ids)
+        #expect(all.examples[0].lossMask.allSatisfy { $0 })
+        var options = SFTDataOptions()
+        options.assistantOnlyLoss = true
+        let assistant = try SFTDataset(contentsOf: url, tokenizer: tokenizer, eosTokenID: nil, options: options, renderer: renderer)
+        #expect(scoredRuns(assistant, tokenizer) == ["5<|im_end|>\n", "8<|im_end|>\n"])
+        #expect(tokenizer.decode(assistant.examples[0].ids) == tokenizer.decode(ids))
+    }
+
+    @Test("{% generation %} blocks mark the assistant's text when the template has them")
+    func generationBlocks() throws {
+        let source = """
+        {%- for m in messages -%}{{ '<|im_start|>' + m['role'] + '\\n' }}{%- if m['role'] == 'assistant' -%}{% generation %}{{ m['content'] + '<|im_end|>' }}{% endgeneration %}{{ '\\n' }}{%- else -%}{{ m['content'] + '<|im_end|>\\n' }}{%- endif -%}{%- endfor -%}
+        """
+        let template = try ChatTemplate(source: source)
+        #expect(template.hasGenerationBlocks)
+        let model = try LanguageModel(directory: Fixtures.huggingFace.appendingPathComponent("tiny-qwen2-bf16"))
+        var options = SFTDataOptions()
+        options.assistantOnlyLoss = true
+        let data = try SFTDataset(contentsOf: writeJSONL([Self.conversation]), tokenizer: model.tokenizer!, eosTokenID: nil, options: options,
+                                  renderer: ChatTemplateRenderer(template: template, variables: [:]))
+        #expect(scoredRuns(data, model.tokenizer!) == ["5<|im_end|>", "8<|im_end|>"])
+    }
+
+    @Test("a conversation the template refuses (raise_exception) fails before training, naming the line and the template's message")
+    func templateRaises() throws {
+        let model = try LanguageModel(directory: Fixtures.huggingFace.appendingPathComponent("tiny-llama"))
+        let bad = "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"user\", \"content\": \"b\"}]}"
+        let url = try writeJSONL([Self.conversation, bad])
+        #expect(performing: {
+            try SFTDataset(contentsOf: url, tokenizer: model.tokenizer!, eosTokenID: nil, renderer: try ChatTemplateRenderer(model: model))
+        }, throws: { error in
+            let text = "\(error)"
+            return text.hasPrefix(url.path + ":2: field 'messages'") && text.contains("roles must alternate user/assistant")
+        })
+    }
+}
