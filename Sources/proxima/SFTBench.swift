@@ -33,7 +33,8 @@ struct SFTBench: ParsableCommand {
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
         let started = Date()
-        let (train, heldOut) = ArithmeticTask(seed: UInt64(seed)).splits()
+        var (train, heldOut) = ArithmeticTask(seed: UInt64(seed)).splits()
+        if smoke { train = Array(train.prefix(1536)) }
         let dataURL = scratch.appendingPathComponent("train.jsonl")
         try Data((train.map(\.jsonLine).joined(separator: "\n") + "\n").utf8).write(to: dataURL)
         let modelURL = scratch.appendingPathComponent("model")
@@ -42,17 +43,18 @@ struct SFTBench: ParsableCommand {
         let model = try LanguageModel(directory: modelURL)
         let data = try SFTDataset(contentsOf: dataURL, tokenizer: model.tokenizer!, eosTokenID: model.eosTokenIDs.first)
         var settings = SFTConfiguration()
-        settings.perDeviceTrainBatchSize = batchSize
+        settings.perDeviceTrainBatchSize = smoke ? 64 : batchSize
         settings.numTrainEpochs = smoke ? 1 : epochs
         settings.learningRate = learningRate
         settings.lrSchedulerType = "cosine"
         settings.warmupRatio = 0.05
         settings.weightDecay = 0.01
-        settings.loggingSteps = 50
+        settings.loggingSteps = smoke ? 4 : 50
         settings.seed = seed
         let trainer = try SFTTrainer(model: model, train: data, configuration: settings, label: "sft arithmetic")
         let trainStart = Date()
-        try TrainingLoop.run(trainer, recorders: [ProgressRecorder(headline: [("loss", "train/loss"), ("tokens/s", "train/tokens_per_s")])])
+        let losses = LossRecorder()
+        try TrainingLoop.run(trainer, recorders: [losses, ProgressRecorder(headline: [("loss", "train/loss"), ("tokens/s", "train/tokens_per_s")])])
         let trainSeconds = Date().timeIntervalSince(trainStart)
         let evaluated = smoke ? Array(heldOut.prefix(200)) : heldOut
         let accuracy = try ArithmeticTask.accuracy(of: model, on: evaluated)
@@ -60,7 +62,8 @@ struct SFTBench: ParsableCommand {
         print("held-out exact match: \(String(format: "%.1f", accuracy * 100))% of \(evaluated.count) additions (no unordered pair seen in training); trained \(trainer.plannedSteps) steps in \(String(format: "%.0f", trainSeconds)) s, \(String(format: "%.0f", total)) s in all, \(LibTorch.numThreads) threads")
         printJSON(["bench": "sft", "task": "arithmetic", "arch": arch, "heldout_exact_match": accuracy, "heldout_problems": evaluated.count,
                    "train_rows": train.count, "steps": trainer.plannedSteps, "train_seconds": trainSeconds, "total_seconds": total,
-                   "threads": LibTorch.numThreads, "seed": seed, "smoke": smoke])
+                   "threads": LibTorch.numThreads, "seed": seed, "smoke": smoke,
+                   "first_loss": losses.values.first ?? Double.nan, "last_loss": losses.values.last ?? Double.nan])
     }
 
     /// Proxima's whole `align sft` process on the exported work (batch 16, one epoch, lr 1e-4 constant, completion-only
@@ -138,4 +141,12 @@ func measuredProcess(_ executable: String, _ arguments: [String]) throws -> (sta
     let seconds = Date().timeIntervalSince(start)
     let exited = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     return (exited, seconds, Double(usage.ru_maxrss) / 1024)
+}
+
+/// Keeps the logged training losses.
+final class LossRecorder: TrainingRecorder {
+    var values: [Double] = []
+    func record(_ step: TrainingStepRecord) throws {
+        if let loss = step.metrics["train/loss"] { values.append(loss) }
+    }
 }

@@ -331,3 +331,19 @@ struct SFTConversationTests {
         })
     }
 }
+
+@Suite("SFT learning, smoke version of proxima bench sft")
+struct SFTBenchSmokeTests {
+    @Test("bench sft --smoke: a from-scratch model's arithmetic loss falls to under two thirds in 24 steps; the JSON names the accuracy")
+    func smoke() throws {
+        let (status, _, output) = try runProxima(["bench", "sft", "--smoke", "--threads", "1"])
+        #expect(status == 0, "\(output)")
+        let last = try #require(output.split(separator: "\n").last)
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
+        let first = try #require(result["first_loss"] as? Double), final = try #require(result["last_loss"] as? Double)
+        #expect(final < first * 2 / 3, "loss \(first) → \(final)")
+        let accuracy = try #require(result["heldout_exact_match"] as? Double)
+        #expect((0...1).contains(accuracy) && result["heldout_problems"] as? Int == 200)
+        #expect(result["steps"] as? Int == 24)
+    }
+}
