@@ -347,3 +347,65 @@ struct SFTBenchSmokeTests {
         #expect(result["steps"] as? Int == 24)
     }
 }
+
+@Suite("proxima align sft")
+struct AlignSFTCommandTests {
+    @Test("a run that dies at step 3 resumes from its step-2 checkpoint and ends bit-identical to an uninterrupted run")
+    func killedAndResumed() throws {
+        let data = try writeJSONL(additionRows(24))
+        let root = try temporaryDirectory()
+        func arguments(_ out: String) -> [String] {
+            ["align", "sft", "--model", gpt2Directory.path, "--data", data.path, "--out", root.appendingPathComponent(out).path,
+             "--per-device-train-batch-size", "4", "--max-steps", "4", "--save-steps", "1", "--learning-rate", "1e-3",
+             "--lora-r", "4", "--lora-dropout", "0.1", "--threads", "1", "--quiet"]
+        }
+        let straight = try runProxima(arguments("straight"))
+        #expect(straight.status == 0, "\(straight.output)")
+        let dying = try runProxima(arguments("resumed"), environment: ["PROXIMA_TEST_FAIL_ALLOCATION_AT_STEP": "3"])
+        #expect(dying.status == 2 && dying.output.contains("optimizer step 3 of 4"), "\(dying.output)")
+        #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("resumed/adapter_model.safetensors").path))
+        let resumed = try runProxima(arguments("resumed") + ["--resume-from-checkpoint"])
+        #expect(resumed.status == 0, "\(resumed.output)")
+        let a = try SafeTensors.read(root.appendingPathComponent("straight/adapter_model.safetensors")).tensors
+        let b = try SafeTensors.read(root.appendingPathComponent("resumed/adapter_model.safetensors")).tensors
+        #expect(a.count == 16 && Set(a.keys) == Set(b.keys))
+        #expect(a.allSatisfy { b[$0.key]!.equal($0.value) })
+        // Resuming with other settings is refused, naming the difference.
+        let changed = try runProxima(arguments("resumed") + ["--resume-from-checkpoint", "--learning-rate", "2e-3"])
+        #expect(changed.status == 2 && changed.output.contains("other settings"), "\(changed.output)")
+    }
+
+    @Test("a malformed data line stops before anything is written, naming the file, line and field")
+    func malformedData() throws {
+        let data = try writeJSONL(additionRows(3) + ["{\"prompt\": \"1+1=\"}"])
+        let out = try temporaryDirectory().appendingPathComponent("run")
+        let result = try runProxima(["align", "sft", "--model", gpt2Directory.path, "--data", data.path, "--out", out.path, "--quiet"])
+        #expect(result.status == 2)
+        #expect(result.output == "proxima: error: \(data.path):4: field 'completion': missing\n")
+        #expect(!FileManager.default.fileExists(atPath: out.path))
+    }
+
+    @Test("--config takes TRL's snake_case YAML; a flag overrides it; unknown keys are named")
+    func configFile() throws {
+        let data = try writeJSONL(additionRows(8))
+        let root = try temporaryDirectory()
+        let config = root.appendingPathComponent("sft.yaml")
+        try """
+        model_name_or_path: \(gpt2Directory.path)
+        dataset_name: \(data.path)
+        output_dir: \(root.appendingPathComponent("run").path)
+        per_device_train_batch_size: 2
+        max_steps: 3
+        learning_rate: 1.0e-3
+        report_to: none
+        """.write(to: config, atomically: true, encoding: .utf8)
+        let result = try runProxima(["align", "sft", "--config", config.path, "--max-steps", "2", "--quiet"])
+        #expect(result.status == 0, "\(result.output)")
+        let settings = try Fixtures.json(root.appendingPathComponent("run/sft_config.json"))
+        #expect(settings["max_steps"] as? Int == 2 && settings["per_device_train_batch_size"] as? Int == 2 && settings["learning_rate"] as? Double == 1e-3)
+        #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent("run/model.safetensors").path))
+        try "max_step: 3\n".write(to: config, atomically: true, encoding: .utf8)
+        let bad = try runProxima(["align", "sft", "--config", config.path])
+        #expect(bad.status == 2 && bad.output.contains("\(config.path): unknown SFT setting 'max_step'"), "\(bad.output)")
+    }
+}
