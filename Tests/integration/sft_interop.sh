@@ -33,6 +33,11 @@ if [[ $status -eq 0 ]]; then
   python3 Benchmarks/peers/hf_same_greedy.py --model "$fixtures/tiny-llama" --adapter "$work/lora" --prompts "$work/prompts.jsonl" \
     --proxima "$work/lora.jsonl" --max-new-tokens 6 || status=$?
 fi
+rewards=${PROXIMA_REWARD_FIXTURES:-Tests/Fixtures/fixtures/reward}
+if [[ $status -eq 0 ]]; then
+  for model in "$rewards"/*/; do "$proxima" model convert "$model" --out "$work/rewards/$(basename "$model")" > /dev/null; done
+  python3 Benchmarks/peers/hf_same_scores.py "$rewards" "$work/rewards" || status=$?
+fi
 if [[ $status -eq 3 && -z ${CI:-} ]]; then echo "sft_interop: transformers/peft unavailable, skipped"; exit 0; fi
 [[ $status -eq 0 ]] || { echo "sft_interop: Hugging Face decodes Proxima's SFT output differently" >&2; exit 1; }
-echo "sft_interop: passed (full SFT output in transformers, LoRA adapter in peft: identical greedy text)"
+echo "sft_interop: passed (full SFT output in transformers, LoRA adapter in peft: identical greedy text; saved reward models score as the originals)"
