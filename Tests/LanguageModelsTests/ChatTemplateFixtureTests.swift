@@ -47,3 +47,33 @@ struct ChatTemplateFixtureTests {
         })
     }
 }
+
+@Suite("Chat template engine: review findings")
+struct ChatTemplateReviewTests {
+    func render(_ source: String) throws -> String { try ChatTemplate(source: source).render(messages: [], addGenerationPrompt: false) }
+
+    @Test("the smallest integer passes through unique without trapping")
+    func smallestInteger() throws {
+        #expect(try render("{{ [-9223372036854775807 - 1, 1, 1]|unique|list }}") == "[-9223372036854775808, 1]")
+    }
+
+    @Test("floats between 2^53 and 1e16 print as Python does")
+    func largeFloats() throws {
+        #expect(try render("{{ 9.1e15 }} {{ 1e16 }} {{ 2.5 }}") == "9100000000000000.0 1e+16 2.5")
+    }
+
+    @Test("lists and loops too large to build are refused, not allocated")
+    func sizeCaps() throws {
+        #expect(throws: ChatTemplateError.self) { try render("{{ ([0] * 60000000)|length }}") }
+        #expect(throws: ChatTemplateError.self) { try render("{% for c in 'x' * 60000000 %}{% endfor %}") }
+    }
+}
+
+extension ChatTemplateReviewTests {
+    @Test("set blocks: their own scope, and a break inside one ends the loop before the assignment (as jinja2 3.1)")
+    func setBlocks() throws {
+        let source = "{% set x = 'init' %}{% for i in [1, 2] %}{% set x %}a{{ i }}{% if i == 2 %}{% break %}{% endif %}b{% endset %}[{{ x }}]{% endfor %}({{ x }})"
+        #expect(try render(source) == "[a1b](init)")
+        #expect(try render("{% set x %}{% set y = 3 %}v{% endset %}{{ y }}|{{ x }}") == "|v")
+    }
+}

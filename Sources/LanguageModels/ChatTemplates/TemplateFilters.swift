@@ -27,7 +27,7 @@ struct TemplateFastKey: Hashable {
         case .bool(let b): (tag, number, text) = (1, b ? 1 : 0, [])
         case .int(let i):
             // Only integers a Double holds exactly, so 1 == 1.0 == True hash alike.
-            guard Swift.abs(i) < (1 << 53) else { return nil }
+            guard i.magnitude < (1 << 53) else { return nil }
             (tag, number, text) = (1, Double(i), [])
         case .double(let d):
             guard !d.isNaN else { return nil }

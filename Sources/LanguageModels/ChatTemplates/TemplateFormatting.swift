@@ -85,8 +85,10 @@ enum PyFormat {
     static func floatRepr(_ d: Double) -> String {
         if d.isNaN { return "nan" }
         if d.isInfinite { return d < 0 ? "-inf" : "inf" }
-        // Swift's description uses the same shortest digits and the same switch to
-        // exponent notation as Python's repr.
+        // Swift's description gives the same shortest digits; it switches to exponent form at 2^53 where
+        // Python waits until 1e16, so the integral values in between are written out here.
+        let magnitude = Swift.abs(d)
+        if magnitude >= 9_007_199_254_740_992, magnitude < 1e16 { return String(Int64(d)) + ".0" }
         return d.description
     }
 

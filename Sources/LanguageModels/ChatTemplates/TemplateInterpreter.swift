@@ -115,7 +115,12 @@ final class TemplateInterpreter {
             case .set(let target, let expr, let loc):
                 try assign(target, try eval(expr, scope), scope, loc)
             case .setBlock(let target, let filters, let body, let loc):
-                var value = TemplateValue.string(try capture { _ = try exec(body, scope) })
+                // The body has a scope of its own (its sets stay inside); a break or continue in it acts on
+                // the enclosing loop.
+                var flow = Flow.normal
+                var value = TemplateValue.string(try capture { flow = try exec(body, TemplateScope(parent: scope)) })
+                // A break or continue leaves before the assignment, as Jinja's compiled loop does.
+                if flow != .normal { return flow }
                 for f in filters { value = try applyFilterRef(f, value, scope) }
                 try assign(target, value, scope, loc)
             case .macro(let def):

@@ -227,7 +227,7 @@ enum TemplateBuiltins {
         // Length computed in Double to stay clear of overflow.
         let span = (Double(stop) - Double(start)) / Double(step)
         if span > Double(maxRange) {
-            throw TemplateFailure("Range too big. The sandbox blocks ranges larger than MAX_RANGE (\(maxRange)).")
+            throw TemplateFailure("range() of more than \(maxRange) values is refused")
         }
         let length = span <= 0 ? 0 : Int(span.rounded(.up))
         var result: [TemplateValue] = []

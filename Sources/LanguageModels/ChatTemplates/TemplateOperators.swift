@@ -4,6 +4,8 @@ import Foundation
 enum PyOps {
     /// Largest string or list a single operation may build (protects against `'a' * 10**12`).
     static let maxBuiltSize = 64 << 20
+    /// The most items a list built by an operation may have.
+    static let maxBuiltItems = 1 << 20
 
     enum Number {
         case int(Int)
@@ -172,7 +174,12 @@ enum PyOps {
     static func iterate(_ v: TemplateValue) throws -> [TemplateValue] {
         switch v {
         case .list(let a), .tuple(let a): return a
-        case .string(let s): return s.unicodeScalars.map { .string(String($0)) }
+        case .string(let s):
+            // One value per character: refuse strings longer than any loop may run before building them.
+            if s.utf8.count > maxBuiltItems, s.unicodeScalars.count > maxBuiltItems {
+                throw TemplateFailure("iterating over a string of more than \(maxBuiltItems) characters")
+            }
+            return s.unicodeScalars.map { .string(String($0)) }
         case .dictionary(let d): return d.keys
         case .undefined: return []
         case .object(let o):
@@ -288,7 +295,8 @@ enum PyOps {
         if n <= 0 || l.isEmpty { return [] }
         let (total, o) = l.count.multipliedReportingOverflow(by: n)
         if o { throw TemplateFailure("result too large") }
-        try checkedSize(total)
+        // A list element takes tens of bytes, so lists are capped by count well below the byte cap of strings.
+        if total > maxBuiltItems { throw TemplateFailure("result too large (over \(maxBuiltItems) items)") }
         var out: [TemplateValue] = []
         out.reserveCapacity(total)
         for _ in 0..<n { out.append(contentsOf: l) }

@@ -291,7 +291,7 @@ struct TemplateParser {
                 defaults.append(try parseExpression())
             } else {
                 if defaults.contains(where: { $0 != nil }) {
-                    throw fail("non-default argument follows default argument", ploc)
+                    throw fail("a parameter without a default may not follow one with a default", ploc)
                 }
                 defaults.append(nil)
             }
@@ -687,7 +687,7 @@ struct TemplateParser {
         var args = TemplateCallArguments()
         var requireComma = false
         func ensure(_ ok: Bool) throws {
-            if !ok { throw fail("invalid syntax for function call expression", open) }
+            if !ok { throw fail("malformed argument list in a call", open) }
         }
         while !isOp(")") {
             if requireComma {
@@ -753,7 +753,7 @@ struct TemplateParser {
             case .name("else"), .name("or"), .name("and"):
                 break
             case .name("is"):
-                throw fail("You cannot chain multiple tests with is", current.loc)
+                throw fail("one test per 'is': tests cannot be chained", current.loc)
             case .name, .string, .integer, .float, .op("("), .op("["), .op("{"):
                 let arg = try parsePostfix(try parsePrimary())
                 args.positional = [arg]
