@@ -222,7 +222,7 @@ public final class SFTTrainer: TrainingProcedure {
             try model.save(to: directory)
         } else {
             let lora = configuration.usesLoRA ? configuration.loraConfiguration(architecture: model.configuration.architecture)
-                : LoRAConfiguration(rank: model.adapters[0].1.loraA.weight.size(0), alpha: 1, targets: .names(model.adapters.map(\.0)))
+                : adapterConfiguration()
             try model.saveAdapter(to: directory, configuration: lora)
             for file in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja"] {
                 let source = model.directory.appendingPathComponent(file)
@@ -230,6 +230,16 @@ public final class SFTTrainer: TrainingProcedure {
                 try AtomicFile.write(Data(contentsOf: source), to: directory.appendingPathComponent(file))
             }
         }
+    }
+}
+
+extension SFTTrainer {
+    /// The configuration of adapters that were on the model before training (loaded, not added here): their rank,
+    /// α = scale × rank (plain LoRA), and their paths as targets.
+    func adapterConfiguration() -> LoRAConfiguration {
+        let first = model.adapters[0].1
+        let rank = first.loraA.weight.size(0)
+        return LoRAConfiguration(rank: rank, alpha: first.scale * Double(rank), targets: .names(model.adapters.map(\.0)))
     }
 }
 

@@ -106,6 +106,9 @@ struct Align: ParsableCommand {
                 return file
             }
 
+            if checkpointURL == nil, FileManager.default.fileExists(atPath: outURL.appendingPathComponent("run.json").path) {
+                throw ValidationError("\(outPath) already holds an SFT run; continue it with --resume-from-checkpoint, or give another --out")
+            }
             let lm = try LanguageModel(directory: URL(fileURLWithPath: modelPath))
             guard let tokenizer = lm.tokenizer else { throw ValidationError("\(modelPath): the model directory has no tokenizer.json") }
             var options = SFTDataOptions()
@@ -126,7 +129,10 @@ struct Align: ParsableCommand {
                 let checkpoint = try TrainingCheckpoint.read(from: checkpointURL)
                 let now = String(decoding: try JSONSerialization.data(withJSONObject: settings.json, options: [.sortedKeys]), as: UTF8.self)
                 if let saved = checkpoint.config, saved != now {
-                    throw ValidationError("--resume-from-checkpoint: \(checkpointURL.path) was written with other settings (\(saved)); resume with the same settings (now \(now))")
+                    let old = (try? JSONSerialization.jsonObject(with: Data(saved.utf8)) as? [String: Any]) ?? [:]
+                    let differences = settings.json.keys.sorted().filter { "\(old[$0] ?? "none")" != "\(settings.json[$0]!)" }
+                        .map { "\($0): \(old[$0] ?? "none") in the checkpoint, \(settings.json[$0]!) now" }
+                    throw ValidationError("--resume-from-checkpoint: \(checkpointURL.path) was written with other settings (\(differences.joined(separator: "; "))); resume with the same settings")
                 }
                 try trainer.restore(checkpoint)
             }

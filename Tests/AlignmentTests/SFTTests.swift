@@ -372,7 +372,10 @@ struct AlignSFTCommandTests {
         #expect(a.allSatisfy { b[$0.key]!.equal($0.value) })
         // Resuming with other settings is refused, naming the difference.
         let changed = try runProxima(arguments("resumed") + ["--resume-from-checkpoint", "--learning-rate", "2e-3"])
-        #expect(changed.status == 2 && changed.output.contains("other settings"), "\(changed.output)")
+        #expect(changed.status == 2 && changed.output.contains("learning_rate: 0.001 in the checkpoint, 0.002 now"), "\(changed.output)")
+        // A fresh start into a directory that holds a run is refused (its checkpoint would be overwritten).
+        let again = try runProxima(arguments("straight"))
+        #expect(again.status == 2 && again.output.contains("already holds an SFT run"), "\(again.output)")
     }
 
     @Test("a malformed data line stops before anything is written, naming the file, line and field")
