@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # What `proxima align sft` writes loads in Hugging Face's libraries and decodes the same greedy text:
 #  1. a full SFT run's output directory in transformers (AutoModelForCausalLM);
-#  2. a LoRA SFT run's adapter in peft (PeftModel.from_pretrained on the base model).
-# Also a reward model saved by Proxima loads as transformers' *ForSequenceClassification (hf_same_logits covers the
-# causal LMs). The peers' venv is made when missing; without it the script skips, and fails only when CI is set.
+#  2. a LoRA SFT run's adapter in peft (PeftModel.from_pretrained on the base model);
+#  3. random models from `model init`, every architecture;
+#  4. reward models saved by Proxima, as transformers' *ForSequenceClassification with the original scores.
+# The peers' venv is made when missing; without it the script skips, and fails only when CI is set.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 proxima=${PROXIMA:-.build/debug/proxima}
@@ -33,6 +34,15 @@ if [[ $status -eq 0 ]]; then
   python3 Benchmarks/peers/hf_same_greedy.py --model "$fixtures/tiny-llama" --adapter "$work/lora" --prompts "$work/prompts.jsonl" \
     --proxima "$work/lora.jsonl" --max-new-tokens 6 || status=$?
 fi
+# Every architecture `model init` writes (with a tokenizer trained by Proxima) decodes the same greedy text in
+# transformers.
+for arch in gpt2 llama qwen2 qwen3; do
+  [[ $status -eq 0 ]] || break
+  "$proxima" model init --arch "$arch" --preset tiny --train-tokenizer "$work/train.jsonl" --seed 3 --out "$work/init-$arch" > /dev/null
+  "$proxima" generate --model "$work/init-$arch" --prompts "$work/prompts.jsonl" --temperature 0 --max-new-tokens 6 --threads 1 > "$work/init-$arch.jsonl"
+  python3 Benchmarks/peers/hf_same_greedy.py --model "$work/init-$arch" --prompts "$work/prompts.jsonl" --proxima "$work/init-$arch.jsonl" \
+    --max-new-tokens 6 || status=$?
+done
 rewards=${PROXIMA_REWARD_FIXTURES:-Tests/Fixtures/fixtures/reward}
 if [[ $status -eq 0 ]]; then
   for model in "$rewards"/*/; do "$proxima" model convert "$model" --out "$work/rewards/$(basename "$model")" > /dev/null; done
@@ -40,4 +50,4 @@ if [[ $status -eq 0 ]]; then
 fi
 if [[ $status -eq 3 && -z ${CI:-} ]]; then echo "sft_interop: transformers/peft unavailable, skipped"; exit 0; fi
 [[ $status -eq 0 ]] || { echo "sft_interop: Hugging Face decodes Proxima's SFT output differently" >&2; exit 1; }
-echo "sft_interop: passed (full SFT output in transformers, LoRA adapter in peft: identical greedy text; saved reward models score as the originals)"
+echo "sft_interop: passed (full SFT output in transformers, LoRA adapter in peft: identical greedy text; model init's four architectures likewise; saved reward models score as the originals)"
