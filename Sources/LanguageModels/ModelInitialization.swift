@@ -40,6 +40,21 @@ public enum RandomModel {
         return config
     }
 
+    /// A byte-level BPE tokenizer for demo models, trained on `texts` with `<|pad|>` and `<|endoftext|>` (EOS, BOS)
+    /// as special tokens, that never merges digits (numbers are read one digit per token); with the files to write
+    /// beside the model (`tokenizer.json`, `tokenizer_config.json`).
+    public static func trainDemoTokenizer(texts: [String], vocabularySize: Int, maximumLength: Int = ModelPreset.tiny.positions) throws
+        -> (tokenizer: Tokenizer, files: [String: Data]) {
+        var trainer = BPETrainer(vocabularySize: vocabularySize, minimumFrequency: 2, specialTokens: ["<|pad|>", "<|endoftext|>"])
+        trainer.keepsDigitsApart = true
+        let trained = try trainer.train(texts: texts)
+        let configText = """
+        {"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "model_max_length": \(maximumLength), "pad_token": "<|pad|>", "tokenizer_class": "PreTrainedTokenizerFast"}
+        """
+        let tokenizer = try Tokenizer(tokenizerJSON: trained.document, config: try JSONValue.parse(configText))
+        return (tokenizer, ["tokenizer.json": Data(trained.document.serialized(pretty: true).utf8), "tokenizer_config.json": Data(configText.utf8)])
+    }
+
     /// Writes `config.json`, `model.safetensors` (weights normal(0, 0.02), norms one, biases zero, drawn with
     /// `seed`), `generation_config.json` and the tokenizer files into `directory`.
     public static func write(_ architecture: ModelArchitecture, preset: ModelPreset, tokenizer: Tokenizer,

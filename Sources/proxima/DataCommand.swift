@@ -81,18 +81,7 @@ extension ModelCommand {
                         texts.append(text)
                     }
                 }
-                var trainer = BPETrainer(vocabularySize: vocabSize, minimumFrequency: 2, specialTokens: ["<|pad|>", "<|endoftext|>"])
-                trainer.keepsDigitsApart = true
-                let trained = try trainer.train(texts: texts)
-                files["tokenizer.json"] = Data(trained.document.serialized(pretty: true).utf8)
-                let config: [String: Any] = ["eos_token": "<|endoftext|>", "bos_token": "<|endoftext|>", "pad_token": "<|pad|>",
-                                             "model_max_length": shape.positions, "tokenizer_class": "PreTrainedTokenizerFast"]
-                files["tokenizer_config.json"] = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
-                let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("proxima-tokenizer-\(ProcessInfo.processInfo.processIdentifier)")
-                try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-                defer { try? FileManager.default.removeItem(at: scratch) }
-                for (name, data) in files { try data.write(to: scratch.appendingPathComponent(name)) }
-                built = try Tokenizer(directory: scratch)
+                (built, files) = try RandomModel.trainDemoTokenizer(texts: texts, vocabularySize: vocabSize)
             }
             let outURL = URL(fileURLWithPath: out)
             try RandomModel.write(architecture, preset: shape, tokenizer: built, tokenizerFiles: files, to: outURL, seed: UInt64(seed))

@@ -38,8 +38,9 @@ struct SFTBench: ParsableCommand {
         let dataURL = scratch.appendingPathComponent("train.jsonl")
         try Data((train.map(\.jsonLine).joined(separator: "\n") + "\n").utf8).write(to: dataURL)
         let modelURL = scratch.appendingPathComponent("model")
-        var init_ = try ModelCommand.Init.parse(["--arch", arch, "--train-tokenizer", dataURL.path, "--seed", String(seed), "--out", modelURL.path])
-        try init_.run()
+        guard let architecture = ModelArchitecture(rawValue: arch) else { throw ValidationError("--arch must be gpt2, llama, qwen2 or qwen3, got '\(arch)'") }
+        let (tokenizer, files) = try RandomModel.trainDemoTokenizer(texts: train.flatMap { [$0.prompt, $0.answer] }, vocabularySize: 512)
+        try RandomModel.write(architecture, preset: .tiny, tokenizer: tokenizer, tokenizerFiles: files, to: modelURL, seed: UInt64(seed))
         let model = try LanguageModel(directory: modelURL)
         let data = try SFTDataset(contentsOf: dataURL, tokenizer: model.tokenizer!, eosTokenID: model.eosTokenIDs.first)
         var settings = SFTConfiguration()
