@@ -203,13 +203,14 @@ public struct SFTBatch {
         var positions = [Int64](repeating: 0, count: rows.count * width)
         var sources: [Int64] = [], targets: [Int64] = []
         let packed = rows.contains { $0.examples.count > 1 }
-        var maskValues = packed ? [Bool](repeating: false, count: rows.count * width * width) : []
+        // Each token's sequence within its row; each padding column a sequence of its own (so it attends to
+        // itself only and no softmax row is empty).
+        var segments = (0..<(rows.count * width)).map { -Int64($0 % width) - 1 }
         var tokens = 0
         for (r, row) in rows.enumerated() {
             var column = 0
-            for index in row.examples {
+            for (segment, index) in row.examples.enumerated() {
                 let example = examples[index]
-                let start = column
                 for (i, id) in example.ids.enumerated() {
                     let flat = r * width + column
                     ids[flat] = Int64(id)
@@ -218,23 +219,23 @@ public struct SFTBatch {
                         sources.append(Int64(flat - 1))
                         targets.append(Int64(id))
                     }
-                    if packed {
-                        // Query `column` sees keys start...column of its own sequence.
-                        let base = (r * width + column) * width
-                        for key in start...column { maskValues[base + key] = true }
-                    }
+                    segments[flat] = Int64(segment)
                     column += 1
                 }
                 tokens += example.ids.count
             }
-            if packed {
-                // Padding queries see themselves only, so no softmax row is empty.
-                for c in column..<width { maskValues[(r * width + c) * width + c] = true }
-            }
         }
         self.ids = Tensor(ids, shape: [rows.count, width])
         self.positions = Tensor(positions, shape: [rows.count, width])
-        mask = packed ? Tensor(maskValues, shape: [rows.count, 1, width, width]) : nil
+        if packed {
+            // Query q sees key k when both belong to the same sequence and k ≤ q.
+            let segment = Tensor(segments, shape: [rows.count, width])
+            let same = segment.unsqueezed(2) .== segment.unsqueezed(1)
+            let causal = Tensor.ones([width, width], dtype: .bool).tril()
+            mask = same.logicalAnd(causal).unsqueezed(1)
+        } else {
+            mask = nil
+        }
         self.sources = sources
         self.targets = targets
         tokenCount = tokens

@@ -78,6 +78,26 @@ struct SFTDataTests {
         }
     }
 
+    @Test("a packed row: per-sequence positions, attention only within each sequence and causal, padding sees itself")
+    func packedBatch() {
+        let examples = [SFTExample(ids: [5, 6], lossMask: [false, true]), SFTExample(ids: [7, 8, 9], lossMask: [false, true, true]),
+                        SFTExample(ids: [3], lossMask: [true])]
+        let batch = SFTBatch(rows: [SFTRow(examples: [0, 1]), SFTRow(examples: [2])], examples: examples, padID: 0)
+        #expect(batch.ids.shape == [2, 5])
+        #expect(batch.positions.scalars(as: Int64.self) == [0, 1, 0, 1, 2, 0, 0, 0, 0, 0])
+        // Row 0: tokens 0-1 are one sequence, 2-4 another. Row 1: token 0, then padding.
+        let want: [[Bool]] = [
+            [true, false, false, false, false], [true, true, false, false, false], [false, false, true, false, false],
+            [false, false, true, true, false], [false, false, true, true, true],
+            [true, false, false, false, false], [false, true, false, false, false], [false, false, true, false, false],
+            [false, false, false, true, false], [false, false, false, false, true],
+        ]
+        #expect(batch.mask?.shape == [2, 1, 5, 5])
+        #expect(batch.mask?.scalars(as: Bool.self) == want.flatMap { $0 })
+        // Targets: token 1 (from 0), tokens 3 and 4 (from 2 and 3); a first token is never a target.
+        #expect(batch.sources == [0, 2, 3] && batch.targets == [6, 8, 9] && batch.tokenCount == 6)
+    }
+
     @Test("packing: first-fit decreasing keeps every example once and within capacity")
     func packing() {
         let lengths = [5, 9, 3, 7, 2, 8, 1, 10]
