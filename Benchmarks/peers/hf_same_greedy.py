@@ -6,12 +6,8 @@ Exit status 0: every completion identical; 1: a difference; 3: torch/transformer
 import argparse, json, os, sys
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from peer_venv import TORCH, ensure  # noqa: E402
-try:
-    ensure([TORCH, "transformers==5.24.0", "peft"], ["torch", "transformers", "peft"])
-except SystemExit as exit_:
-    # ensure() exits 0 when it cannot provide the modules: that is "unavailable" (3) here, not success.
-    sys.exit(3 if exit_.code == 0 else exit_.code)
+from peer_venv import TORCH, ensure_or_unavailable  # noqa: E402
+ensure_or_unavailable([TORCH, "transformers==5.24.0", "peft"], ["torch", "transformers", "peft"])
 import torch  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 

@@ -6,12 +6,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from peer_venv import TORCH, ensure  # noqa: E402
+from peer_venv import TORCH, ensure_or_unavailable  # noqa: E402
 
-try:
-    ensure([TORCH, "transformers==5.24.0"], ["torch", "transformers"])
-except SystemExit as exit_:
-    sys.exit(3 if exit_.code == 0 else exit_.code)
+ensure_or_unavailable([TORCH, "transformers==5.24.0"], ["torch", "transformers"])
 
 import torch  # noqa: E402
 from transformers import AutoModelForCausalLM  # noqa: E402

@@ -6,11 +6,8 @@ Exit 0 when every score agrees within the fixture's atol, 1 otherwise, 3 when tr
 import json, os, sys
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from peer_venv import TORCH, ensure  # noqa: E402
-try:
-    ensure([TORCH, "transformers==5.24.0"], ["torch", "transformers"])
-except SystemExit as exit_:
-    sys.exit(3 if exit_.code == 0 else exit_.code)
+from peer_venv import TORCH, ensure_or_unavailable  # noqa: E402
+ensure_or_unavailable([TORCH, "transformers==5.24.0"], ["torch", "transformers"])
 import torch  # noqa: E402
 from transformers import AutoModelForSequenceClassification  # noqa: E402
 

@@ -46,3 +46,12 @@ def ensure(requirements, modules):
         sys.exit(0)
     os.environ["PROXIMA_IN_PEERS_VENV"] = "1"
     os.execv(python, [python] + sys.argv)
+
+
+def ensure_or_unavailable(requirements, modules):
+    """`ensure` for checks rather than benchmarks: when the modules cannot be provided, exit with status 3
+    ("unavailable", which the integration scripts tell apart from success) instead of 0."""
+    try:
+        ensure(requirements, modules)
+    except SystemExit as exit_:
+        sys.exit(3 if exit_.code in (0, None) else exit_.code)
