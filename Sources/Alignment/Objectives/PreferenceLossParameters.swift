@@ -55,6 +55,7 @@ public struct PreferenceLossParameters: Sendable, Hashable, Codable {
              proEpsilon = "pro_eps", proSFTIndex = "pro_sft_index"
     }
 
+    /// Decodes the snake-case keys above; each missing key keeps its default.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = PreferenceLossParameters()
