@@ -76,16 +76,7 @@ public final class SFTTrainer: TrainingProcedure {
     }
 
     /// Rows of the data set in epoch `epoch`'s order (a seeded shuffle, so any step's batch follows from its index).
-    func epochOrder(_ epoch: Int) -> [Int] {
-        var rng = SplitMix64(seed: UInt64(truncatingIfNeeded: configuration.seed) &* 0x9E37_79B9 &+ UInt64(epoch))
-        var order = Array(rows.indices)
-        if order.count > 1 {
-            for i in stride(from: order.count - 1, to: 0, by: -1) {
-                order.swapAt(i, Int(rng.next() % UInt64(i + 1)))
-            }
-        }
-        return order
-    }
+    func epochOrder(_ epoch: Int) -> [Int] { seededShuffle(count: rows.count, seed: configuration.seed, epoch: epoch) }
 
     /// The micro-batches (row lists) of optimizer step `step` (0-based).
     public func microBatches(ofStep step: Int) -> [[SFTRow]] {
@@ -192,21 +183,7 @@ public final class SFTTrainer: TrainingProcedure {
     /// Continues from a checkpoint of the same run (same model, data and settings): the run then goes on exactly as
     /// if it had never stopped.
     public func restore(_ checkpoint: TrainingCheckpoint) throws {
-        let own = Dictionary(uniqueKeysWithValues: trainableParameters)
-        let missing = own.keys.filter { checkpoint.model[$0] == nil }.sorted()
-        let unexpected = checkpoint.model.keys.filter { own[$0] == nil }.sorted()
-        guard missing.isEmpty, unexpected.isEmpty else {
-            throw CheckpointError(reason: "the checkpoint does not fit this run (trained tensors missing: \(missing.prefix(3)), not trained here: \(unexpected.prefix(3))); was it written with other LoRA settings?")
-        }
-        for (name, tensor) in own {
-            let saved = checkpoint.model[name]!
-            guard saved.shape == tensor.shape else { throw CheckpointError(reason: "checkpoint tensor \(name) has shape \(saved.shape), the model \(tensor.shape)") }
-            withNoGrad { tensor.copy_(saved) }
-        }
-        guard let state = checkpoint.optimizer else { throw CheckpointError(reason: "checkpoint holds no optimizer state") }
-        try optimizer.load(state: state)
-        if let dropout = checkpoint.randomStates["lora_dropout"] { dropoutGenerator.state = dropout }
-        if let global = checkpoint.randomStates[TrainingCheckpoint.globalGeneratorKey] { LibTorch.globalGeneratorState = global }
+        try restoreTrainedState(checkpoint, parameters: trainableParameters, optimizer: optimizer, dropoutGenerator: dropoutGenerator)
         completedSteps = checkpoint.counters["step"] ?? 0
         trainedTokens = checkpoint.counters["tokens"] ?? 0
         guard completedSteps <= plannedSteps else {
@@ -217,29 +194,7 @@ public final class SFTTrainer: TrainingProcedure {
     /// Writes the result: a full Hugging Face model directory, or with LoRA a PEFT adapter directory (plus the
     /// tokenizer files) that peft loads onto the base model.
     public func saveModel(to directory: URL) throws {
-        model.decoder.eval()
-        if model.adapters.isEmpty {
-            try model.save(to: directory)
-        } else {
-            let lora = configuration.usesLoRA ? configuration.loraConfiguration(architecture: model.configuration.architecture)
-                : adapterConfiguration()
-            try model.saveAdapter(to: directory, configuration: lora)
-            for file in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja"] {
-                let source = model.directory.appendingPathComponent(file)
-                guard FileManager.default.fileExists(atPath: source.path) else { continue }
-                try AtomicFile.write(Data(contentsOf: source), to: directory.appendingPathComponent(file))
-            }
-        }
-    }
-}
-
-extension SFTTrainer {
-    /// The configuration of adapters that were on the model before training (loaded, not added here): their rank,
-    /// α = scale × rank (plain LoRA), and their paths as targets.
-    func adapterConfiguration() -> LoRAConfiguration {
-        let first = model.adapters[0].1
-        let rank = first.loraA.weight.size(0)
-        return LoRAConfiguration(rank: rank, alpha: first.scale * Double(rank), targets: .names(model.adapters.map(\.0)))
+        try saveTrainedModel(model, training: configuration, to: directory)
     }
 }
 

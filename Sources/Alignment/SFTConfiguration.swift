@@ -148,6 +148,13 @@ public struct SFTConfiguration: Equatable, Sendable {
     /// (`model_name_or_path`, `dataset_name`, `output_dir`) for the caller.
     @discardableResult
     public mutating func load(file url: URL) throws -> [String: String] {
+        let (values, paths) = try Self.readSettings(url)
+        for (key, value) in values { try set(key, value, source: url.path) }
+        return paths
+    }
+
+    /// The settings of a YAML or JSON file, sorted by key, and the keys naming the model, data and output.
+    static func readSettings(_ url: URL) throws -> (values: [(String, Value)], paths: [String: String]) {
         let text: String
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
             throw DataError("\(url.path): cannot read: \(error.localizedDescription)")
@@ -157,7 +164,7 @@ public struct SFTConfiguration: Equatable, Sendable {
             throw DataError("\(url.path): not valid YAML or JSON: \(error)")
         }
         guard let object = parsed as? [String: Any] else { throw DataError("\(url.path): expected a mapping of settings") }
-        var paths: [String: String] = [:]
+        var paths: [String: String] = [:], values: [(String, Value)] = []
         for key in object.keys.sorted() {
             let raw = object[key]!
             let value: Value
@@ -171,9 +178,9 @@ public struct SFTConfiguration: Equatable, Sendable {
             default: throw DataError("\(url.path): '\(key)': unsupported value \(raw)")
             }
             if ["model_name_or_path", "dataset_name", "output_dir"].contains(key), case .string(let s) = value { paths[key] = s }
-            try set(key, value, source: url.path)
+            values.append((key, value))
         }
-        return paths
+        return (values, paths)
     }
 
     /// Checks ranges; errors name the setting.
@@ -210,41 +217,60 @@ public struct SFTConfiguration: Equatable, Sendable {
     }
 }
 
-private func int(_ apply: @escaping @Sendable (inout SFTConfiguration, Int) -> Void) -> SFTConfiguration.Setter {
-    { c, v, key in
-        switch v {
-        case .int(let i): apply(&c, i)
-        case .double(let d) where d == d.rounded() && abs(d) < 1e15: apply(&c, Int(d))
-        case .string(let s) where Int(s) != nil: apply(&c, Int(s)!)
-        default: throw DataError("\(key): expected an integer, got \(v)")
-        }
+/// A setting's value as an integer, or an error naming the key.
+func intValue(_ v: SFTConfiguration.Value, _ key: String) throws -> Int {
+    switch v {
+    case .int(let i): return i
+    case .double(let d) where d == d.rounded() && abs(d) < 1e15: return Int(d)
+    case .string(let s) where Int(s) != nil: return Int(s)!
+    default: throw DataError("\(key): expected an integer, got \(v)")
     }
 }
 
-private func double(_ apply: @escaping @Sendable (inout SFTConfiguration, Double) -> Void) -> SFTConfiguration.Setter {
-    { c, v, key in
-        switch v {
-        case .int(let i): apply(&c, Double(i))
-        case .double(let d): apply(&c, d)
-        case .string(let s) where Double(s) != nil: apply(&c, Double(s)!)
-        default: throw DataError("\(key): expected a number, got \(v)")
-        }
+/// A setting's value as a number, or an error naming the key.
+func doubleValue(_ v: SFTConfiguration.Value, _ key: String) throws -> Double {
+    switch v {
+    case .int(let i): return Double(i)
+    case .double(let d): return d
+    case .string(let s) where Double(s) != nil: return Double(s)!
+    default: throw DataError("\(key): expected a number, got \(v)")
     }
 }
 
-private func string(_ apply: @escaping @Sendable (inout SFTConfiguration, String) -> Void) -> SFTConfiguration.Setter {
-    { c, v, key in
-        guard case .string(let s) = v else { throw DataError("\(key): expected a string, got \(v)") }
-        apply(&c, s)
+/// A setting's value as a string, or an error naming the key.
+func stringValue(_ v: SFTConfiguration.Value, _ key: String) throws -> String {
+    guard case .string(let s) = v else { throw DataError("\(key): expected a string, got \(v)") }
+    return s
+}
+
+/// A setting's value as a list of strings (a list, or one comma-separated string).
+func listValue(_ v: SFTConfiguration.Value, _ key: String) throws -> [String] {
+    switch v {
+    case .list(let items): return items
+    case .string(let text): return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    default: throw DataError("\(key): expected a list, got \(v)")
     }
 }
 
-private func boolValue(_ v: SFTConfiguration.Value, _ key: String) throws -> Bool {
+/// A setting's value as a boolean, or an error naming the key.
+func boolValue(_ v: SFTConfiguration.Value, _ key: String) throws -> Bool {
     switch v {
     case .bool(let b): return b
     case .string(let s) where ["true", "false"].contains(s.lowercased()): return s.lowercased() == "true"
     default: throw DataError("\(key): expected true or false, got \(v)")
     }
+}
+
+private func int(_ apply: @escaping @Sendable (inout SFTConfiguration, Int) -> Void) -> SFTConfiguration.Setter {
+    { c, v, key in apply(&c, try intValue(v, key)) }
+}
+
+private func double(_ apply: @escaping @Sendable (inout SFTConfiguration, Double) -> Void) -> SFTConfiguration.Setter {
+    { c, v, key in apply(&c, try doubleValue(v, key)) }
+}
+
+private func string(_ apply: @escaping @Sendable (inout SFTConfiguration, String) -> Void) -> SFTConfiguration.Setter {
+    { c, v, key in apply(&c, try stringValue(v, key)) }
 }
 
 private func bool(_ apply: @escaping @Sendable (inout SFTConfiguration, Bool) -> Void) -> SFTConfiguration.Setter {

@@ -11,17 +11,30 @@ struct DataCommand: ParsableCommand {
 
     struct Make: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write a built-in task's JSONL: arithmetic (prompt/completion additions such as 23+58= → 81).")
+            abstract: "Write a built-in task's JSONL: arithmetic, oracle-preference or intransitive.",
+            discussion: """
+            arithmetic: prompt/completion additions such as 23+58= → 81 (--out FILE, held-out rows beside it).
+            oracle-preference: prompts of 8–16 random letters ending in '='; an oracle scores a response by the fraction \
+            of its letters found in the prompt minus 0.05 per letter of length difference. --out DIR receives sft.jsonl \
+            (the letters shuffled with substitutions at a per-row rate in [0, 0.5]), pairs.jsonl (two such samples \
+            labelled by Bradley-Terry on oracle scores, temperature 0.1), ranked.jsonl (K samples best first), \
+            unpaired.jsonl (KTO), and the held-out prompts' eval_prompts.jsonl, eval_pairs.jsonl.
+            intransitive: cyclic preferences over response classes (A ≻ B ≻ C ≻ A) that no scalar reward represents; \
+            --out DIR receives pairs.jsonl and eval_pairs.jsonl.
+            """)
 
-        @Argument(help: "The task: arithmetic.") var task: String
-        @Option(help: "The training rows' JSONL file.") var out: String
+        @Argument(help: "The task: arithmetic, oracle-preference or intransitive.") var task: String
+        @Option(help: "arithmetic: the training rows' JSONL file; the other tasks: a directory.") var out: String
+        @Option(help: "oracle-preference, intransitive: rows per training file (held-out files get a tenth).") var rows = 2000
+        @Option(name: .customLong("list-size"), help: "oracle-preference: responses per ranked list.") var listSize = 4
         @Option(name: .customLong("eval-out"), help: "The held-out rows' file (default: OUT with .eval before the extension).") var evalOut: String?
         @Option(help: "Largest operand (arithmetic).") var maximum = 99
         @Option(name: .customLong("held-out-fraction"), help: "Fraction of unordered pairs {a, b} held out.") var heldOutFraction = 0.1
         @Option(help: "Random seed.") var seed = 0
 
         func run() throws {
-            guard task == "arithmetic" else { throw ValidationError("unknown task '\(task)' (known: arithmetic)") }
+            if task == "oracle-preference" || task == "intransitive" { return try writePreferenceTask() }
+            guard task == "arithmetic" else { throw ValidationError("unknown task '\(task)' (known: arithmetic, oracle-preference, intransitive)") }
             guard maximum >= 1, (0..<1).contains(heldOutFraction) else { throw ValidationError("--maximum must be ≥ 1 and --held-out-fraction in [0, 1)") }
             let (train, heldOut) = ArithmeticTask(maximum: maximum, heldOutFraction: heldOutFraction, seed: UInt64(seed)).splits()
             let outURL = URL(fileURLWithPath: out)
@@ -33,6 +46,34 @@ struct DataCommand: ParsableCommand {
             try AtomicFile.write(Data((train.map(\.jsonLine).joined(separator: "\n") + "\n").utf8), to: outURL)
             try AtomicFile.write(Data((heldOut.map(\.jsonLine).joined(separator: "\n") + "\n").utf8), to: evalURL)
             print("wrote \(train.count) training rows to \(outURL.path) and \(heldOut.count) held-out rows to \(evalURL.path) (no unordered pair in both)")
+        }
+
+        func writePreferenceTask() throws {
+            guard rows >= 1, listSize >= 2 else { throw ValidationError("--rows must be ≥ 1 and --list-size ≥ 2") }
+            let directory = URL(fileURLWithPath: out)
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            func write<Row: Encodable>(_ name: String, _ items: [Row]) throws {
+                let lines = try items.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
+                try AtomicFile.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: directory.appendingPathComponent(name))
+                print("  \(name): \(items.count) rows")
+            }
+            let held = Swift.max(1, rows / 10)
+            print("\(task), seed \(seed), into \(directory.path):")
+            if task == "intransitive" {
+                let intransitive = try IntransitiveTask(seed: UInt64(seed))
+                try write("pairs.jsonl", intransitive.preferencePairs(count: rows))
+                try write("eval_pairs.jsonl", intransitive.preferencePairs(count: held, split: .heldOut))
+                return
+            }
+            let oracle = OraclePreferenceTask(seed: UInt64(seed))
+            try write("sft.jsonl", oracle.sftRows(count: rows))
+            try write("pairs.jsonl", oracle.preferencePairs(count: rows))
+            try write("ranked.jsonl", oracle.rankedLists(count: rows, listSize: listSize))
+            try write("unpaired.jsonl", oracle.unpairedRows(count: rows))
+            try write("eval_prompts.jsonl", oracle.prompts(count: held, split: .heldOut).map { ["prompt": $0] })
+            try write("eval_pairs.jsonl", oracle.preferencePairs(count: held, split: .heldOut))
         }
     }
 }

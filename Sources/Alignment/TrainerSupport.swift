@@ -1,0 +1,66 @@
+import Foundation
+import LanguageModels
+import NeuralNetworks
+import Torch
+import Training
+
+// What the language-model trainers share: data order, restoring trained tensors from a checkpoint, and writing the
+// trained model.
+
+/// 0..<count in a seeded order for epoch `epoch` (Fisher–Yates with SplitMix64), so any step's batch follows from
+/// the seed and its index alone.
+func seededShuffle(count: Int, seed: Int, epoch: Int) -> [Int] {
+    var rng = SplitMix64(seed: UInt64(truncatingIfNeeded: seed) &* 0x9E37_79B9 &+ UInt64(epoch))
+    var order = Array(0..<count)
+    if order.count > 1 {
+        for i in stride(from: order.count - 1, to: 0, by: -1) {
+            order.swapAt(i, Int(rng.next() % UInt64(i + 1)))
+        }
+    }
+    return order
+}
+
+/// Copies a checkpoint's trained tensors, optimizer state and random states into a run; errors name what does
+/// not fit.
+func restoreTrainedState(_ checkpoint: TrainingCheckpoint, parameters: [(String, Tensor)], optimizer: Adam, dropoutGenerator: Generator) throws {
+    let own = Dictionary(uniqueKeysWithValues: parameters)
+    let missing = own.keys.filter { checkpoint.model[$0] == nil }.sorted()
+    let unexpected = checkpoint.model.keys.filter { own[$0] == nil }.sorted()
+    guard missing.isEmpty, unexpected.isEmpty else {
+        throw CheckpointError(reason: "the checkpoint does not fit this run (trained tensors missing: \(missing.prefix(3)), not trained here: \(unexpected.prefix(3))); was it written with other LoRA settings?")
+    }
+    for (name, tensor) in own {
+        let saved = checkpoint.model[name]!
+        guard saved.shape == tensor.shape else { throw CheckpointError(reason: "checkpoint tensor \(name) has shape \(saved.shape), the model \(tensor.shape)") }
+        withNoGrad { tensor.copy_(saved) }
+    }
+    guard let state = checkpoint.optimizer else { throw CheckpointError(reason: "checkpoint holds no optimizer state") }
+    try optimizer.load(state: state)
+    if let dropout = checkpoint.randomStates["lora_dropout"] { dropoutGenerator.state = dropout }
+    if let global = checkpoint.randomStates[TrainingCheckpoint.globalGeneratorKey] { LibTorch.globalGeneratorState = global }
+}
+
+/// Writes a trained model: a full Hugging Face directory, or, when it carries LoRA adapters, a PEFT adapter
+/// directory (plus the tokenizer files) that peft loads onto the base model.
+func saveTrainedModel(_ model: LanguageModel, training: SFTConfiguration, to directory: URL) throws {
+    model.decoder.eval()
+    if model.adapters.isEmpty {
+        try model.save(to: directory)
+        return
+    }
+    let lora: LoRAConfiguration
+    if training.usesLoRA {
+        lora = training.loraConfiguration(architecture: model.configuration.architecture)
+    } else {
+        // Adapters that were on the model before training (loaded, not added): their rank, α = scale × rank.
+        let first = model.adapters[0].1
+        let rank = first.loraA.weight.size(0)
+        lora = LoRAConfiguration(rank: rank, alpha: first.scale * Double(rank), targets: .names(model.adapters.map(\.0)))
+    }
+    try model.saveAdapter(to: directory, configuration: lora)
+    for file in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja"] {
+        let source = model.directory.appendingPathComponent(file)
+        guard FileManager.default.fileExists(atPath: source.path) else { continue }
+        try AtomicFile.write(Data(contentsOf: source), to: directory.appendingPathComponent(file))
+    }
+}
