@@ -43,6 +43,9 @@ public struct PreferenceConfiguration: Sendable {
     public var precomputeRefLogProbs = false
     /// `disable_dropout`: no dropout in the policy (LoRA's included), as TRL's default.
     public var disableDropout = true
+    /// Score each pair in one row with its prompt shared by the two responses (the prompt runs through the model
+    /// once; log-probabilities equal those of the two sequences apart). Proxima's own setting, on by default.
+    public var sharePrompts = true
     /// SimPO's target margin γ (CPO's `simpo_gamma`).
     public var simpoGamma = 0.5
     /// KTO's `desirable_weight` and `undesirable_weight`.
@@ -60,7 +63,7 @@ public struct PreferenceConfiguration: Sendable {
         "loss_type", "loss_weights", "beta", "label_smoothing", "ipo_length_normalize", "slic_delta", "slic_lambda_reg",
         "pro_sft_weight", "pro_use_temperature", "pro_eps", "pro_sft_index", "max_length", "max_prompt_length",
         "max_completion_length", "truncation_mode", "precompute_ref_log_probs", "disable_dropout", "simpo_gamma",
-        "desirable_weight", "undesirable_weight",
+        "desirable_weight", "undesirable_weight", "share_prompts",
     ]
     /// SFT settings that mean nothing for preference data.
     static let sftOnlyKeys: Set<String> = ["packing", "completion_only_loss", "assistant_only_loss", "dataset_text_field"]
@@ -121,6 +124,7 @@ public struct PreferenceConfiguration: Sendable {
             case "precompute_ref_log_probs": precomputeRefLogProbs = try boolValue(value, key)
             case "disable_dropout": disableDropout = try boolValue(value, key)
             case "simpo_gamma": simpoGamma = try doubleValue(value, key)
+            case "share_prompts": sharePrompts = try boolValue(value, key)
             case "desirable_weight": desirableWeight = try doubleValue(value, key)
             case "undesirable_weight": undesirableWeight = try doubleValue(value, key)
             default: break
@@ -186,6 +190,7 @@ public struct PreferenceConfiguration: Sendable {
         object["precompute_ref_log_probs"] = precomputeRefLogProbs
         object["disable_dropout"] = disableDropout
         object["simpo_gamma"] = simpoGamma
+        object["share_prompts"] = sharePrompts
         object["desirable_weight"] = desirableWeight
         object["undesirable_weight"] = undesirableWeight
         return object

@@ -42,6 +42,9 @@ public final class PreferenceTrainer: TrainingProcedure {
     public let plannedSteps: Int
     public var completedUnits: Int { completedSteps }
     public var plannedUnits: Int { plannedSteps }
+    /// Forward passes (policy and reference) that scored pairs with their prompt shared, so the fast path is
+    /// observable (`PreferenceConfiguration.sharePrompts`).
+    public private(set) var sharedPromptBatches = 0
     /// Real tokens of every policy forward pass so far.
     public private(set) var trainedTokens = 0
     public let trainableParameters: [(String, Tensor)]
@@ -154,7 +157,10 @@ public final class PreferenceTrainer: TrainingProcedure {
 
     /// Summed log-probabilities [n] of each sequence's completion under `lm`, with the completion lengths, the
     /// sum of mean logits over each completion's tokens (TRL's `logits/…` metric; detached) and the real tokens.
-    static func score(_ lm: LanguageModel, _ sequences: [PreferenceSequence]) -> (sums: Tensor, lengths: [Int], logitSums: [Double], tokens: Int) {
+    ///
+    /// Rows are right-padded and run under plain causal attention: no real token attends to a later position, so
+    /// the padding never touches a scored log-probability and the fused causal kernel applies.
+    static func score(_ lm: LanguageModel, _ sequences: [PreferenceSequence], meanLogits: Bool = true) -> (sums: Tensor, lengths: [Int], logitSums: [Double], tokens: Int) {
         let batch = TokenBatch(sequences.map { $0.prompt + $0.completion }, padding: .right, padID: lm.padTokenID)
         var sources: [Int64] = [], targets: [Int64] = [], owners: [Int64] = []
         let width = batch.columns
@@ -167,11 +173,11 @@ public final class PreferenceTrainer: TrainingProcedure {
             }
         }
         let decoder = lm.decoder
-        let hidden = decoder.hiddenStates(batch.ids, positions: batch.positions, mask: batch.causalMask, caches: nil)
+        let hidden = decoder.hiddenStates(batch.ids, positions: batch.positions, mask: nil, caches: nil)
         let tokenLogProbabilities = decoder.logProbabilities(hiddenStates: hidden, sources: sources, targets: targets)
         let owner = Tensor(owners)
         let sums = Tensor.zeros([sequences.count], dtype: tokenLogProbabilities.dtype).scatterAdd(dim: 0, index: owner, source: tokenLogProbabilities)
-        let logitSums: [Double] = withNoGrad {
+        let logitSums: [Double] = !meanLogits ? [] : withNoGrad {
             let selected = hidden.detach().reshaped([-1, hidden.size(-1)]).indexSelect(dim: 0, index: Tensor(sources))
             let meanRow = decoder.outputEmbedding.detach().to(dtype: selected.dtype).mean(dim: 0)
             let perToken = selected.matmul(meanRow.unsqueezed(1)).squeezed(1).to(dtype: .float64)
@@ -180,9 +186,75 @@ public final class PreferenceTrainer: TrainingProcedure {
         return (sums, sequences.map(\.completion.count), logitSums, batch.lengths.reduce(0, +))
     }
 
+    /// `score` for pairs whose chosen and rejected responses share their prompt, in one row per pair: the prompt,
+    /// then the chosen response, then the rejected one at the positions it would have after the prompt alone. The
+    /// rejected tokens attend to the prompt and to themselves, never to the chosen ones, so every log-probability is
+    /// the one `score` gives the two sequences apart, while the prompt runs through the model once instead of twice.
+    /// Returns the same layout as `score(chosen + rejected)`.
+    static func scoreSharingPrompts(_ lm: LanguageModel, chosen: [PreferenceSequence], rejected: [PreferenceSequence],
+                                    meanLogits: Bool = true) -> (sums: Tensor, lengths: [Int], logitSums: [Double], tokens: Int) {
+        let b = chosen.count
+        let rows = (0..<b).map { chosen[$0].prompt + chosen[$0].completion + rejected[$0].completion }
+        let width = Swift.max(1, rows.map(\.count).max() ?? 1)
+        var ids = [Int64](repeating: Int64(lm.padTokenID), count: b * width)
+        var positions = [Int64](repeating: 0, count: b * width)
+        // Segment of each column: 0 prompt, 1 chosen, 2 rejected; padding −1 − column (a segment of its own).
+        var segments = (0..<(b * width)).map { -Int64($0 % width) - 1 }
+        var sources: [Int64] = [], targets: [Int64] = [], owners: [Int64] = []
+        for r in 0..<b {
+            let prompt = chosen[r].prompt.count, c = chosen[r].completion.count
+            for (column, id) in rows[r].enumerated() {
+                let flat = r * width + column
+                ids[flat] = Int64(id)
+                let segment = column < prompt ? 0 : column < prompt + c ? 1 : 2
+                segments[flat] = Int64(segment)
+                positions[flat] = Int64(segment == 2 ? column - c : column)
+            }
+            for j in 0..<c {
+                sources.append(Int64(r * width + prompt + j - 1)); targets.append(Int64(chosen[r].completion[j])); owners.append(Int64(r))
+            }
+            for j in 0..<rejected[r].completion.count {
+                // The first rejected token follows the prompt's last token; the others follow their own predecessor.
+                let source = j == 0 ? prompt - 1 : prompt + c + j - 1
+                sources.append(Int64(r * width + source)); targets.append(Int64(rejected[r].completion[j])); owners.append(Int64(b + r))
+            }
+        }
+        let segment = Tensor(segments, shape: [b, width])
+        let query = segment.unsqueezed(2), key = segment.unsqueezed(1)
+        // Same segment, or a prompt key seen from a response; and causal.
+        let visible = (query .== key).logicalOr((key .== Tensor(Int64(0))).logicalAnd(query .>= Tensor(Int64(0))))
+        let mask = visible.logicalAnd(Tensor.ones([width, width], dtype: .bool).tril()).unsqueezed(1)
+        let decoder = lm.decoder
+        let hidden = decoder.hiddenStates(Tensor(ids, shape: [b, width]), positions: Tensor(positions, shape: [b, width]), mask: mask, caches: nil)
+        let tokenLogProbabilities = decoder.logProbabilities(hiddenStates: hidden, sources: sources, targets: targets)
+        let owner = Tensor(owners)
+        let sums = Tensor.zeros([2 * b], dtype: tokenLogProbabilities.dtype).scatterAdd(dim: 0, index: owner, source: tokenLogProbabilities)
+        let logitSums: [Double] = !meanLogits ? [] : withNoGrad {
+            let selected = hidden.detach().reshaped([-1, hidden.size(-1)]).indexSelect(dim: 0, index: Tensor(sources))
+            let meanRow = decoder.outputEmbedding.detach().to(dtype: selected.dtype).mean(dim: 0)
+            let perToken = selected.matmul(meanRow.unsqueezed(1)).squeezed(1).to(dtype: .float64)
+            return Tensor.zeros([2 * b], dtype: .float64).scatterAdd(dim: 0, index: owner, source: perToken).scalars(as: Double.self)
+        }
+        return (sums, chosen.map(\.completion.count) + rejected.map(\.completion.count), logitSums, rows.reduce(0) { $0 + $1.count })
+    }
+
+    /// Scores a micro-batch's pairs: sharing prompts when `configuration.sharePrompts` and every pair's chosen and
+    /// rejected prompts are equal, else as 2B separate sequences. Same layout either way (chosen rows, then rejected).
+    func scorePairs(_ lm: LanguageModel, _ pairs: [PreferencePair], meanLogits: Bool) -> (sums: Tensor, lengths: [Int], logitSums: [Double], tokens: Int) {
+        if configuration.sharePrompts && pairs.allSatisfy({ $0.chosen.prompt == $0.rejected.prompt }) {
+            sharedPromptBatches += 1
+            return Self.scoreSharingPrompts(lm, chosen: pairs.map(\.chosen), rejected: pairs.map(\.rejected), meanLogits: meanLogits)
+        }
+        return Self.score(lm, pairs.map(\.chosen) + pairs.map(\.rejected), meanLogits: meanLogits)
+    }
+
     /// Reference log-probabilities [n] of some examples' sequences (detached, float32). A precomputed table is
     /// read slot-major (every example's first response, then every example's second, …) for `data`'s examples.
-    func referenceScores(_ indices: [Int], _ sequences: [PreferenceSequence], data: PreferenceDataset, isTraining: Bool) -> Tensor? {
+    func referenceScores(_ indices: [Int], _ sequences: [PreferenceSequence], pairs: [PreferencePair]? = nil, data: PreferenceDataset,
+                         isTraining: Bool) -> Tensor? {
+        func live(_ lm: LanguageModel) -> Tensor {
+            pairs.map { scorePairs(lm, $0, meanLogits: false).sums } ?? Self.score(lm, sequences, meanLogits: false).sums
+        }
         switch reference {
         case .none: return nil
         case .precomputed(let trainTable, let heldTable):
@@ -192,9 +264,9 @@ public final class PreferenceTrainer: TrainingProcedure {
             for slot in 0..<perExample { for i in indices { flat.append(table.values[i][slot]) } }
             return Tensor(flat, shape: [flat.count]).to(dtype: scoreDType)
         case .adaptersDisabled:
-            return withInferenceMode { withAdaptersDisabled(model) { Self.score(model, sequences).sums } }
+            return withInferenceMode { withAdaptersDisabled(model) { live(model) } }
         case .model(let frozen):
-            return withInferenceMode { Self.score(frozen, sequences).sums.to(dtype: scoreDType) }
+            return withInferenceMode { live(frozen).to(dtype: scoreDType) }
         }
     }
 
@@ -236,8 +308,9 @@ public final class PreferenceTrainer: TrainingProcedure {
             for key in metrics.keys { metrics[key]! *= Double(b) }
             return (total, metrics, scored.tokens)
         case .dpo, .orpo, .simpo:
-            let sequences = indices.map { data.pairs[$0].chosen } + indices.map { data.pairs[$0].rejected }
-            let scored = Self.score(model, sequences)
+            let batchPairs = indices.map { data.pairs[$0] }
+            let sequences = batchPairs.map(\.chosen) + batchPairs.map(\.rejected)
+            let scored = scorePairs(model, batchPairs, meanLogits: true)
             let chosen = scored.sums.narrow(dim: 0, start: 0, length: b), rejected = scored.sums.narrow(dim: 0, start: b, length: b)
             let lengths = Tensor(scored.lengths.map(Double.init), shape: [2 * b]).to(dtype: scoreDType)
             let chosenLengths = lengths.narrow(dim: 0, start: 0, length: b), rejectedLengths = lengths.narrow(dim: 0, start: b, length: b)
@@ -261,7 +334,7 @@ public final class PreferenceTrainer: TrainingProcedure {
                 for (k, v) in result.metrics { metrics[k] = v }
                 total = result.losses.sum()
             default:
-                let referenceBoth = referenceScores(indices, sequences, data: data, isTraining: isTraining)
+                let referenceBoth = referenceScores(indices, sequences, pairs: batchPairs, data: data, isTraining: isTraining)
                 let pairs = PairLogProbabilities(
                     policyChosen: chosen, policyRejected: rejected,
                     referenceChosen: referenceBoth?.narrow(dim: 0, start: 0, length: b), referenceRejected: referenceBoth?.narrow(dim: 0, start: b, length: b),
@@ -281,7 +354,7 @@ public final class PreferenceTrainer: TrainingProcedure {
                 PreferenceSequence(prompt: sequences[i].prompt, completion: sequences[(i + b - 1) % b].completion)
             }
             let scored = Self.score(model, sequences)
-            let policyKL = withInferenceMode { Self.score(model, mismatched).sums }
+            let policyKL = withInferenceMode { Self.score(model, mismatched, meanLogits: false).sums }
             let reference = referenceScores(indices, sequences, data: data, isTraining: isTraining)!
             let referenceKL = referenceScores(indices, mismatched, data: data, isTraining: isTraining)!
             let labels = Tensor(responses.map { $0.desirable ? 1.0 : 0 }, shape: [b]).to(dtype: scoreDType)
@@ -405,7 +478,7 @@ public final class PreferenceTrainer: TrainingProcedure {
                     default: [data.pairs[i].chosen, data.pairs[i].rejected]
                     }
                 }
-                let sums = score(lm, groups.flatMap { $0 }).sums.to(dtype: .float64).scalars(as: Double.self)
+                let sums = score(lm, groups.flatMap { $0 }, meanLogits: false).sums.to(dtype: .float64).scalars(as: Double.self)
                 var offset = 0
                 for group in groups {
                     values.append(Array(sums[offset..<(offset + group.count)]))

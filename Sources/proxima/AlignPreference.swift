@@ -67,6 +67,7 @@ extension Align {
         @Option(name: .customLong("slic-lambda-reg"), help: "SLiC-HF's regularisation weight on the chosen response (default 0).") var slicLambdaReg: Double?
         @Option(name: .customLong("pro-sft-weight"), help: "PRO's SFT weight (default 0.05).") var proSFTWeight: Double?
         @Flag(inversion: .prefixedNo, help: "PRO's reward-difference temperatures (default on).") var proUseTemperature: Bool?
+        @Flag(inversion: .prefixedNo, help: "Score each pair in one row, its prompt run once for both responses (same log-probs; default on).") var sharePrompts: Bool?
 
         func run() throws {
             var settings = PreferenceConfiguration(method: .dpo)
@@ -76,7 +77,7 @@ extension Align {
                 ("precompute_ref_log_probs", precomputeRefLogProbs ? .bool(true) : nil),
                 ("ipo_length_normalize", ipoLengthNormalize.map { .bool($0) }), ("slic_delta", slicDelta.map { .double($0) }),
                 ("slic_lambda_reg", slicLambdaReg.map { .double($0) }), ("pro_sft_weight", proSFTWeight.map { .double($0) }),
-                ("pro_use_temperature", proUseTemperature.map { .bool($0) }),
+                ("pro_use_temperature", proUseTemperature.map { .bool($0) }), ("share_prompts", sharePrompts.map { .bool($0) }),
             ]
             for case let (key, value?) in values { try settings.set(key, value, source: flag(key)) }
             try runPreference(settings, paths: paths, common: common, refModel: refModel)
@@ -201,7 +202,7 @@ func runPreference(_ settings: PreferenceConfiguration, paths: [String: String],
     let status = RunStatusRecorder(directory: outURL) { [trainer] in
         ["trainer": method, "model": modelPath, "data": dataPath, "seed": settings.training.seed, "threads": LibTorch.numThreads,
          "examples": train.count, "tokens": trainer.trainedTokens, "libtorch": LibTorch.version, "proxima": proximaVersion,
-         "lora": settings.training.usesLoRA, "reference": referenceKind, "loss_type": settings.lossTypes.map(\.rawValue),
+         "lora": settings.training.usesLoRA, "reference": referenceKind, "shared_prompt_batches": trainer.sharedPromptBatches, "loss_type": settings.lossTypes.map(\.rawValue),
          "trainable_parameters": trainer.trainableParameters.reduce(0) { $0 + $1.1.count }]
     }
     var recorders: [TrainingRecorder] = [

@@ -10,7 +10,7 @@ import Torch
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure speed (prints one JSON object on the last line).",
-        subcommands: [TensorBench.self, NNBench.self, EnvironmentBench.self, LearnBench.self, LoadBench.self, GenerateBench.self, TokenizerBench.self, SFTBench.self]
+        subcommands: [TensorBench.self, NNBench.self, EnvironmentBench.self, LearnBench.self, LoadBench.self, GenerateBench.self, TokenizerBench.self, SFTBench.self, AlignBench.self]
     )
 }
 

@@ -14,10 +14,22 @@ struct Proxima: ParsableCommand {
         subcommands: [Train.self, Evaluate.self, Render.self, Plot.self, Runs.self, Generate.self, Tokenize.self, ModelCommand.self, Align.self, DataCommand.self, Bench.self, Demo.self, Info.self, Diagnose.self]
     )
 
+    /// glibc returns freed blocks above 128 KiB (and the heap's free top) to the kernel at once, so every training
+    /// step that frees and reallocates its activations pays for fresh zeroed pages (7–8% of a DPO step in page faults,
+    /// measured with perf). Keeping up to 1 GiB of freed memory in the process makes those pages reused instead.
+    static func keepFreedMemory() {
+        #if os(Linux)
+        _ = glibcMallopt(-3, 32 << 20)  // M_MMAP_THRESHOLD: blocks up to 32 MiB come from the heap
+        _ = glibcMallopt(-1, 1 << 30)   // M_TRIM_THRESHOLD: keep up to 1 GiB of free heap top
+        _ = glibcMallopt(-2, 64 << 20)  // M_TOP_PAD: grow the heap 64 MiB at a time
+        #endif
+    }
+
     /// Bad input — unknown flags or values, invalid settings, unreadable files — ends with a one-line error and exit
     /// code 2.
     static func main() {
         CrashReport.installShortTraces()
+        keepFreedMemory()
         do {
             var command = try parseAsRoot(valueOptionalFlags(Array(CommandLine.arguments.dropFirst())))
             try command.run()
@@ -72,3 +84,8 @@ struct Proxima: ParsableCommand {
 
 /// Tracking has no dependency on Torch, where `ProximaError` lives; its one error type is reported the same way.
 extension TrackingError: ProximaError {}
+
+#if os(Linux)
+/// glibc's `mallopt` (not exported by the Swift overlay); its constants are those of <malloc.h>.
+@_silgen_name("mallopt") func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+#endif

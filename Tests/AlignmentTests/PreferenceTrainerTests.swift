@@ -92,6 +92,34 @@ struct PreferenceTrainerTests {
         #expect(maxDifference(chunkedGradient, weight.grad!.doubles) < 1e-10)
     }
 
+    @Test("shared prompts: one row per pair gives the log-probs and gradients of the two sequences apart (float64), and the path is counted")
+    func sharedPrompts() throws {
+        let trainer = try makePreferenceTrainer(rows: preferenceRows(5))
+        let model = trainer.model
+        let pairs = trainer.train.pairs
+        let weight = model.decoder.namedParameters().first { $0.0.hasSuffix("wte.weight") }!.1
+        func run(_ body: () -> (sums: Tensor, lengths: [Int], logitSums: [Double], tokens: Int)) -> (values: [Double], gradient: [Double], logits: [Double], lengths: [Int]) {
+            weight.zeroGrad()
+            let scored = body()
+            (scored.sums * Tensor((0..<10).map { Double($0) + 1 })).sum().backward()
+            return (scored.sums.doubles, weight.grad!.doubles, scored.logitSums, scored.lengths)
+        }
+        let shared = run { PreferenceTrainer.scoreSharingPrompts(model, chosen: pairs.map(\.chosen), rejected: pairs.map(\.rejected)) }
+        let apart = run { PreferenceTrainer.score(model, pairs.map(\.chosen) + pairs.map(\.rejected)) }
+        #expect(maxDifference(shared.values, apart.values) < 1e-10)
+        #expect(maxDifference(shared.gradient, apart.gradient) < 1e-10)
+        #expect(maxDifference(shared.logits, apart.logits) < 1e-10)
+        #expect(shared.lengths == apart.lengths)
+        // The trainer takes the shared path by default and the plain one when switched off; the run is the same.
+        let off = try makePreferenceTrainer(rows: preferenceRows(8)) { $0.sharePrompts = false; $0.training.maxSteps = 2 }
+        let on = try makePreferenceTrainer(rows: preferenceRows(8)) { $0.training.maxSteps = 2 }
+        for _ in 0..<2 { _ = try off.step() }
+        #expect(off.sharedPromptBatches == 0)
+        for _ in 0..<2 { _ = try on.step() }
+        #expect(on.sharedPromptBatches == 2 * 2, "policy and reference in each of two steps")
+        #expect(maxDifference(parameterValues(on), parameterValues(off)) < 1e-10)
+    }
+
     @Test("gradient accumulation: 1×8, 2×4 and 4×2 micro-batches give the same update (float64)")
     func accumulation() throws {
         var results: [[Double]] = []
