@@ -117,6 +117,7 @@ struct AlignBench: ParsableCommand {
             report["\(name)_mean_oracle_score"] = mean(scores)
             report["\(name)_first_loss"] = losses.values.first ?? Double.nan
             report["\(name)_last_loss"] = losses.values.last ?? Double.nan
+            report["\(name)_final_train_loss"] = try trainer.evaluate(data)["loss"] ?? Double.nan
             if loss == .sigmoid {
                 let held = try PreferenceDataset(contentsOf: evalPairsURL, tokenizer: policy.tokenizer!, eosTokenID: policy.eosTokenIDs.first)
                 let (accuracy, counted) = PreferenceTrainer.implicitRewardAccuracy(policy: policy, reference: reference, pairs: held) { i in
