@@ -55,6 +55,33 @@ public enum RandomModel {
         return (tokenizer, ["tokenizer.json": Data(trained.document.serialized(pretty: true).utf8), "tokenizer_config.json": Data(configText.utf8)])
     }
 
+    /// A character-level tokenizer (transformers' WordLevel model over single characters, as the peers' tiny models
+    /// use): `<pad>`, `<bos>`, `<eos>`, `<unk>`, then one token per character of `characters`; no special tokens are
+    /// added when encoding. With a vocabulary of only the task's characters, a tiny model cannot move probability onto
+    /// tokens it never saw in training.
+    public static func characterTokenizer(characters: String) throws -> (tokenizer: Tokenizer, files: [String: Data]) {
+        var seen = Set<Character>()
+        let alphabet = characters.filter { seen.insert($0).inserted }
+        let specials = ["<pad>", "<bos>", "<eos>", "<unk>"]
+        var vocabulary: [String: Int] = [:]
+        for (id, token) in (specials + alphabet.map(String.init)).enumerated() { vocabulary[token] = id }
+        let added = specials.enumerated().map { id, token in
+            ["id": id, "content": token, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true] as [String: Any]
+        }
+        let document: [String: Any] = [
+            "version": "1.0", "truncation": NSNull(), "padding": NSNull(), "added_tokens": added, "normalizer": NSNull(),
+            "pre_tokenizer": ["type": "Split", "pattern": ["Regex": "[\\s\\S]"], "behavior": "Isolated", "invert": false],
+            "post_processor": NSNull(), "decoder": ["type": "Fuse"],
+            "model": ["type": "WordLevel", "vocab": vocabulary, "unk_token": "<unk>"],
+        ]
+        let json = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
+        let configText = """
+        {"bos_token": "<bos>", "eos_token": "<eos>", "pad_token": "<pad>", "unk_token": "<unk>", "model_max_length": \(ModelPreset.tiny.positions), "tokenizer_class": "PreTrainedTokenizerFast"}
+        """
+        let tokenizer = try Tokenizer(tokenizerJSON: try JSONValue.parse(String(decoding: json, as: UTF8.self)), config: try JSONValue.parse(configText))
+        return (tokenizer, ["tokenizer.json": json, "tokenizer_config.json": Data(configText.utf8)])
+    }
+
     /// Writes `config.json`, `model.safetensors` (weights normal(0, 0.02), norms one, biases zero, drawn with
     /// `seed`), `generation_config.json` and the tokenizer files into `directory`.
     public static func write(_ architecture: ModelArchitecture, preset: ModelPreset, tokenizer: Tokenizer,

@@ -51,9 +51,9 @@ struct AlignBench: ParsableCommand {
         let sftURL = try write("sft.jsonl", sftRows), pairsURL = try write("pairs.jsonl", trainPairs)
         let listsURL = try write("ranked.jsonl", lists), evalPairsURL = try write("eval_pairs.jsonl", evalPairs)
 
-        // 1. SFT of a from-scratch tiny model, letters one per token.
+        // 1. SFT of a from-scratch tiny model with a character tokenizer (the 26 letters and '=').
         let modelURL = scratch.appendingPathComponent("init"), sftModelURL = scratch.appendingPathComponent("sft")
-        let (tokenizer, files) = try RandomModel.trainDemoTokenizer(texts: sftRows.flatMap { [$0.prompt, $0.completion] }, vocabularySize: 260)
+        let (tokenizer, files) = try RandomModel.characterTokenizer(characters: "abcdefghijklmnopqrstuvwxyz=")
         try RandomModel.write(.llama, preset: .tiny, tokenizer: tokenizer, tokenizerFiles: files, to: modelURL, seed: UInt64(seed))
         let initial = try LanguageModel(directory: modelURL)
         var sft = SFTConfiguration()

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TestSupport
+@testable import LanguageModels
 @testable import Alignment
 
 /// The `rso_rejection_sampling` golden cases of the preference folder (PROXIMA_GOLDEN_DIR or Tests/Fixtures/golden).
@@ -75,5 +76,31 @@ struct RejectionSamplingTests {
         #expect(rankedPairs(accepted: [1, 2], rewards: rewards, construction: .firstRound).map(\.chosen) == [1])
         #expect(rankedPairs(accepted: [4], rewards: rewards, construction: .tournament).isEmpty)
         #expect(rankedPairs(accepted: [], rewards: rewards, construction: .tournament).isEmpty)
+    }
+}
+
+@Suite("RSO pairs from a policy's samples")
+struct RSOPairBuilderTests {
+    @Test("N candidates per prompt, n accepted by the sampler, ⌊n/2⌋ first-round pairs (n − 1 tournament pairs), the higher score chosen; seeded")
+    func pairsFromSamples() throws {
+        let model = try LanguageModel(directory: gpt2Directory)
+        var builder = RSOPairBuilder(sampler: try RejectionSampler(beta: 0.5, sampleCount: 4))
+        builder.candidateCount = 8
+        builder.maxNewTokens = 6
+        builder.seed = 3
+        let prompts = ["abcd=", "efgh=", "ijkl="]
+        let score: ([String], [String]) throws -> [Double] = { prompts, responses in
+            zip(prompts, responses).map { OraclePreferenceTask.oracleScore(prompt: $0, response: $1) }
+        }
+        let first = try builder.pairs(prompts: prompts, policy: model, score: score)
+        #expect(first.candidates == 24 && first.accepted == 12 && first.rows.count == 3 * 2)
+        #expect(first.rows.allSatisfy { ($0.chosenScore ?? 0) >= ($0.rejectedScore ?? 0) })
+        #expect(first.uniforms >= 12)
+        let again = try builder.pairs(prompts: prompts, policy: model, score: score)
+        #expect(again.rows == first.rows)
+        builder.construction = .tournament
+        #expect(try builder.pairs(prompts: prompts, policy: model, score: score).rows.count == 3 * 3)
+        builder.candidateCount = 2
+        #expect(throws: DataError.self) { _ = try builder.pairs(prompts: prompts, policy: model, score: score) }
     }
 }
