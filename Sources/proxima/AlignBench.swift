@@ -26,6 +26,9 @@ struct AlignBench: ParsableCommand {
     @Flag(help: "Measure DPO throughput on the peers' DPO work (dpo_bench.py --export) instead of learning.") var speed = false
     @Flag(help: "With --speed: run TRL's DPOTrainer on the same work in this run and print the ratio.") var peer = false
     @Option(help: "With --speed: the exported work directory (written by the peer when missing).") var work: String?
+    @Flag(help: "With --speed: LoRA DPO (r 16, α 32, every projection, dropout 0) on --model against TRL + peft, with peak memory beside LoRA SFT's.") var lora = false
+    @Option(help: "With --speed --lora: the model directory (e.g. the 135M-shape model of bench generate).") var model: String?
+    @Option(help: "With --speed --lora: training pairs (of the work's data.jsonl).") var rows = 32
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
@@ -146,6 +149,7 @@ struct AlignBench: ParsableCommand {
         }
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("proxima-bench-dpo-\(ProcessInfo.processInfo.processIdentifier)")
         defer { try? FileManager.default.removeItem(at: out) }
+        if lora { return try runLoRASpeed(workURL: workURL, out: out) }
         let arguments = ["align", "dpo", "--model", workURL.path, "--data", workURL.appendingPathComponent("data.jsonl").path, "--out", out.path,
                          "--per-device-train-batch-size", "16", "--num-train-epochs", "1", "--learning-rate", "1e-4",
                          "--lr-scheduler-type", "constant", "--beta", "0.1", "--max-length", "128", "--logging-steps", "25",
@@ -167,6 +171,48 @@ struct AlignBench: ParsableCommand {
                 report["trl_pairs_per_s"] = trl["pairs_per_s"]
                 report["speedup"] = seconds / measured.seconds
                 print(String(format: "TRL DPOTrainer.train(): %.2f s = %.1f pairs/s; Proxima's whole process is %.2f× faster", seconds, Double(rows) / seconds, seconds / measured.seconds))
+            case .unavailable(let reason): print("TRL not run: \(reason)")
+            case .failed(let reason): throw ValidationError("the TRL peer failed: \(reason)")
+            }
+        }
+        printJSON(report)
+    }
+
+    /// LoRA DPO on `--model` over the work's first `--rows` pairs (batch 8): Proxima's whole process and peak memory,
+    /// LoRA SFT's peak memory on the same model, rows (prompt → chosen) and batch, and TRL + peft's DPO `train()`.
+    func runLoRASpeed(workURL: URL, out: URL) throws {
+        guard let model else { throw ValidationError("--lora needs --model DIR") }
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let lines = try String(contentsOf: workURL.appendingPathComponent("data.jsonl"), encoding: .utf8).split(separator: "\n").prefix(rows)
+        let pairsURL = out.appendingPathComponent("pairs.jsonl"), sftURL = out.appendingPathComponent("sft.jsonl")
+        try (lines.joined(separator: "\n") + "\n").write(to: pairsURL, atomically: true, encoding: .utf8)
+        let sftLines = try lines.map { line -> String in
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            return String(decoding: try JSONSerialization.data(withJSONObject: ["prompt": object["prompt"]!, "completion": object["chosen"]!]), as: UTF8.self)
+        }
+        try (sftLines.joined(separator: "\n") + "\n").write(to: sftURL, atomically: true, encoding: .utf8)
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
+        let common = ["--model", model, "--per-device-train-batch-size", "8", "--num-train-epochs", "1", "--learning-rate", "1e-4",
+                      "--lr-scheduler-type", "constant", "--max-length", "128", "--logging-steps", "2", "--save-steps", "100000",
+                      "--lora-r", "16", "--lora-alpha", "32", "--lora-dropout", "0", "--threads", "\(LibTorch.numThreads)", "--quiet"]
+        let dpo = try measuredProcess(executable, ["align", "dpo", "--data", pairsURL.path, "--out", out.appendingPathComponent("dpo").path, "--beta", "0.1"] + common)
+        guard dpo.status == 0 else { throw ValidationError("proxima align dpo failed with status \(dpo.status)") }
+        let sft = try measuredProcess(executable, ["align", "sft", "--data", sftURL.path, "--out", out.appendingPathComponent("sft").path] + common)
+        guard sft.status == 0 else { throw ValidationError("proxima align sft failed with status \(sft.status)") }
+        print(String(format: "proxima LoRA DPO: %d pairs in %.2f s (whole process), peak RSS %.0f MB; LoRA SFT on the same rows and batch: peak RSS %.0f MB (DPO/SFT %.2f×)",
+                     lines.count, dpo.seconds, dpo.peakMB, sft.peakMB, dpo.peakMB / sft.peakMB))
+        var report: [String: Any] = ["bench": "align", "mode": "speed_lora", "pairs": lines.count, "threads": LibTorch.numThreads,
+                                     "proxima_process_seconds": dpo.seconds, "proxima_peak_rss_mb": dpo.peakMB,
+                                     "proxima_sft_peak_rss_mb": sft.peakMB, "dpo_over_sft_peak_rss": dpo.peakMB / sft.peakMB]
+        if peer {
+            switch PeerScript.run("trl_lora_dpo.py", arguments: ["--model", model, "--data", pairsURL.path, "--rows", "\(lines.count)", "--threads", "\(LibTorch.numThreads)"]) {
+            case .measured(let trl):
+                let seconds = (trl["train_wall_s"] as? Double) ?? .nan
+                report["trl_train_seconds"] = seconds
+                report["trl_peak_rss_mb"] = trl["peak_rss_mb"]
+                report["speedup"] = seconds / dpo.seconds
+                print(String(format: "TRL + peft DPOTrainer.train(): %.2f s, peak RSS %@ MB; Proxima's whole process is %.2f× faster",
+                             seconds, "\(trl["peak_rss_mb"] ?? "?")", seconds / dpo.seconds))
             case .unavailable(let reason): print("TRL not run: \(reason)")
             case .failed(let reason): throw ValidationError("the TRL peer failed: \(reason)")
             }
