@@ -12,7 +12,7 @@ import ReinforcementLearning
 struct Align: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Fine-tune language models: supervised fine-tuning and offline preference optimisation.",
-        subcommands: [SFT.self, DPO.self, ORPO.self, SimPO.self, KTO.self])
+        subcommands: [SFT.self, DPO.self, ORPO.self, SimPO.self, KTO.self, Reward.self])
 
     /// `proxima align sft`: TRL's SFTTrainer, flags named as TRL's configuration in kebab-case.
     struct SFT: ParsableCommand {

@@ -11,7 +11,7 @@ struct Proxima: ParsableCommand {
         commandName: "proxima",
         abstract: "Policy optimization in Swift on libtorch: train, evaluate, render and compare reinforcement-learning policies; load, tokenize and generate with Hugging Face language models.",
         version: "proxima \(proximaVersion) (libtorch \(LibTorch.version))",
-        subcommands: [Train.self, Evaluate.self, Render.self, Plot.self, Runs.self, Generate.self, Tokenize.self, ModelCommand.self, Align.self, DataCommand.self, Bench.self, Demo.self, Info.self, Diagnose.self]
+        subcommands: [Train.self, Evaluate.self, Render.self, Plot.self, Runs.self, Generate.self, Tokenize.self, ModelCommand.self, Align.self, Judge.self, DataCommand.self, Bench.self, Demo.self, Info.self, Diagnose.self]
     )
 
     /// glibc returns freed blocks above 128 KiB (and the heap's free top) to the kernel at once, so every training
