@@ -153,8 +153,8 @@ public struct PreferenceConfiguration: Sendable {
         }
         if let weights = lossWeights, weights.contains(where: { !$0.isFinite }) { throw DataError("loss_weights: every weight must be a finite number") }
         let listwise = lossTypes.filter(\.isListwise)
-        if !listwise.isEmpty && listwise.count != lossTypes.count {
-            throw DataError("loss_type: listwise losses (\(listwise.map(\.rawValue).joined(separator: ","))) train on ranked lists and cannot be combined with pairwise ones")
+        if !listwise.isEmpty && listwise.count != lossTypes.filter({ $0 != .sft }).count {
+            throw DataError("loss_type: listwise losses (\(listwise.map(\.rawValue).joined(separator: ","))) train on ranked lists and cannot be combined with pairwise ones (sft may join them: the NLL of each list's best response)")
         }
         if method == .dpo { for loss in lossTypes { try parameters.validate(for: loss) } }
         if !(parameters.beta > 0) { throw DataError("beta must be positive, got \(parameters.beta)") }

@@ -14,11 +14,12 @@ struct AlignBench: ParsableCommand {
         abstract: "Preference optimisation: win rates of DPO, IPO and LiPO-λ over their SFT model (oracle-judged), or (--speed) DPO throughput against TRL.")
 
     @Option(help: "Random seed (data, weights, data order).") var seed = 0
-    @Option(name: .customLong("sft-epochs")) var sftEpochs = 6.0
-    @Option(name: .customLong("num-train-epochs"), help: "Epochs of each preference run.") var epochs = 2.0
-    @Option(name: .customLong("learning-rate"), help: "Learning rate of the preference runs.") var learningRate = 3e-4
-    @Option(help: "β of DPO and LiPO-λ (τ of IPO).") var beta = 0.1
-    @Option(name: .customLong("sft-weight"), help: "Add TRL's sft loss (NLL of the chosen responses) with this weight to each pairwise method (0: none).") var sftWeight = 0.0
+    @Option(name: .customLong("sft-epochs")) var sftEpochs = 1.0
+    @Option(name: .customLong("num-train-epochs"), help: "Epochs of each preference run.") var epochs = 4.0
+    @Option(name: .customLong("learning-rate"), help: "Learning rate of the preference runs.") var learningRate = 2e-4
+    @Option(help: "β of DPO and LiPO-λ.") var beta = 0.1
+    @Option(name: .customLong("ipo-beta"), help: "τ of IPO (its target gap 1/(2τ) is per token, TRL's length-normalised IPO).") var ipoBeta = 1.0
+    @Option(name: .customLong("sft-weight"), help: "Add TRL's sft loss (NLL of the chosen responses; for lists, of the best one) with this weight to each method (0: none).") var sftWeight = 1.0
     @Option(help: "Training pairs (and ranked lists: half as many).") var pairs = 2000
     @Option(name: .customLong("held-out"), help: "Held-out prompts and pairs.") var heldOut = 300
     @Option(help: "Methods to run: dpo, ipo, lipo_lambda (comma-separated).") var methods = "dpo,ipo,lipo_lambda"
@@ -83,7 +84,7 @@ struct AlignBench: ParsableCommand {
         var report: [String: Any] = ["bench": "align", "task": "oracle-preference", "seed": seed, "smoke": smoke, "threads": LibTorch.numThreads,
                                      "heldout_prompts": prompts.count, "train_pairs": trainPairs.count, "ranked_lists": lists.count,
                                      "sft_mean_oracle_score": mean(baselineScores), "sft_steps": sftTrainer.plannedSteps,
-                                     "sft_epochs": sft.numTrainEpochs, "learning_rate": learningRate, "beta": beta, "epochs": epochs, "sft_weight": sftWeight]
+                                     "sft_epochs": sft.numTrainEpochs, "learning_rate": learningRate, "beta": beta, "ipo_beta": ipoBeta, "epochs": epochs, "sft_weight": sftWeight]
         for method in methods.split(separator: ",").map(String.init) {
             guard let loss = PreferenceLoss(rawValue: method == "dpo" ? "sigmoid" : method), [.sigmoid, .ipo, .lipoLambda].contains(loss) else {
                 throw ValidationError("--methods: '\(method)' is not one of dpo, ipo, lipo_lambda")
@@ -93,11 +94,11 @@ struct AlignBench: ParsableCommand {
             reference.decoder.eval()
             var settings = PreferenceConfiguration(method: .dpo)
             settings.lossTypes = [loss]
-            if sftWeight > 0 && !loss.isListwise {
+            if sftWeight > 0 {
                 settings.lossTypes = [loss, .sft]
                 settings.lossWeights = [1, sftWeight]
             }
-            settings.parameters.beta = beta
+            settings.parameters.beta = loss == .ipo ? ipoBeta : beta
             settings.training.perDeviceTrainBatchSize = loss == .lipoLambda ? 16 : 32
             settings.training.numTrainEpochs = smoke ? 1 : epochs
             settings.training.learningRate = learningRate

@@ -28,7 +28,7 @@ func fastestRun(rounds: Int = 5, iterations: Int, _ body: () -> Void) -> Double 
 }
 
 func printJSON(_ object: [String: Any]) {
-    let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
     print(String(decoding: data, as: UTF8.self))
 }
 

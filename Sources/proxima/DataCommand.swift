@@ -7,7 +7,7 @@ import Torch
 /// `proxima data make TASK`: built-in data sets, generated locally from a seed.
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "data", abstract: "Built-in data sets for demos and benchmarks.",
-                                                    subcommands: [Make.self])
+                                                    subcommands: [Make.self, RSO.self])
 
     struct Make: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -78,6 +78,67 @@ struct DataCommand: ParsableCommand {
     }
 }
 
+extension DataCommand {
+    /// `proxima data rso`: RSO's statistical rejection sampling of a policy's responses, as preference pairs.
+    struct RSO: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rso",
+            abstract: "Preference pairs by RSO (Liu et al. 2023): sample N responses per prompt, keep n by statistical rejection sampling under a reward, pair them.",
+            discussion: """
+            For each prompt of --prompts (JSONL, a "prompt" per row) the policy samples --num-candidates responses; a \
+            reward model (or the oracle) scores them; the sampler accepts --num-samples of them with probability \
+            exp((r − r_max) / β) round by round (β = --beta; large β: plain sampling, small β: best-of-N); the \
+            accepted responses become pairs, higher reward chosen (--pairs first_round: (a0, a1), (a2, a3), …; \
+            tournament: winners advance, n − 1 pairs). Train on them with `proxima align dpo --loss-type \
+            rso_sigmoid_norm` or `rso_hinge_norm`.
+            """)
+
+        @Option(help: "The policy that samples (usually the SFT model).") var model: String
+        @Option(name: .customLong("reward-model"), help: "The reward model directory.") var rewardModel: String?
+        @Option(help: "A built-in oracle instead: oracle-preference.") var oracle: String?
+        @Option(help: "JSONL with a \"prompt\" per row.") var prompts: String
+        @Option(help: "The pairs' JSONL file (prompt, chosen, rejected, chosen_score, rejected_score).") var out: String
+        @Option(name: .customLong("num-candidates"), help: "Responses sampled per prompt (the paper: 64).") var numCandidates = 64
+        @Option(name: .customLong("num-samples"), help: "Responses accepted per prompt (the paper: 8).") var numSamples = 8
+        @Option(help: "The sampler's β (the paper: 0.5).") var beta = 0.5
+        @Option(help: "first_round or tournament.") var pairs = "first_round"
+        @Option(help: "Sampling temperature of the candidates.") var temperature = 1.0
+        @Option(name: .customLong("max-new-tokens")) var maxNewTokens = 64
+        @Option(help: "Random seed (sampling and acceptance draws).") var seed: UInt64 = 0
+        @OptionGroup var threads: ThreadOptions
+
+        func run() throws {
+            threads.apply()
+            guard (rewardModel == nil) != (oracle == nil) else { throw ValidationError("give --reward-model DIR or --oracle oracle-preference (one of them)") }
+            if let oracle, oracle != "oracle-preference" { throw ValidationError("--oracle '\(oracle)': the built-in oracle is oracle-preference") }
+            guard let construction = PairConstruction(rawValue: pairs) else { throw ValidationError("--pairs must be first_round or tournament, got '\(pairs)'") }
+            guard temperature > 0 else { throw ValidationError("--temperature must be positive (the candidates are samples), got \(temperature)") }
+            let file = try JSONLines(contentsOf: URL(fileURLWithPath: prompts))
+            let texts: [String] = try file.rows.map { row in
+                guard let value = row["prompt"] else { throw DataError(file: prompts, line: row.line, field: "prompt", "missing") }
+                guard let text = value.stringValue else { throw DataError(file: prompts, line: row.line, field: "prompt", "expected a string, found \(value.kindName)") }
+                return text
+            }
+            let judge: any ResponseJudge = try rewardModel.map { try RewardEnsemble(directories: [URL(fileURLWithPath: $0)], reduction: .mean) } ?? OraclePreferenceTask()
+            var builder = RSOPairBuilder(sampler: try RejectionSampler(beta: beta, sampleCount: numSamples))
+            builder.candidateCount = numCandidates
+            builder.construction = construction
+            builder.temperature = temperature
+            builder.maxNewTokens = maxNewTokens
+            builder.seed = seed
+            let policy = try LanguageModel(directory: URL(fileURLWithPath: model))
+            let result = try builder.pairs(prompts: texts, policy: policy) { try judge.score(prompts: $0, responses: $1) }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            let lines = try result.rows.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
+            let outURL = URL(fileURLWithPath: out)
+            try FileManager.default.createDirectory(at: outURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try AtomicFile.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: outURL)
+            print("rso: \(texts.count) prompts, \(result.candidates) candidates sampled, \(result.accepted) accepted (\(result.uniforms) acceptance draws), \(result.rows.count) \(pairs) pairs written to \(out)")
+        }
+    }
+}
+
 extension ModelCommand {
     /// `proxima model init`: a Hugging Face directory with random weights, for from-scratch CPU demos.
     struct Init: ParsableCommand {
@@ -91,6 +152,7 @@ extension ModelCommand {
         @Option(name: .customLong("train-tokenizer"), parsing: .upToNextOption,
                 help: "Train a byte-level BPE tokenizer (digits kept one per token) on these text or JSONL files.") var trainTokenizer: [String] = []
         @Option(name: .customLong("vocab-size"), help: "Vocabulary size for --train-tokenizer.") var vocabSize = 512
+        @Option(help: "A character-level tokenizer of these characters (plus <pad>, <bos>, <eos>, <unk>) instead.") var characters: String?
         @Option(help: "Random seed for the weights.") var seed = 0
         @Option(help: "The directory to write.") var out: String
 
@@ -99,10 +161,15 @@ extension ModelCommand {
                 throw ValidationError("--arch must be one of \(ModelArchitecture.allCases.map(\.rawValue).joined(separator: ", ")), got '\(arch)'")
             }
             guard let shape = ModelPreset(rawValue: preset) else { throw ValidationError("--preset must be tiny, got '\(preset)'") }
-            guard (tokenizer == nil) != trainTokenizer.isEmpty else { throw ValidationError("give --tokenizer DIR or --train-tokenizer FILES (one of them)") }
+            guard [tokenizer != nil, !trainTokenizer.isEmpty, characters != nil].filter({ $0 }).count == 1 else {
+                throw ValidationError("give one of --tokenizer DIR, --train-tokenizer FILES or --characters STRING")
+            }
             var files: [String: Data] = [:]
             let built: Tokenizer
-            if let tokenizer {
+            if let characters {
+                guard !characters.isEmpty else { throw ValidationError("--characters: give at least one character") }
+                (built, files) = try RandomModel.characterTokenizer(characters: characters)
+            } else if let tokenizer {
                 let source = URL(fileURLWithPath: tokenizer)
                 built = try Tokenizer(directory: source)
                 for name in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja"] {

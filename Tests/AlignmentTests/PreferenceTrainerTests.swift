@@ -227,6 +227,21 @@ struct PreferenceTrainerTests {
         }
     }
 
+    @Test("sft beside a listwise loss is the token-mean NLL of each list's best response; the combination validates")
+    func listwiseSFT() throws {
+        let policy = Tensor([[-3.0, -5.0, -9.0], [-2.0, -4.0, -1.0]]), lengths = Tensor([[2.0, 3.0, 1.0], [4.0, 1.0, 1.0]])
+        let lists = ListLogProbabilities(policy: policy, lengths: lengths, scores: Tensor([[3.0, 2.0, 1.0], [3.0, 2.0, 1.0]]))
+        let result = try PreferenceLoss.sft.evaluate(lists, PreferenceLossParameters())
+        #expect(abs(result.loss.item(Double.self) - (3.0 + 2.0) / (2.0 + 4.0)) < 1e-12)
+        var c = PreferenceConfiguration()
+        c.lossTypes = [.lipoLambda, .sft]
+        c.lossWeights = [1, 0.5]
+        try c.validate()
+        let trainer = try makePreferenceTrainer(rows: rankedRows(8)) { $0.lossTypes = [.lipoLambda, .sft]; $0.lossWeights = [1, 0.5]; $0.training.maxSteps = 1 }
+        let lipoOnly = try makePreferenceTrainer(rows: rankedRows(8)) { $0.lossTypes = [.lipoLambda]; $0.training.maxSteps = 1 }
+        #expect(try trainer.step().metrics["train/loss"]! > lipoOnly.step().metrics["train/loss"]!)
+    }
+
     @Test("a ranking with ties is refused by the losses that need a strict one, naming file, line and field")
     func tiedRanks() throws {
         let rows = rankedRows(2) + ["{\"prompt\": \"1+1=\", \"responses\": [\"2\", \"3\"], \"scores\": [1, 1]}"]

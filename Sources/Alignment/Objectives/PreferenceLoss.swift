@@ -127,7 +127,7 @@ extension PreferenceLoss {
     /// The listwise losses on a batch of lists. They log no metrics (TRL has none of them). Throws for a pairwise loss,
     /// invalid parameters, a missing reference, lists shorter than 2 or mismatched shapes.
     public func evaluate(_ lists: ListLogProbabilities, _ p: PreferenceLossParameters) throws -> ObjectiveResult {
-        guard isListwise else { throw PreferenceLossError("\(rawValue) is pairwise: evaluate it on PairLogProbabilities") }
+        guard isListwise || self == .sft else { throw PreferenceLossError("\(rawValue) is pairwise: evaluate it on PairLogProbabilities") }
         try p.validate(for: self)
         let shape = lists.policy.shape
         guard shape.count == 2, shape[1] >= 2 else {
@@ -143,6 +143,10 @@ extension PreferenceLoss {
             return reference
         }
         switch self {
+        case .sft:
+            // On lists (ordered best first) the supervised term is the NLL of each list's best response.
+            let best = lists.policy.narrow(dim: 1, start: 0, length: 1).squeezed(1)
+            return ObjectiveResult(losses: ChosenNLL.losses(policyChosen: best, chosenLengths: lists.lengths.narrow(dim: 1, start: 0, length: 1).squeezed(1)))
         case .dpoPlackettLuce:
             return ObjectiveResult(losses: PlackettLuceDPO.evaluate(policy: lists.policy, reference: try reference(), beta: p.beta).losses)
         case .lipoLambda:
