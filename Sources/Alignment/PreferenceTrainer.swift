@@ -248,7 +248,7 @@ public final class PreferenceTrainer: TrainingProcedure {
         return Self.score(lm, pairs.map(\.chosen) + pairs.map(\.rejected), meanLogits: meanLogits)
     }
 
-    /// Reference log-probabilities [n] of some examples' sequences (detached, float32). A precomputed table is
+    /// Reference log-probabilities [n] of some examples' sequences (detached, in `scoreDType`). A precomputed table is
     /// read slot-major (every example's first response, then every example's second, …) for `data`'s examples.
     func referenceScores(_ indices: [Int], _ sequences: [PreferenceSequence], pairs: [PreferencePair]? = nil, data: PreferenceDataset,
                          isTraining: Bool) -> Tensor? {
