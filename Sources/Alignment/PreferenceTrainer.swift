@@ -393,12 +393,7 @@ public final class PreferenceTrainer: TrainingProcedure {
             optimizer.zeroGrad()
             return TrainingStepResult(metrics: ["train/loss": loss])
         }
-        let parameters = trainableParameters.map(\.1)
-        let gradientNorm = training.maxGradNorm > 0
-            ? clipGradNorm(parameters, maxNorm: training.maxGradNorm)
-            : withNoGrad { parameters.compactMap(\.grad).reduce(0.0) { $0 + $1.square().sum().item(Double.self) }.squareRoot() }
-        optimizer.setLearningRate(learningRate)
-        optimizer.step()
+        let gradientNorm = optimizerStep(trainableParameters.map(\.1), optimizer: optimizer, maxGradNorm: training.maxGradNorm, learningRate: learningRate)
         completedSteps += 1
         trainedTokens += tokens
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
@@ -439,12 +434,8 @@ public final class PreferenceTrainer: TrainingProcedure {
     // MARK: Checkpoints
 
     public func captureCheckpoint() throws -> TrainingCheckpoint {
-        var tensors: [String: Tensor] = [:]
-        for (name, tensor) in trainableParameters { tensors[name] = tensor.detach().clone() }
-        return TrainingCheckpoint(model: tensors, optimizer: optimizer.state(),
-                                  randomStates: ["lora_dropout": dropoutGenerator.state, TrainingCheckpoint.globalGeneratorKey: LibTorch.globalGeneratorState],
-                                  counters: ["step": completedSteps, "tokens": trainedTokens],
-                                  config: String(decoding: try JSONSerialization.data(withJSONObject: configuration.json, options: [.sortedKeys]), as: UTF8.self))
+        try trainedStateCheckpoint(parameters: trainableParameters, optimizer: optimizer, dropoutGenerator: dropoutGenerator,
+                                   step: completedSteps, tokens: trainedTokens, settings: configuration.json)
     }
 
     /// Continues from a checkpoint of the same run: the run then goes on exactly as if it had never stopped.

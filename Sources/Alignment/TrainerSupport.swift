@@ -20,6 +20,29 @@ func seededShuffle(count: Int, seed: Int, epoch: Int) -> [Int] {
     return order
 }
 
+/// Clips the gradient's global norm to `maxGradNorm` (0: no clipping) and takes one optimizer step at
+/// `learningRate`; returns the norm before clipping (what TRL logs as `grad_norm`).
+func optimizerStep(_ parameters: [Tensor], optimizer: Adam, maxGradNorm: Double, learningRate: Double) -> Double {
+    let norm = maxGradNorm > 0
+        ? clipGradNorm(parameters, maxNorm: maxGradNorm)
+        : withNoGrad { parameters.compactMap(\.grad).reduce(0.0) { $0 + $1.square().sum().item(Double.self) }.squareRoot() }
+    optimizer.setLearningRate(learningRate)
+    optimizer.step()
+    return norm
+}
+
+/// The checkpoint of a language-model run at a step boundary: copies of the trained tensors, the optimizer's
+/// state, the dropout and global random states, the step and token counters, and the settings (compared on resume).
+func trainedStateCheckpoint(parameters: [(String, Tensor)], optimizer: Adam, dropoutGenerator: Generator, step: Int, tokens: Int,
+                            settings: [String: Any]) throws -> TrainingCheckpoint {
+    var tensors: [String: Tensor] = [:]
+    for (name, tensor) in parameters { tensors[name] = tensor.detach().clone() }
+    return TrainingCheckpoint(model: tensors, optimizer: optimizer.state(),
+                              randomStates: ["lora_dropout": dropoutGenerator.state, TrainingCheckpoint.globalGeneratorKey: LibTorch.globalGeneratorState],
+                              counters: ["step": step, "tokens": tokens],
+                              config: String(decoding: try JSONSerialization.data(withJSONObject: settings, options: [.sortedKeys]), as: UTF8.self))
+}
+
 /// Copies a checkpoint's trained tensors, optimizer state and random states into a run; errors name what does
 /// not fit.
 func restoreTrainedState(_ checkpoint: TrainingCheckpoint, parameters: [(String, Tensor)], optimizer: Adam, dropoutGenerator: Generator) throws {
