@@ -174,12 +174,8 @@ public final class SFTTrainer: TrainingProcedure {
     /// Continues from a checkpoint of the same run (same model, data and settings): the run then goes on exactly as
     /// if it had never stopped.
     public func restore(_ checkpoint: TrainingCheckpoint) throws {
-        try restoreTrainedState(checkpoint, parameters: trainableParameters, optimizer: optimizer, dropoutGenerator: dropoutGenerator)
-        completedSteps = checkpoint.counters["step"] ?? 0
-        trainedTokens = checkpoint.counters["tokens"] ?? 0
-        guard completedSteps <= plannedSteps else {
-            throw CheckpointError(reason: "the checkpoint is at step \(completedSteps), beyond this run's \(plannedSteps) steps")
-        }
+        (completedSteps, trainedTokens) = try restoreTrainedState(checkpoint, parameters: trainableParameters, optimizer: optimizer,
+                                                                  dropoutGenerator: dropoutGenerator, plannedSteps: plannedSteps)
     }
 
     /// Writes the result: a full Hugging Face model directory, or with LoRA a PEFT adapter directory (plus the

@@ -43,9 +43,10 @@ func trainedStateCheckpoint(parameters: [(String, Tensor)], optimizer: Adam, dro
                               config: String(decoding: try JSONSerialization.data(withJSONObject: settings, options: [.sortedKeys]), as: UTF8.self))
 }
 
-/// Copies a checkpoint's trained tensors, optimizer state and random states into a run; errors name what does
-/// not fit.
-func restoreTrainedState(_ checkpoint: TrainingCheckpoint, parameters: [(String, Tensor)], optimizer: Adam, dropoutGenerator: Generator) throws {
+/// Copies a checkpoint's trained tensors, optimizer state and random states into a run and returns its step and
+/// token counters; errors name what does not fit, including a step beyond the run's `plannedSteps`.
+func restoreTrainedState(_ checkpoint: TrainingCheckpoint, parameters: [(String, Tensor)], optimizer: Adam, dropoutGenerator: Generator,
+                         plannedSteps: Int) throws -> (step: Int, tokens: Int) {
     let own = Dictionary(uniqueKeysWithValues: parameters)
     let missing = own.keys.filter { checkpoint.model[$0] == nil }.sorted()
     let unexpected = checkpoint.model.keys.filter { own[$0] == nil }.sorted()
@@ -61,6 +62,11 @@ func restoreTrainedState(_ checkpoint: TrainingCheckpoint, parameters: [(String,
     try optimizer.load(state: state)
     if let dropout = checkpoint.randomStates["lora_dropout"] { dropoutGenerator.state = dropout }
     if let global = checkpoint.randomStates[TrainingCheckpoint.globalGeneratorKey] { LibTorch.globalGeneratorState = global }
+    let step = checkpoint.counters["step"] ?? 0
+    guard step <= plannedSteps else {
+        throw CheckpointError(reason: "the checkpoint is at step \(step), beyond this run's \(plannedSteps) steps")
+    }
+    return (step, checkpoint.counters["tokens"] ?? 0)
 }
 
 /// Writes a trained model: a full Hugging Face directory, or, when it carries LoRA adapters, a PEFT adapter
