@@ -27,8 +27,11 @@ CPP
 clang++ -std=c++20 -O0 "$work/version.cpp" $(pkg-config --cflags --libs proxima-libtorch) -o "$work/version"
 result=$(env -u LD_PRELOAD "$work/version")
 [[ $result == "2.15.0 15" ]] || { echo "setup_prefix: the test program printed '$result'" >&2; exit 1; }
-ldd "$work/version" | grep -q "$work/prefix/libtorch-2.15.0/lib/libtorch_cpu.so" \
-  || { echo "setup_prefix: the program did not load the prefix's libtorch_cpu.so" >&2; ldd "$work/version" >&2; exit 1; }
+# ldd's output is captured first: under pipefail, `ldd | grep -q` fails whenever grep's early exit makes ldd die of
+# SIGPIPE, which is what broke one CI run although the path was right.
+loaded=$(ldd "$work/version")
+grep -qF "$work/prefix/libtorch-2.15.0/lib/libtorch_cpu.so" <<<"$loaded" \
+  || { echo "setup_prefix: the program did not load the prefix's libtorch_cpu.so" >&2; echo "$loaded" >&2; exit 1; }
 
 again=$(scripts/setup --prefix "$work/prefix")
 grep -q "libtorch 2.15.0 is installed in" <<<"$again" || { echo "setup_prefix: the second run reinstalled: $again" >&2; exit 1; }
