@@ -2,7 +2,7 @@
 """LoRA DPO throughput and memory on CPU: TRL's DPOTrainer with a peft LoraConfig (the reference is the model with
 its adapters disabled, TRL's behaviour with peft) on a model directory and a prompt/chosen/rejected JSONL (the first
 --rows rows), sigmoid loss, beta 0.1, 1 epoch, lr 1e-4 constant, fp32, LoRA on every attention and MLP projection
-with dropout 0 (so both sides compute the same thing).
+with dropout 0, gradient checkpointing on (TRL's default and Proxima's), so both sides compute the same thing.
 Prints one JSON line: pairs_per_s = rows / wall time of trainer.train(); peak_rss_mb = the process's peak resident
 memory.
 Usage: trl_lora_dpo.py --model DIR --data FILE [--rows 32 --batch-size 8 --lora-r 16 --lora-alpha 32 --threads 1]"""
@@ -32,7 +32,7 @@ targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down
 peft_config = LoraConfig(r=a.lora_r, lora_alpha=a.lora_alpha, lora_dropout=0.0, target_modules=targets, task_type="CAUSAL_LM")
 cfg = DPOConfig(output_dir=tempfile.mkdtemp(prefix="dpo_lora_trl_"), per_device_train_batch_size=a.batch_size,
                 num_train_epochs=1, learning_rate=1e-4, lr_scheduler_type="constant", beta=0.1, max_length=128,
-                bf16=False, use_cpu=True, seed=a.seed, logging_steps=2, save_strategy="no", report_to="none",
+                bf16=False, gradient_checkpointing=True, use_cpu=True, seed=a.seed, logging_steps=2, save_strategy="no", report_to="none",
                 disable_tqdm=True, dataloader_num_workers=0)
 trainer = DPOTrainer(model=model, args=cfg, train_dataset=datasets.Dataset.from_list(rows), processing_class=tok,
                      peft_config=peft_config)

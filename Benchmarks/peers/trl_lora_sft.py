@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """LoRA SFT throughput and memory on CPU: TRL's SFTTrainer with a peft LoraConfig on a model directory and a
 prompt/completion JSONL (the first --rows rows), completion-only loss, 1 epoch, lr 1e-4 constant, fp32, no packing,
-LoRA on every attention and MLP projection with dropout 0 (so both sides compute the same thing).
+LoRA on every attention and MLP projection with dropout 0, gradient checkpointing on (TRL's default and Proxima's),
+so both sides compute the same thing.
 Prints one JSON line: tokens_per_s = non-pad tokens of every training sequence (prompt + completion + EOS) / wall
 time of trainer.train(); peak_rss_mb = the process's peak resident memory.
 Usage: trl_lora_sft.py --model DIR --data FILE [--rows 128 --batch-size 8 --lora-r 16 --lora-alpha 32 --threads 1]"""
@@ -32,7 +33,7 @@ targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down
 peft_config = LoraConfig(r=a.lora_r, lora_alpha=a.lora_alpha, lora_dropout=0.0, target_modules=targets, task_type="CAUSAL_LM")
 cfg = SFTConfig(output_dir=tempfile.mkdtemp(prefix="sft_lora_trl_"), per_device_train_batch_size=a.batch_size,
                 num_train_epochs=1, learning_rate=1e-4, lr_scheduler_type="constant", max_length=128,
-                completion_only_loss=True, packing=False, bf16=False, use_cpu=True, seed=a.seed, logging_steps=4,
+                completion_only_loss=True, packing=False, bf16=False, gradient_checkpointing=True, use_cpu=True, seed=a.seed, logging_steps=4,
                 save_strategy="no", report_to="none", disable_tqdm=True, dataloader_num_workers=0)
 trainer = SFTTrainer(model=model, args=cfg, train_dataset=datasets.Dataset.from_list(rows), processing_class=tok,
                      peft_config=peft_config)

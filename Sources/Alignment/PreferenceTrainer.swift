@@ -76,6 +76,7 @@ public final class PreferenceTrainer: TrainingProcedure {
         if training.usesLoRA && model.adapters.isEmpty {
             try model.addAdapters(training.loraConfiguration(architecture: model.configuration.architecture))
         }
+        model.decoder.gradientCheckpointing = training.gradientCheckpointing
         if model.adapters.isEmpty {
             model.decoder.unfreeze()
         } else {

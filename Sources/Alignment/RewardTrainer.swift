@@ -85,6 +85,7 @@ public final class RewardTrainer: TrainingProcedure {
                 Initializer.uniform(low: -bound, high: bound).apply(to: factor, generator: generator)
             }
         }
+        model.decoder.gradientCheckpointing = training.gradientCheckpointing
         if model.adapters.isEmpty {
             model.decoder.unfreeze()
         } else {

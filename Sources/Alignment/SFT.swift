@@ -51,6 +51,7 @@ public final class SFTTrainer: TrainingProcedure {
         if configuration.usesLoRA && model.adapters.isEmpty {
             try model.addAdapters(configuration.loraConfiguration(architecture: model.configuration.architecture))
         }
+        model.decoder.gradientCheckpointing = configuration.gradientCheckpointing
         if model.adapters.isEmpty {
             model.decoder.unfreeze()
         } else {

@@ -31,6 +31,10 @@ public struct SFTConfiguration: Equatable, Sendable {
     public var maxLength = 1024
     /// `packing`: concatenate sequences into rows of `max_length` (no attention across sequences).
     public var packing = false
+    /// `gradient_checkpointing`: recompute each decoder layer's activations during back-propagation instead of
+    /// keeping them (same values and gradients; less memory, about one more forward pass of compute). On by default,
+    /// as in TRL's configurations.
+    public var gradientCheckpointing = true
     /// `completion_only_loss`: nil = TRL's default (true for prompt/completion data).
     public var completionOnlyLoss: Bool? = nil
     public var assistantOnlyLoss = false
@@ -103,6 +107,7 @@ public struct SFTConfiguration: Equatable, Sendable {
         "max_grad_norm": double { $0.maxGradNorm = $1 },
         "max_length": int { $0.maxLength = $1 },
         "packing": bool { $0.packing = $1 },
+        "gradient_checkpointing": bool { $0.gradientCheckpointing = $1 },
         "completion_only_loss": { c, v, key in
             if case .null = v { c.completionOnlyLoss = nil } else { c.completionOnlyLoss = try boolValue(v, key) }
         },
@@ -129,7 +134,7 @@ public struct SFTConfiguration: Equatable, Sendable {
     static let acceptedKeys: Set<String> = [
         "model_name_or_path", "dataset_name", "output_dir", "use_peft", "bf16", "fp16", "use_cpu", "report_to",
         "dataset_text_field", "save_strategy", "eval_strategy", "logging_strategy", "disable_tqdm", "dataloader_num_workers",
-        "gradient_checkpointing", "push_to_hub", "overwrite_output_dir", "do_train", "do_eval", "remove_unused_columns",
+        "push_to_hub", "overwrite_output_dir", "do_train", "do_eval", "remove_unused_columns",
     ]
 
     /// Sets `key` (snake_case) from `value`; `source` names the file or flag in errors.
@@ -208,6 +213,7 @@ public struct SFTConfiguration: Equatable, Sendable {
             "learning_rate": learningRate, "lr_scheduler_type": lrSchedulerType, "warmup_ratio": warmupRatio,
             "warmup_steps": warmupSteps, "weight_decay": weightDecay, "adam_beta1": adamBeta1, "adam_beta2": adamBeta2,
             "adam_epsilon": adamEpsilon, "max_grad_norm": maxGradNorm, "max_length": maxLength, "packing": packing,
+            "gradient_checkpointing": gradientCheckpointing,
             "assistant_only_loss": assistantOnlyLoss, "logging_steps": loggingSteps, "save_steps": saveSteps,
             "eval_steps": evalSteps, "seed": seed, "lora_r": loraR, "lora_alpha": loraAlpha, "lora_dropout": loraDropout,
             "lora_target_modules": loraTargetModules, "use_rslora": useRSLoRA,

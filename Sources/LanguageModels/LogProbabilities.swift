@@ -41,7 +41,8 @@ extension TransformerDecoder {
     /// Log-probabilities of every completion token in `batch` given its prompt and the completion tokens before it.
     ///
     /// Only completion positions are scored, and never all at once: the hidden states of those positions are
-    /// multiplied by the output embedding `chunkRows` rows at a time (gather + logsumexp per chunk), so the float32
+    /// multiplied by the output embedding `chunkRows` rows at a time (gather + logsumexp per chunk; by default as
+    /// many rows as keep one chunk's logits near `defaultChunkElements` numbers), so the float32
     /// logits of batch × sequence × vocabulary are never materialised — in the forward pass or the backward pass,
     /// which recomputes each chunk's logits instead of keeping them. Differentiable with respect to the model's
     /// parameters when gradients are recorded; equal in value and gradient to the full-logits computation.
@@ -50,7 +51,7 @@ extension TransformerDecoder {
     ///   - temperature: log-probabilities under softmax(logits / temperature), as the sampler reports them.
     ///   - entropies: also compute each position's entropy (detached).
     public func completionLogProbabilities(_ batch: CompletionBatch, temperature: Double = 1, entropies: Bool = false,
-                                           chunkRows: Int = 1024) -> CompletionLogProbabilities {
+                                           chunkRows: Int? = nil) -> CompletionLogProbabilities {
         let tokens = batch.batch
         let hidden = hiddenStates(tokens.ids, positions: tokens.positions, mask: tokens.causalMask, caches: nil)
         let columns = batch.completionColumns, rows = tokens.rows, width = tokens.columns
@@ -73,7 +74,7 @@ extension TransformerDecoder {
         let targets = tokens.ids.reshaped([-1]).indexSelect(dim: 0, index: Tensor(targetColumns))
         let (values, entropyValues) = chunkedLogProbabilities(hidden: flatHidden, outputEmbedding: outputEmbedding,
                                                               targets: targets, temperature: temperature,
-                                                              chunkRows: chunkRows, entropies: entropies)
+                                                              chunkRows: chunkRows ?? defaultChunkRows, entropies: entropies)
         let index = Tensor(placement)
         let placed = Tensor.zeros([rows * columns], dtype: values.dtype).scatter(dim: 0, index: index, source: values).reshaped([rows, columns])
         let placedEntropies = entropyValues.map {
@@ -89,14 +90,22 @@ extension TransformerDecoder {
     /// (and recomputing backward pass) as `completionLogProbabilities`, for any set of scored positions — SFT's
     /// completion-only or assistant-only tokens, packed sequences.
     public func logProbabilities(hiddenStates: Tensor, sources: [Int64], targets: [Int64], temperature: Double = 1,
-                                 chunkRows: Int = 1024) -> Tensor {
+                                 chunkRows: Int? = nil) -> Tensor {
         precondition(sources.count == targets.count, "one target per scored position")
         let width = hiddenStates.size(-1)
         let flat = hiddenStates.reshaped([-1, width]).indexSelect(dim: 0, index: Tensor(sources))
         return chunkedLogProbabilities(hidden: flat, outputEmbedding: outputEmbedding, targets: Tensor(targets),
-                                       temperature: temperature, chunkRows: chunkRows, entropies: false).0
+                                       temperature: temperature, chunkRows: chunkRows ?? defaultChunkRows, entropies: false).0
     }
+
+    /// Rows per chunk of the chunked log-probs when the caller names none: about `defaultChunkElements` logits
+    /// (32 MB in float32) per chunk, at least 16 rows. The backward pass holds a few chunk-sized temporaries at once,
+    /// so this bounds the memory the output layer adds to a step (a 49k vocabulary: 170 rows).
+    public var defaultChunkRows: Int { Swift.max(16, defaultChunkElements / Swift.max(1, configuration.vocabularySize)) }
 }
+
+/// The logits per chunk that `defaultChunkRows` aims at.
+public let defaultChunkElements = 8 << 20
 
 /// log p(targets) for hidden states [N, H] under logits = hidden · Wᵀ / temperature, `chunkRows` rows at a time,
 /// with a hand-written backward pass that recomputes each chunk's logits (softmax − one-hot, times the incoming

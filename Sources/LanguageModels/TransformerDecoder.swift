@@ -27,6 +27,30 @@ public protocol TransformerDecoder: Module {
 
     /// The model's name for a checkpoint key (nil: a key the model ignores, such as a cached rotary table).
     static func parameterName(forCheckpointKey key: String) -> String?
+
+    /// Transformers' `gradient_checkpointing`: while gradients are recorded (and no cache is given), each decoder
+    /// layer keeps only its input and recomputes its activations during back-propagation. Same values and gradients,
+    /// roughly one more forward pass of compute, and activation memory of one layer instead of all of them.
+    var gradientCheckpointing: Bool { get set }
+}
+
+extension TransformerDecoder {
+    /// `body(h)` for one decoder layer, checkpointed (see `gradientCheckpointing`) when that is on, gradients are
+    /// recorded and the layer has no cache. The layer's dropout generators are replayed in the recomputation.
+    func runLayer(_ layer: Module, _ h: Tensor, cache: (any KeyValueCache)?, _ body: @escaping (Tensor) -> Tensor) -> Tensor {
+        guard gradientCheckpointing, cache == nil, isGradEnabled else { return body(h) }
+        return checkpointed(h, generators: dropoutGenerators(in: layer), name: "CheckpointedDecoderLayer", body)
+    }
+}
+
+/// The distinct explicit generators that dropout inside `module` draws from (LoRA adapters' and `Dropout` layers').
+func dropoutGenerators(in module: Module) -> [Generator] {
+    var seen = Set<ObjectIdentifier>(), generators: [Generator] = []
+    for candidate in [module] + module.namedModules().map(\.1) {
+        let generator = (candidate as? any LoRAAdapted)?.dropoutGenerator ?? (candidate as? Dropout)?.generator
+        if let generator, seen.insert(ObjectIdentifier(generator)).inserted { generators.append(generator) }
+    }
+    return generators
 }
 
 extension TransformerDecoder {

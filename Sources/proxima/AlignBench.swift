@@ -160,7 +160,9 @@ struct AlignBench: ParsableCommand {
         let arguments = ["align", "dpo", "--model", workURL.path, "--data", workURL.appendingPathComponent("data.jsonl").path, "--out", out.path,
                          "--per-device-train-batch-size", "16", "--num-train-epochs", "1", "--learning-rate", "1e-4",
                          "--lr-scheduler-type", "constant", "--beta", "0.1", "--max-length", "128", "--logging-steps", "25",
-                         "--save-steps", "100000", "--threads", "\(LibTorch.numThreads)", "--quiet"]
+                         "--save-steps", "100000", "--threads", "\(LibTorch.numThreads)", "--quiet",
+                         // dpo_bench.py runs TRL without gradient checkpointing for this float32 comparison: so do we.
+                         "--no-gradient-checkpointing"]
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
         let measured = try measuredProcess(executable, arguments)
         guard measured.status == 0 else { throw ValidationError("proxima align dpo failed with status \(measured.status)") }

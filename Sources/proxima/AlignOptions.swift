@@ -27,6 +27,9 @@ struct LanguageModelTrainingOptions: ParsableArguments {
     @Option(name: .customLong("lora-dropout")) var loraDropout: Double?
     @Option(name: .customLong("lora-target-modules"), help: "Comma-separated module names (default: the attention and MLP projections).") var loraTargetModules: String?
     @Flag(name: .customLong("use-rslora")) var useRSLoRA = false
+    @Flag(name: .customLong("gradient-checkpointing"), inversion: .prefixedNo,
+          help: "Recompute each layer's activations in the backward pass instead of keeping them (default on, as in TRL).")
+    var gradientCheckpointing: Bool?
     @Option(help: "Random seed (data order, LoRA initialisation and dropout).") var seed: Int?
 
     /// Hands every given flag to `set` under its snake_case name.
@@ -51,6 +54,7 @@ struct LanguageModelTrainingOptions: ParsableArguments {
             ("lora_dropout", loraDropout.map { .double($0) }),
             ("lora_target_modules", loraTargetModules.map { .string($0) }),
             ("use_rslora", useRSLoRA ? .bool(true) : nil),
+            ("gradient_checkpointing", gradientCheckpointing.map { .bool($0) }),
             ("seed", seed.map { .int($0) }),
         ]
         for case let (key, value?) in values { try set(key, value) }

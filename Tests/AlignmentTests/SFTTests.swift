@@ -190,6 +190,24 @@ struct SFTTrainerTests {
         expectClose(gradientB, gradientA, atol: 1e-12, rtol: 1e-9)
     }
 
+    @Test("gradient_checkpointing reaches the model's decoder, and a checkpointed step equals a plain one (float64)")
+    func gradientCheckpointingSetting() throws {
+        var weights: [[Double]] = []
+        for checkpointing in [true, false] {
+            let trainer = try makeTrainer(rows: additionRows(8)) {
+                $0.gradientCheckpointing = checkpointing
+                $0.perDeviceTrainBatchSize = 4
+                $0.maxSteps = 2
+            }
+            #expect(trainer.model.decoder.gradientCheckpointing == checkpointing)
+            for _ in 0..<2 { _ = try trainer.step() }
+            weights.append(parameterValues(trainer))
+        }
+        let before = try parameterValues(makeTrainer(rows: additionRows(8)) { _ in })
+        #expect(zip(weights[1], before).contains { $0 != $1 }, "the steps moved the weights")
+        expectClose(weights[0], weights[1], atol: 1e-12, rtol: 1e-9, "weights after two steps")
+    }
+
     @Test("LoRA: only the factors train and only they get optimizer state; the base weights do not move")
     func loraOnlyFactors() throws {
         let trainer = try makeTrainer(rows: additionRows(8)) {
@@ -272,9 +290,12 @@ struct SFTTrainerTests {
         completion_only_loss: false
         lora_target_modules: [q_proj, v_proj]
         bf16: false
+        gradient_checkpointing: false
         """.write(to: url, atomically: true, encoding: .utf8)
         var configuration = SFTConfiguration()
+        #expect(configuration.gradientCheckpointing, "on by default, as in TRL")
         let paths = try configuration.load(file: url)
+        #expect(!configuration.gradientCheckpointing)
         #expect(paths["model_name_or_path"] == "models/tiny")
         #expect(configuration.perDeviceTrainBatchSize == 4 && configuration.gradientAccumulationSteps == 2)
         #expect(configuration.learningRate == 3e-4 && configuration.lrSchedulerType == "cosine" && configuration.packing)

@@ -149,10 +149,13 @@ public final class GPT2LMHeadModel: Module, TransformerDecoder {
 
     public var outputEmbedding: Tensor { head?.weight ?? transformer.tokenEmbedding.weight }
 
+    public var gradientCheckpointing = false
+
     public func hiddenStates(_ inputIDs: Tensor, positions: Tensor, mask: Tensor?, caches: [any KeyValueCache]?) -> Tensor {
         var h = transformer.tokenEmbedding(inputIDs) + transformer.positionEmbedding(positions)
         for (i, block) in transformer.blocks.enumerated() {
-            h = block(h, context: LayerContext(mask: mask, causal: true, positions: positions, cache: caches?[i]))
+            let context = LayerContext(mask: mask, causal: true, positions: positions, cache: caches?[i])
+            h = runLayer(block, h, cache: context.cache) { block($0, context: context) }
         }
         return transformer.finalNorm(h)
     }

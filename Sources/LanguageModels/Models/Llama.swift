@@ -187,12 +187,15 @@ public final class LlamaForCausalLM: Module, TransformerDecoder {
 
     public var outputEmbedding: Tensor { head?.weight ?? model.embedding.weight }
 
+    public var gradientCheckpointing = false
+
     public func hiddenStates(_ inputIDs: Tensor, positions: Tensor, mask: Tensor?, caches: [any KeyValueCache]?) -> Tensor {
         var h = model.embedding(inputIDs)
         guard let first = model.layers.first else { return model.norm(h) }
         let tables = first.attention.rotary.cosSin(positionIds: positions, dtype: h.dtype)
         for (i, layer) in model.layers.enumerated() {
-            h = layer.forward(h, rotaryTables: tables, mask: mask, cache: caches?[i])
+            let cache = caches?[i]
+            h = runLayer(layer, h, cache: cache) { layer.forward($0, rotaryTables: tables, mask: mask, cache: cache) }
         }
         return model.norm(h)
     }
