@@ -39,18 +39,33 @@ extension TransformerDecoder {
     /// recorded and the layer has no cache. The layer's dropout generators are replayed in the recomputation.
     func runLayer(_ layer: Module, _ h: Tensor, cache: (any KeyValueCache)?, _ body: @escaping (Tensor) -> Tensor) -> Tensor {
         guard gradientCheckpointing, cache == nil, isGradEnabled else { return body(h) }
-        return checkpointed(h, generators: dropoutGenerators(in: layer), name: "CheckpointedDecoderLayer", body)
+        let randomness = dropoutGenerators(in: layer)
+        return checkpointed(h, generators: randomness.generators, replayGlobalGenerator: randomness.usesGlobal,
+                            name: "CheckpointedDecoderLayer", body)
     }
 }
 
-/// The distinct explicit generators that dropout inside `module` draws from (LoRA adapters' and `Dropout` layers').
-func dropoutGenerators(in module: Module) -> [Generator] {
-    var seen = Set<ObjectIdentifier>(), generators: [Generator] = []
-    for candidate in [module] + module.namedModules().map(\.1) {
-        let generator = (candidate as? any LoRAAdapted)?.dropoutGenerator ?? (candidate as? Dropout)?.generator
-        if let generator, seen.insert(ObjectIdentifier(generator)).inserted { generators.append(generator) }
+/// What the active dropout inside `module` (LoRA adapters' and `Dropout` layers', training with p > 0) draws from:
+/// its distinct explicit generators, and whether any of it uses libtorch's global generator.
+func dropoutGenerators(in module: Module) -> (generators: [Generator], usesGlobal: Bool) {
+    var seen = Set<ObjectIdentifier>(), generators: [Generator] = [], usesGlobal = false
+    for candidate in [module] + module.namedModules().map(\.1) where candidate.isTraining {
+        let source: Generator??
+        if let adapter = candidate as? any LoRAAdapted, adapter.dropout > 0 {
+            source = .some(adapter.dropoutGenerator)
+        } else if let dropout = candidate as? Dropout, dropout.p > 0 {
+            source = .some(dropout.generator)
+        } else {
+            source = nil
+        }
+        guard let source else { continue }
+        if let generator = source {
+            if seen.insert(ObjectIdentifier(generator)).inserted { generators.append(generator) }
+        } else {
+            usesGlobal = true
+        }
     }
-    return generators
+    return (generators, usesGlobal)
 }
 
 extension TransformerDecoder {

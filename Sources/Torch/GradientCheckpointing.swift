@@ -9,8 +9,10 @@ import CTorch
 /// their gradients in `grad` as they would without checkpointing, and the gradient with respect to `input` continues
 /// down the outer graph. The result equals the plain computation's, value and gradients alike (tested in float64).
 ///
-/// Randomness: `generators` (and libtorch's global generator) are put back to their states of the first pass before
-/// the recomputation and returned to their current states afterwards, so dropout draws the same masks twice.
+/// Randomness: `generators` (and libtorch's global generator when `replayGlobalGenerator`) are put back to their
+/// states of the first pass before the recomputation and returned to their current states afterwards, so dropout
+/// draws the same masks twice. Replay the global generator only when `body` draws from it: rewinding it is visible to
+/// every other user of the global generator in the process.
 ///
 /// When gradient recording is off this is just `body(input)`. An `input` that does not require a gradient (the frozen
 /// embeddings of a LoRA model) gets one, so that the recomputation is reached; its gradient is discarded.
@@ -20,21 +22,21 @@ import CTorch
 ///
 /// `body` must be a pure function of `input`, the parameters it reads and the generators: tensors it captures are read
 /// again at backward time, so they must not change in between.
-public func checkpointed(_ input: Tensor, generators: [Generator] = [], name: String = "Checkpoint",
-                         _ body: @escaping (Tensor) -> Tensor) -> Tensor {
+public func checkpointed(_ input: Tensor, generators: [Generator] = [], replayGlobalGenerator: Bool = false,
+                         name: String = "Checkpoint", _ body: @escaping (Tensor) -> Tensor) -> Tensor {
     guard isGradEnabled else { return body(input) }
-    let globalBefore = LibTorch.globalGeneratorState
+    let globalBefore = replayGlobalGenerator ? LibTorch.globalGeneratorState : nil
     let statesBefore = generators.map(\.state)
     let output = withNoGrad { body(input) }
     let edge = input.requiresGrad ? input : input.detach().requiringGrad()
     attachGradient(outputs: [output], inputs: [edge], name: name) { gradients in
         guard let gradient = gradients[0] else { return [nil] }
-        let globalNow = LibTorch.globalGeneratorState
+        let globalNow = globalBefore.map { _ in LibTorch.globalGeneratorState }
         let statesNow = generators.map(\.state)
-        LibTorch.globalGeneratorState = globalBefore
+        if let globalBefore { LibTorch.globalGeneratorState = globalBefore }
         for (generator, state) in zip(generators, statesBefore) { generator.state = state }
         defer {
-            LibTorch.globalGeneratorState = globalNow
+            if let globalNow { LibTorch.globalGeneratorState = globalNow }
             for (generator, state) in zip(generators, statesNow) { generator.state = state }
         }
         let replay = input.detach().requiringGrad()

@@ -78,6 +78,9 @@ struct GradientCheckpointingTests {
         decoder.gradientCheckpointing = true
         #expect(decoder.runLayer(layer, h, cache: nil, body).gradFunctionName == "CheckpointedDecoderLayerBackward")
         #expect(withNoGrad { decoder.runLayer(layer, h, cache: nil, body).gradFunctionName } == nil)
+        // Without active dropout nothing is replayed, and the global generator is left alone (other code may be using it).
+        let randomness = dropoutGenerators(in: layer)
+        #expect(randomness.generators.isEmpty && !randomness.usesGlobal)
         decoder.gradientCheckpointing = false
         #expect(decoder.runLayer(layer, h, cache: nil, body).gradFunctionName != "CheckpointedDecoderLayerBackward")
     }
