@@ -75,6 +75,13 @@ public final class PreferenceTrainer: TrainingProcedure {
         dropoutGenerator = Generator(seed: UInt64(truncatingIfNeeded: training.seed) &+ 0x5F7)
         if training.usesLoRA && model.adapters.isEmpty {
             try model.addAdapters(training.loraConfiguration(architecture: model.configuration.architecture))
+            // As in RewardTrainer: the A factors come from the run's own seeded generator, not the global one that
+            // anything else in the process may draw from (or reseed) meanwhile.
+            let generator = Generator(seed: UInt64(truncatingIfNeeded: training.seed) &+ 0x10A)
+            for (_, adapter) in model.adapters {
+                let factor = adapter.loraA.weight, bound = 1 / Double(factor.size(1)).squareRoot()
+                Initializer.uniform(low: -bound, high: bound).apply(to: factor, generator: generator)
+            }
         }
         model.decoder.gradientCheckpointing = training.gradientCheckpointing
         if model.adapters.isEmpty {
