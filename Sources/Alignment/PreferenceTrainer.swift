@@ -71,30 +71,7 @@ public final class PreferenceTrainer: TrainingProcedure {
         self.label = label ?? "\(configuration.method.rawValue) \(model.directory.lastPathComponent)"
         for data in [train] + (evaluation.map { [$0] } ?? []) { try Self.check(data, configuration) }
         let training = configuration.training
-        LibTorch.manualSeed(UInt64(truncatingIfNeeded: training.seed))
-        dropoutGenerator = Generator(seed: UInt64(truncatingIfNeeded: training.seed) &+ 0x5F7)
-        if training.usesLoRA && model.adapters.isEmpty {
-            try model.addAdapters(training.loraConfiguration(architecture: model.configuration.architecture))
-            // As in RewardTrainer: the A factors come from the run's own seeded generator, not the global one that
-            // anything else in the process may draw from (or reseed) meanwhile.
-            let generator = Generator(seed: UInt64(truncatingIfNeeded: training.seed) &+ 0x10A)
-            for (_, adapter) in model.adapters {
-                let factor = adapter.loraA.weight, bound = 1 / Double(factor.size(1)).squareRoot()
-                Initializer.uniform(low: -bound, high: bound).apply(to: factor, generator: generator)
-            }
-        }
-        model.decoder.gradientCheckpointing = training.gradientCheckpointing
-        if model.adapters.isEmpty {
-            model.decoder.unfreeze()
-        } else {
-            model.decoder.freeze()
-            for (_, adapter) in model.adapters {
-                adapter.loraA.weight.requiresGrad = true
-                adapter.loraB.weight.requiresGrad = true
-                adapter.dropoutGenerator = dropoutGenerator
-                if configuration.disableDropout { adapter.dropout = 0 }
-            }
-        }
+        dropoutGenerator = try prepareForTraining(model, training, disableDropout: configuration.disableDropout)
         if configuration.method.usesReference(configuration.lossTypes) {
             switch reference {
             case nil:
@@ -489,8 +466,8 @@ public final class PreferenceTrainer: TrainingProcedure {
 public func withAdaptersDisabled<R>(_ lm: LanguageModel, _ body: () throws -> R) rethrows -> R {
     let adapters = lm.adapters.map(\.1)
     let states = adapters.map(\.isAdapterEnabled)
-    for var adapter in adapters { adapter.isAdapterEnabled = false }
-    defer { for (adapter, state) in zip(adapters, states) { var a = adapter; a.isAdapterEnabled = state } }
+    for adapter in adapters { adapter.isAdapterEnabled = false }
+    defer { for (adapter, state) in zip(adapters, states) { adapter.isAdapterEnabled = state } }
     return try body()
 }
 

@@ -73,30 +73,7 @@ public final class RewardTrainer: TrainingProcedure {
             throw DataError("\(train.path): every example has a sequence longer than max_length (\(configuration.maxLength ?? 0) tokens); raise --max-length")
         }
         let training = configuration.training
-        LibTorch.manualSeed(UInt64(truncatingIfNeeded: training.seed))
-        dropoutGenerator = Generator(seed: UInt64(truncatingIfNeeded: training.seed) &+ 0x5F7)
-        if training.usesLoRA && model.adapters.isEmpty {
-            try model.addAdapters(training.loraConfiguration(architecture: model.configuration.architecture))
-            // The new A factors are redrawn from the run's own seeded generator (PyTorch's default Linear
-            // initialisation, as PEFT's), so they do not depend on whatever else draws from the global one.
-            let generator = Generator(seed: UInt64(truncatingIfNeeded: training.seed) &+ 0x10A)
-            for (_, adapter) in model.adapters {
-                let factor = adapter.loraA.weight, bound = 1 / Double(factor.size(1)).squareRoot()
-                Initializer.uniform(low: -bound, high: bound).apply(to: factor, generator: generator)
-            }
-        }
-        model.decoder.gradientCheckpointing = training.gradientCheckpointing
-        if model.adapters.isEmpty {
-            model.decoder.unfreeze()
-        } else {
-            model.decoder.freeze()
-            for (_, adapter) in model.adapters {
-                adapter.loraA.weight.requiresGrad = true
-                adapter.loraB.weight.requiresGrad = true
-                adapter.dropoutGenerator = dropoutGenerator
-                if configuration.disableDropout { adapter.dropout = 0 }
-            }
-        }
+        dropoutGenerator = try prepareForTraining(model, training, disableDropout: configuration.disableDropout)
         head.unfreeze()
         trainableParameters = model.decoder.namedParameters().filter { $0.1.requiresGrad } + head.namedParameters()
         optimizer = Adam.adamW(parameters: trainableParameters.map(\.1), learningRate: training.learningRate,

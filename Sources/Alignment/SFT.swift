@@ -46,29 +46,7 @@ public final class SFTTrainer: TrainingProcedure {
         self.train = train
         self.evaluation = evaluation
         self.label = label ?? "sft \(model.directory.lastPathComponent)"
-        LibTorch.manualSeed(UInt64(truncatingIfNeeded: configuration.seed))
-        dropoutGenerator = Generator(seed: UInt64(truncatingIfNeeded: configuration.seed) &+ 0x5F7)
-        if configuration.usesLoRA && model.adapters.isEmpty {
-            try model.addAdapters(configuration.loraConfiguration(architecture: model.configuration.architecture))
-            // As in RewardTrainer: the A factors come from the run's own seeded generator, not the global one that
-            // anything else in the process may draw from (or reseed) meanwhile.
-            let generator = Generator(seed: UInt64(truncatingIfNeeded: configuration.seed) &+ 0x10A)
-            for (_, adapter) in model.adapters {
-                let factor = adapter.loraA.weight, bound = 1 / Double(factor.size(1)).squareRoot()
-                Initializer.uniform(low: -bound, high: bound).apply(to: factor, generator: generator)
-            }
-        }
-        model.decoder.gradientCheckpointing = configuration.gradientCheckpointing
-        if model.adapters.isEmpty {
-            model.decoder.unfreeze()
-        } else {
-            model.decoder.freeze()
-            for (_, adapter) in model.adapters {
-                adapter.loraA.weight.requiresGrad = true
-                adapter.loraB.weight.requiresGrad = true
-                adapter.dropoutGenerator = dropoutGenerator
-            }
-        }
+        dropoutGenerator = try prepareForTraining(model, configuration)
         trainableParameters = model.decoder.namedParameters().filter { $0.1.requiresGrad }
         optimizer = Adam.adamW(parameters: trainableParameters.map(\.1), learningRate: configuration.learningRate,
                                betas: (configuration.adamBeta1, configuration.adamBeta2), eps: configuration.adamEpsilon,

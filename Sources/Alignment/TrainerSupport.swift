@@ -20,6 +20,34 @@ func seededShuffle(count: Int, seed: Int, epoch: Int) -> [Int] {
     return order
 }
 
+/// Readies `model` for a run of `training`: seeds the global generator, adds LoRA adapters when the settings ask for
+/// them and the model has none (A drawn from the run's own seeded generator, so it does not depend on what else in
+/// the process draws from the global one), sets gradient checkpointing, and makes trainable either every weight or,
+/// with adapters, only their factors, whose dropout then draws from the returned generator (`lora_dropout` in the
+/// run's checkpoints). `disableDropout` sets the adapters' dropout to zero.
+func prepareForTraining(_ model: LanguageModel, _ training: SFTConfiguration, disableDropout: Bool = false) throws -> Generator {
+    let seed = UInt64(truncatingIfNeeded: training.seed)
+    LibTorch.manualSeed(seed)
+    let dropoutGenerator = Generator(seed: seed &+ 0x5F7)
+    if training.usesLoRA && model.adapters.isEmpty {
+        try model.addAdapters(training.loraConfiguration(architecture: model.configuration.architecture),
+                              generator: Generator(seed: seed &+ 0x10A))
+    }
+    model.decoder.gradientCheckpointing = training.gradientCheckpointing
+    if model.adapters.isEmpty {
+        model.decoder.unfreeze()
+    } else {
+        model.decoder.freeze()
+        for (_, adapter) in model.adapters {
+            adapter.loraA.weight.requiresGrad = true
+            adapter.loraB.weight.requiresGrad = true
+            adapter.dropoutGenerator = dropoutGenerator
+            if disableDropout { adapter.dropout = 0 }
+        }
+    }
+    return dropoutGenerator
+}
+
 /// Clips the gradient's global norm to `maxGradNorm` (0: no clipping) and takes one optimizer step at
 /// `learningRate`; returns the norm before clipping (what TRL logs as `grad_norm`).
 func optimizerStep(_ parameters: [Tensor], optimizer: Adam, maxGradNorm: Double, learningRate: Double) -> Double {

@@ -59,11 +59,12 @@ func loraScale(alpha: Double, rank: Int, rsLoRA: Bool) -> Double {
 }
 
 /// New factors for a projection: A uniform as PyTorch's default Linear initialisation (PEFT's Kaiming-uniform with
-/// a = √5), B zero — so a new adapter starts as the identity update.
-func makeFactors(rank: Int, inputSize: Int, outputSize: Int, dtype: DType) -> (LoRAFactor, LoRAFactor) {
+/// a = √5), drawn from `generator` (libtorch's global one when nil), B zero — so a new adapter starts as the identity
+/// update.
+func makeFactors(rank: Int, inputSize: Int, outputSize: Int, dtype: DType, generator: Generator?) -> (LoRAFactor, LoRAFactor) {
     let a = Tensor.empty([rank, inputSize], dtype: dtype)
     let bound = 1 / Double(inputSize).squareRoot()
-    Initializer.uniform(low: -bound, high: bound).apply(to: a)
+    Initializer.uniform(low: -bound, high: bound).apply(to: a, generator: generator)
     return (LoRAFactor(a.requiringGrad()), LoRAFactor(Tensor.zeros([outputSize, rank], dtype: dtype).requiringGrad()))
 }
 
@@ -77,10 +78,12 @@ public final class LoRALinear: Linear, LoRAAdapted {
     public var dropout = 0.0
     public var dropoutGenerator: Generator?
 
-    /// Wraps `base` (its tensors shared, frozen) with new factors of rank `rank`.
-    public init(wrapping base: Linear, rank: Int, alpha: Double, rsLoRA: Bool = false) {
+    /// Wraps `base` (its tensors shared, frozen) with new factors of rank `rank`, A drawn from `generator` (the
+    /// global generator when nil).
+    public init(wrapping base: Linear, rank: Int, alpha: Double, rsLoRA: Bool = false, generator: Generator? = nil) {
         scale = loraScale(alpha: alpha, rank: rank, rsLoRA: rsLoRA)
-        let (a, b) = makeFactors(rank: rank, inputSize: base.inputSize, outputSize: base.outputSize, dtype: base.weight.dtype)
+        let (a, b) = makeFactors(rank: rank, inputSize: base.inputSize, outputSize: base.outputSize, dtype: base.weight.dtype,
+                                 generator: generator)
         _loraA.wrappedValue = a
         _loraB.wrappedValue = b
         super.init(weight: base.weight, bias: base.bias)
@@ -117,9 +120,12 @@ public final class LoRAConv1D: Conv1D, LoRAAdapted {
     public var dropout = 0.0
     public var dropoutGenerator: Generator?
 
-    public init(wrapping base: Conv1D, rank: Int, alpha: Double, rsLoRA: Bool = false) {
+    /// Wraps `base` (its tensors shared, frozen) with new factors of rank `rank`, A drawn from `generator` (the
+    /// global generator when nil).
+    public init(wrapping base: Conv1D, rank: Int, alpha: Double, rsLoRA: Bool = false, generator: Generator? = nil) {
         scale = loraScale(alpha: alpha, rank: rank, rsLoRA: rsLoRA)
-        let (a, b) = makeFactors(rank: rank, inputSize: base.inputSize, outputSize: base.outputSize, dtype: base.weight.dtype)
+        let (a, b) = makeFactors(rank: rank, inputSize: base.inputSize, outputSize: base.outputSize, dtype: base.weight.dtype,
+                                 generator: generator)
         _loraA.wrappedValue = a
         _loraB.wrappedValue = b
         super.init(weight: base.weight, bias: base.bias)
@@ -204,18 +210,20 @@ public struct LoRAConfiguration: Sendable, Equatable {
 }
 
 extension LanguageModel {
-    /// Wraps every target projection of the decoder in a LoRA adapter (new factors) and returns the adapted paths.
-    /// Only the factors require gradients afterwards.
+    /// Wraps every target projection of the decoder in a LoRA adapter (new factors, A drawn from `generator` or, when
+    /// nil, libtorch's global generator) and returns the adapted paths. Only the factors require gradients afterwards.
     @discardableResult
-    public func addAdapters(_ configuration: LoRAConfiguration) throws -> [String] {
+    public func addAdapters(_ configuration: LoRAConfiguration, generator: Generator? = nil) throws -> [String] {
         decoder.freeze()
         var adapted: [String] = []
         for (path, module) in decoder.namedModules() where configuration.targets(path) {
             let replacement: Module
             if let linear = module as? Linear, !(module is LoRAAdapted) {
-                replacement = LoRALinear(wrapping: linear, rank: configuration.rank, alpha: configuration.alpha, rsLoRA: configuration.rsLoRA)
+                replacement = LoRALinear(wrapping: linear, rank: configuration.rank, alpha: configuration.alpha, rsLoRA: configuration.rsLoRA,
+                                         generator: generator)
             } else if let conv = module as? Conv1D, !(module is LoRAAdapted) {
-                replacement = LoRAConv1D(wrapping: conv, rank: configuration.rank, alpha: configuration.alpha, rsLoRA: configuration.rsLoRA)
+                replacement = LoRAConv1D(wrapping: conv, rank: configuration.rank, alpha: configuration.alpha, rsLoRA: configuration.rsLoRA,
+                                         generator: generator)
             } else {
                 continue
             }

@@ -50,16 +50,15 @@ extension TransformerDecoder {
 func dropoutGenerators(in module: Module) -> (generators: [Generator], usesGlobal: Bool) {
     var seen = Set<ObjectIdentifier>(), generators: [Generator] = [], usesGlobal = false
     for candidate in [module] + module.namedModules().map(\.1) where candidate.isTraining {
-        let source: Generator??
-        if let adapter = candidate as? any LoRAAdapted, adapter.dropout > 0 {
-            source = .some(adapter.dropoutGenerator)
-        } else if let dropout = candidate as? Dropout, dropout.p > 0 {
-            source = .some(dropout.generator)
+        let (active, generator): (Bool, Generator?) = if let adapter = candidate as? any LoRAAdapted {
+            (adapter.dropout > 0, adapter.dropoutGenerator)
+        } else if let dropout = candidate as? Dropout {
+            (dropout.p > 0, dropout.generator)
         } else {
-            source = nil
+            (false, nil)
         }
-        guard let source else { continue }
-        if let generator = source {
+        guard active else { continue }
+        if let generator {
             if seen.insert(ObjectIdentifier(generator)).inserted { generators.append(generator) }
         } else {
             usesGlobal = true
