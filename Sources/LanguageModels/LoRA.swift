@@ -211,7 +211,8 @@ public struct LoRAConfiguration: Sendable, Equatable {
 
 extension LanguageModel {
     /// Wraps every target projection of the decoder in a LoRA adapter (new factors, A drawn from `generator` or, when
-    /// nil, libtorch's global generator) and returns the adapted paths. Only the factors require gradients afterwards.
+    /// nil, libtorch's global generator) and returns the adapted paths. Only the factors require gradients afterwards;
+    /// each adapter is in the training or evaluation mode of the projection it wraps.
     @discardableResult
     public func addAdapters(_ configuration: LoRAConfiguration, generator: Generator? = nil) throws -> [String] {
         decoder.freeze()
@@ -228,6 +229,9 @@ extension LanguageModel {
                 continue
             }
             (replacement as? any LoRAAdapted)?.dropout = configuration.dropout
+            // A new module starts in training mode; the adapter takes the mode of the projection it replaces, so an
+            // adapter loaded onto an evaluating model (generation, judging) applies no dropout.
+            replacement.train(module.isTraining)
             try decoder.replaceModule(at: path, with: replacement)
             adapted.append(path)
         }

@@ -77,7 +77,7 @@ struct Generate: ParsableCommand {
             let (sequences, _) = try lm.generate(prompts: chunk.map(encode), parameters: parameters, decode: decode)
             for (text, sequence) in zip(chunk, sequences) {
                 let object: [String: Any] = ["prompt": text, "completion": sequence.text ?? "", "tokens": sequence.tokens.count,
-                                             "finish_reason": sequence.finishReason.rawValue]
+                                             "token_ids": sequence.tokens, "finish_reason": sequence.finishReason.rawValue]
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
                 print(String(decoding: data, as: UTF8.self))
             }

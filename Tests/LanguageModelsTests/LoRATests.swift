@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 import Torch
+import NeuralNetworks
 @testable import LanguageModels
 
 @Suite("LoRA adapters in PEFT's format")
@@ -60,6 +61,34 @@ struct LoRATests {
         let reloaded = try LanguageModel(directory: base)
         try reloaded.loadAdapter(saved)
         #expect(logits(reloaded, prompt).equal(logits(model, prompt)))
+    }
+
+    @Test("an adapter trained with lora_dropout computes without dropout on an evaluating model, as PEFT's does in eval mode",
+          arguments: Fixtures.peftAdapters)
+    func adapterDropoutOffInEvaluation(directory: URL) throws {
+        let expected = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("expected.json"))) as! [String: Any]
+        let base = Fixtures.huggingFace.appendingPathComponent(expected["base_model"] as! String)
+        // The same adapter, its config claiming lora_dropout 0.5 (what an SFT run with dropout writes).
+        let withDropout = try temporaryDirectory()
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("adapter_config.json"))) as! [String: Any]
+        config["lora_dropout"] = 0.5
+        try JSONSerialization.data(withJSONObject: config).write(to: withDropout.appendingPathComponent("adapter_config.json"))
+        try FileManager.default.copyItem(at: directory.appendingPathComponent("adapter_model.safetensors"),
+                                         to: withDropout.appendingPathComponent("adapter_model.safetensors"))
+        let plain = try LanguageModel(directory: base)
+        try plain.loadAdapter(directory)
+        let dropping = try LanguageModel(directory: base)
+        try dropping.loadAdapter(withDropout)
+        #expect(dropping.adapters.allSatisfy { $0.1.dropout == 0.5 && !($0.1 as! Module).isTraining })
+        let ids = ints((expected["cases"] as! [[String: Any]])[0]["input_ids"])
+        func logits(_ m: LanguageModel) -> Tensor {
+            withInferenceMode { m.decoder.logits(row(ids), positions: Tensor.arange(ids.count).unsqueezed(0)) }
+        }
+        #expect(logits(dropping).equal(logits(plain)), "\(directory.lastPathComponent): no dropout while evaluating")
+        // In training mode the adapters drop inputs again, so the logits move.
+        dropping.decoder.train()
+        for (_, adapter) in dropping.adapters { adapter.dropoutGenerator = Generator(seed: 5) }
+        #expect(!logits(dropping).equal(logits(plain)), "\(directory.lastPathComponent): dropout while training")
     }
 
     @Test("a bad adapter directory is an error naming the file")
