@@ -50,8 +50,9 @@ public final class A2C: OnPolicyAlgorithm, OnPolicyLearner {
     override func update(_ batch: TrainingBatch) throws -> [String: Double] {
         let rollout = batch.rollout
         let (distribution, values) = policy(rollout.observations)
-        let loss = A2CLoss(logProbs: distribution.logProb(rollout.actions), advantages: batch.advantages, returns: batch.returns,
-                           values: values, entropy: distribution.entropy(), valueCoefficient: configuration.valueCoefficient,
+        let logProbs = distribution.logProb(rollout.actions)
+        let loss = A2CLoss(logProbs: logProbs, advantages: batch.advantages, returns: batch.returns,
+                           values: values, entropy: distribution.entropy(estimatedFrom: logProbs), valueCoefficient: configuration.valueCoefficient,
                            entropyCoefficient: configuration.entropyCoefficient, normalizeAdvantage: configuration.normalizeAdvantages)
         let policyLoss = loss.policyLoss.item(Double.self), valueLoss = loss.valueLoss.item(Double.self)
         let norm = try optimization.step(loss.loss, parts: ["policy_loss": policyLoss, "value_loss": valueLoss],

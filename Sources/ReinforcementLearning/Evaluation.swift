@@ -45,7 +45,7 @@ func policyAction(policy: ActorCriticPolicy, normalizer: ObservationNormalizer?,
         let (distribution, _) = policy(Tensor(input, shape: [1, input.count]))
         return deterministic ? distribution.mode() : distribution.sample(generator: generator)
     }
-    return environmentActions(action, space: actionSpace, count: 1)[0]
+    return environmentActions(action, space: actionSpace, count: 1, squashed: policy.squashesActions)[0]
 }
 
 /// Runs one episode with `act` and returns the environment's internal states, initial state first (for rendering).

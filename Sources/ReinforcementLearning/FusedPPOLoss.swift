@@ -4,7 +4,8 @@ import NeuralNetworks
 import Torch
 
 /// The whole PPO minibatch objective — clipped surrogate, value loss and entropy bonus — as one differentiable
-/// operation with a hand-derived gradient, plus its diagnostics, for categorical and diagonal-Gaussian policies.
+/// operation with a hand-derived gradient, plus its diagnostics, for categorical and diagonal-Gaussian policies
+/// (unsquashed gSDE policies included: σ per row, differentiable through the policy's own graph).
 ///
 /// It computes exactly what `PPOPolicyLoss`, `ppoValueLoss` and the distributions' `entropy()` compute together
 /// (ALGORITHMS-rl A6, in double precision; the arithmetic is `ppoObjective`'s, in C++), including how autograd splits
@@ -19,7 +20,8 @@ enum FusedPPOLoss {
         let batch = values.count
         guard values.shape == [batch], batch > 0 else { return nil }
         let head: Tensor, logStd: Tensor?
-        switch distribution {
+        // An unsquashed gSDE distribution is, row by row, a diagonal Gaussian with its own σ: the same objective.
+        switch distribution.unsquashedGaussian {
         case .categorical(let d):
             head = d.logProbabilities
             logStd = nil
@@ -28,7 +30,7 @@ enum FusedPPOLoss {
             head = d.mean
             logStd = d.logStd
             guard head.rank == 2, head.size(0) == batch, actions.shape == head.shape, d.logStd.shape == head.shape else { return nil }
-        case .multiCategorical:
+        case .multiCategorical, .stateDependent:
             return nil
         }
         let dtype = head.dtype

@@ -126,7 +126,9 @@ extension PolicyOptions {
     /// The options as `policy_kwargs` writes them (files, `config.json`, saved policies).
     var settings: [String: Any] {
         ["net_arch": netArch, "activation_fn": activation.rawValue, "ortho_init": orthoInit, "log_std_init": logStdInit,
-         "share_features_extractor": sharedTrunk]
+         "share_features_extractor": sharedTrunk, "use_sde": useSDE, "full_std": stateDependentExploration.fullStd,
+         "use_expln": stateDependentExploration.useExpln, "squash_output": stateDependentExploration.squashOutput,
+         "learn_features": stateDependentExploration.learnFeatures]
     }
 
     mutating func set(_ key: String, _ value: Any, fail: HyperparameterFailure) throws {
@@ -146,6 +148,15 @@ extension PolicyOptions {
         case "share_features_extractor":
             guard let b = value as? Bool else { throw fail("share_features_extractor true or false") }
             sharedTrunk = b
+        case "use_sde", "full_std", "use_expln", "squash_output", "learn_features":
+            guard let b = value as? Bool else { throw fail("\(key) true or false") }
+            switch key {
+            case "use_sde": useSDE = b
+            case "full_std": stateDependentExploration.fullStd = b
+            case "use_expln": stateDependentExploration.useExpln = b
+            case "squash_output": stateDependentExploration.squashOutput = b
+            default: stateDependentExploration.learnFeatures = b
+            }
         default:
             throw fail.unknown(key, among: Self.keys)
         }

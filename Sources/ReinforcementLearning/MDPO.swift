@@ -28,6 +28,9 @@ public struct MDPOConfiguration: OnPolicyConfiguration, Equatable {
         try requirePositive(minibatchSize, "batch_size", atMost: 1 << 31)
         try requirePositive(epochs, "n_epochs", atMost: 1 << 20)
         if let c = valueClipRange, c <= 0 { throw ConfigurationError("clip_range_vf must be positive, got \(c)") }
+        if settings.policy.useSDE && settings.policy.stateDependentExploration.squashOutput {
+            throw ConfigurationError("policy_kwargs.squash_output is not available with MDPO: its KL term needs the closed form that only an unsquashed Gaussian has")
+        }
     }
 
 }
@@ -61,7 +64,7 @@ public final class MDPO: OnPolicyAlgorithm, OnPolicyLearner {
                 stepSize = loss.stepSize
                 let (valueLoss, _) = ppoValueLoss(values: values, oldValues: minibatch.oldValues, returns: minibatch.returns,
                                                   clipRange: config.valueClipRange, variant: config.valueLoss)
-                let entropyLoss = -distribution.entropy().mean()
+                let entropyLoss = -distribution.entropy(estimatedFrom: distribution.logProb(minibatch.actions)).mean()
                 let total = loss.loss + config.valueCoefficient * valueLoss + config.entropyCoefficient * entropyLoss
                 let policyValue = loss.loss.item(Double.self), valueValue = valueLoss.item(Double.self)
                 let norm = try optimization.step(total, parts: ["policy_loss": policyValue, "value_loss": valueValue],

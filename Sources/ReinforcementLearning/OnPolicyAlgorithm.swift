@@ -157,7 +157,8 @@ public class OnPolicyAlgorithm {
     /// callback's reason to stop.
     func trainingStep(plan: LearningPlan, callbacks: [OnPolicyCallback], started: Date, stepsAtStart: Int) throws -> TrainingStepResult {
         let rolloutStart = Date()
-        let rollout = try collector.collect(policy: policy, steps: settings.rolloutSteps, generator: sampleGenerator)
+        let rollout = try collector.collect(policy: policy, steps: settings.rolloutSteps, generator: sampleGenerator,
+                                            sdeSampleFrequency: settings.sdeSampleFrequency)
         let rolloutSeconds = Date().timeIntervalSince(rolloutStart)
         steps += rollout.count
         var metrics: [String: Double] = ["rollout/episodes": Double(collector.episodes.total)]

@@ -62,6 +62,14 @@ public struct OnPolicySettings: Equatable, Sendable {
     public var policy = PolicyOptions()
     /// Adam's ε (`adam_eps`; SB3 uses 1e-5).
     public var adamEpsilon = 1e-5
+    /// Explore with gSDE (`use_sde`; the policy's option, here under Stable-Baselines3's top-level key).
+    public var useSDE: Bool {
+        get { policy.useSDE }
+        set { policy.useSDE = newValue }
+    }
+    /// With gSDE, draw new noise matrices every this many steps of a rollout; −1 (or 0) only at the start of each
+    /// rollout (`sde_sample_freq`).
+    public var sdeSampleFrequency = -1
 
     public init() {}
 
@@ -76,6 +84,7 @@ public struct OnPolicySettings: Equatable, Sendable {
             .number("ent_coef", path(\.entropyCoefficient)), .number("vf_coef", path(\.valueCoefficient)),
             .number("max_grad_norm", path(\.maxGradientNorm)), .boolean("normalize", path(\.normalizeEnvironment)),
             .policyOptions("policy_kwargs", path(\.policy)), .number("adam_eps", path(\.adamEpsilon)),
+            .boolean("use_sde", path(\.useSDE)), .integer("sde_sample_freq", path(\.sdeSampleFrequency)),
         ]
     }
 
@@ -92,6 +101,10 @@ public struct OnPolicySettings: Equatable, Sendable {
         if learningRate.base <= 0 { throw ConfigurationError("learning_rate must be positive, got \(learningRate)") }
         if maxGradientNorm <= 0 { throw ConfigurationError("max_grad_norm must be positive, got \(maxGradientNorm)") }
         if adamEpsilon <= 0 { throw ConfigurationError("adam_eps must be positive, got \(adamEpsilon)") }
+        if sdeSampleFrequency < -1 { throw ConfigurationError("sde_sample_freq must be −1 (each rollout) or a number of steps, got \(sdeSampleFrequency)") }
+        if policy.stateDependentExploration.squashOutput && !policy.useSDE {
+            throw ConfigurationError("policy_kwargs.squash_output needs use_sde: true (Stable-Baselines3 squashes only gSDE policies)")
+        }
         if policy.netArch.contains(where: { $0 <= 0 || $0 > 1 << 20 }) {
             throw ConfigurationError("policy_kwargs.net_arch sizes must be from 1 to 2^20, got \(policy.netArch)")
         }

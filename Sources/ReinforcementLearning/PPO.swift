@@ -152,13 +152,15 @@ public final class PPO: OnPolicyAlgorithm, OnPolicyLearner {
             advantages: advantages, oldValues: oldValues, returns: returns, objective: objective) {
             return step
         }
+        let logProbs = distribution.logProb(actions)
         let policyLoss = PPOPolicyLoss(
-            logProbs: distribution.logProb(actions), oldLogProbs: oldLogProbs, advantages: advantages,
+            logProbs: logProbs, oldLogProbs: oldLogProbs, advantages: advantages,
             clipLow: objective.clipRange, normalizeAdvantages: objective.normalizeAdvantages)
         let (valueLoss, valueClipFraction) = ppoValueLoss(
             values: values, oldValues: oldValues, returns: returns, clipRange: objective.clipRangeValue,
             variant: objective.halvedMaximumValueLoss ? .cleanrl : .sb3)
-        let entropyLoss = -distribution.entropy().mean()
+        // A squashed gSDE policy has no closed-form entropy: −log π of the taken actions stands in, as in SB3.
+        let entropyLoss = -distribution.entropy(estimatedFrom: logProbs).mean()
         let loss = policyLoss.loss + objective.entropyCoefficient * entropyLoss + objective.valueCoefficient * valueLoss
         let parts = (policy: policyLoss.loss.item(Double.self), value: valueLoss.item(Double.self),
                      entropy: entropyLoss.item(Double.self))

@@ -12,28 +12,39 @@ public enum PolicyDistribution {
     case multiCategorical([Categorical])
     /// Box actions: diagonal Gaussian; actions are float [B, D].
     case gaussian(DiagonalGaussian)
+    /// Box actions explored with gSDE (`use_sde`): a Gaussian whose σ depends on the state, sampled with noise
+    /// matrices held between resamplings, optionally tanh-squashed; actions are float [B, D].
+    case stateDependent(StateDependentGaussian)
 
     public func logProb(_ actions: Tensor) -> Tensor {
         switch self {
         case .categorical(let d): return d.logProb(actions)
         case .multiCategorical(let ds): return sum(ds.enumerated().map { $0.element.logProb(actions[.all, $0.offset]) })
         case .gaussian(let d): return d.logProb(actions)
+        case .stateDependent(let d): return d.logProb(actions)
         }
     }
 
-    public func entropy() -> Tensor {
+    /// The entropy per row in closed form; nil for a squashed gSDE Gaussian, which has none.
+    public func entropy() -> Tensor? {
         switch self {
         case .categorical(let d): return d.entropy()
         case .multiCategorical(let ds): return sum(ds.map { $0.entropy() })
         case .gaussian(let d): return d.entropy()
+        case .stateDependent(let d): return d.entropy
         }
     }
+
+    /// The entropy per row, or where it has no closed form −log π(a) of the taken actions (`logProbs`), the
+    /// one-sample estimate Stable-Baselines3's PPO and A2C use then.
+    public func entropy(estimatedFrom logProbs: Tensor) -> Tensor { entropy() ?? -logProbs }
 
     public func sample(generator: Generator?) -> Tensor {
         switch self {
         case .categorical(let d): return d.sample(generator: generator)
         case .multiCategorical(let ds): return Tensor.stack(ds.map { $0.sample(generator: generator) }, dim: 1)
         case .gaussian(let d): return d.sample(generator: generator)
+        case .stateDependent(let d): return d.sample(generator: generator)
         }
     }
 
@@ -43,12 +54,14 @@ public enum PolicyDistribution {
         case .categorical(let d): return d.mode()
         case .multiCategorical(let ds): return Tensor.stack(ds.map { $0.mode() }, dim: 1)
         case .gaussian(let d): return d.mode()
+        case .stateDependent(let d): return d.mode()
         }
     }
 
-    /// KL(self ‖ other) per batch element, in closed form.
+    /// KL(self ‖ other) per batch element, in closed form (an unsquashed gSDE Gaussian counts as the diagonal
+    /// Gaussian it is for each row).
     public func kl(to other: PolicyDistribution) -> Tensor {
-        switch (self, other) {
+        switch (self.unsquashedGaussian, other.unsquashedGaussian) {
         case (.categorical(let p), .categorical(let q)): return p.kl(to: q)
         case (.multiCategorical(let ps), .multiCategorical(let qs)): return sum(zip(ps, qs).map { $0.kl(to: $1) })
         case (.gaussian(let p), .gaussian(let q)): return p.kl(to: q)
@@ -62,7 +75,17 @@ public enum PolicyDistribution {
         case .categorical(let d): return .categorical(Categorical(logits: d.logProbabilities.detach()))
         case .multiCategorical(let ds): return .multiCategorical(ds.map { Categorical(logits: $0.logProbabilities.detach()) })
         case .gaussian(let d): return .gaussian(DiagonalGaussian(mean: d.mean.detach(), logStd: d.logStd.detach()))
+        case .stateDependent(let d):
+            return .stateDependent(StateDependentGaussian(
+                gaussian: DiagonalGaussian(mean: d.gaussian.mean.detach(), logStd: d.gaussian.logStd.detach()),
+                latent: d.latent.detach(), explorationMatrices: d.explorationMatrices, squashed: d.squashed))
         }
+    }
+
+    /// An unsquashed gSDE distribution as the per-row diagonal Gaussian it is; every other distribution unchanged.
+    var unsquashedGaussian: PolicyDistribution {
+        if case .stateDependent(let d) = self, !d.squashed { return .gaussian(d.gaussian) }
+        return self
     }
 
     /// The parameters as one [B, P] tensor (log-probabilities or mean and log-std), to store with a rollout.
@@ -71,10 +94,12 @@ public enum PolicyDistribution {
         case .categorical(let d): return d.logProbabilities
         case .multiCategorical(let ds): return Tensor.cat(ds.map(\.logProbabilities), dim: -1)
         case .gaussian(let d): return Tensor.cat([d.mean, d.logStd], dim: -1)
+        case .stateDependent(let d): return Tensor.cat([d.gaussian.mean, d.gaussian.logStd], dim: -1)
         }
     }
 
-    /// Rebuilds a distribution of the same family from stored `parameters` rows.
+    /// Rebuilds a distribution of the same family from stored `parameters` rows (a gSDE distribution as the
+    /// per-row diagonal Gaussian those rows describe).
     public func sameFamily(parameters p: Tensor) -> PolicyDistribution {
         switch self {
         case .categorical: return .categorical(Categorical(logits: p))
@@ -83,6 +108,9 @@ public enum PolicyDistribution {
             return .multiCategorical(p.split(sizes: sizes, dim: -1).map { Categorical(logits: $0) })
         case .gaussian(let d):
             let dims = d.mean.size(-1)
+            return .gaussian(DiagonalGaussian(mean: p[.ellipsis, ..<dims], logStd: p[.ellipsis, dims...]))
+        case .stateDependent(let d):
+            let dims = d.gaussian.mean.size(-1)
             return .gaussian(DiagonalGaussian(mean: p[.ellipsis, ..<dims], logStd: p[.ellipsis, dims...]))
         }
     }
@@ -95,6 +123,13 @@ func sum(_ tensors: [Tensor]) -> Tensor { tensors.dropFirst().reduce(tensors[0])
 /// this (as a `Module`) to train your own network with Proxima's trainers.
 public protocol ActorCriticPolicy: Module {
     func callAsFunction(_ observations: Tensor) -> (distribution: PolicyDistribution, value: Tensor)
+    /// Whether Box actions come out in [−1, 1] (tanh-squashed) and are scaled to the space's bounds for the
+    /// environment, instead of clipped to them (Stable-Baselines3's `squash_output`). Default false.
+    var squashesActions: Bool { get }
+}
+
+extension ActorCriticPolicy {
+    public var squashesActions: Bool { false }
 }
 
 /// Network shape options (`policy_kwargs` in Stable-Baselines3).
@@ -108,6 +143,11 @@ public struct PolicyOptions: Equatable, Sendable {
     public var logStdInit = 0.0
     /// One trunk shared by policy and value heads instead of two separate networks.
     public var sharedTrunk = false
+    /// Explore Box actions with gSDE (`use_sde`): `log_std` becomes a [latent, action] matrix (or [latent, 1]) and
+    /// σ depends on the policy's latent features.
+    public var useSDE = false
+    /// How gSDE shapes its noise (`full_std`, `use_expln`, `squash_output`, `learn_features`).
+    public var stateDependentExploration = StateDependentExplorationOptions()
 
     public init() {}
 }
@@ -133,7 +173,11 @@ public final class MLPActorCritic: Module, ActorCriticPolicy {
     let extractor: Extractor
     let actionNet: Linear
     let valueNet: Linear
+    /// The state-independent log σ [D] of a Gaussian policy, or gSDE's log S matrix [L, D] ([L, 1] without `full_std`).
     let logStd: Tensor?
+    /// gSDE's noise matrices: one [L, D] for single observations, one per environment [N, L, D] (`resetNoise`).
+    private(set) var explorationMatrix: Tensor?
+    private(set) var explorationMatrices: Tensor?
     public let actionSpace: Space
     /// The shape it was built with (`policy_kwargs`).
     public let options: PolicyOptions
@@ -157,6 +201,12 @@ public final class MLPActorCritic: Module, ActorCriticPolicy {
         guard options.netArch.allSatisfy({ $0 > 0 }) else {
             throw ConfigurationError("policy_kwargs.net_arch sizes must be positive, got \(options.netArch)")
         }
+        if options.useSDE, !{ if case .box = actionSpace { return true } else { return false } }() {
+            throw ConfigurationError("use_sde needs a Box action space; \(actionSpace) has discrete actions")
+        }
+        if options.stateDependentExploration.squashOutput && !options.useSDE {
+            throw ConfigurationError("policy_kwargs.squash_output needs use_sde: true (Stable-Baselines3 squashes only gSDE policies)")
+        }
         self.actionSpace = actionSpace
         self.options = options
         func trunk() -> Sequential? {
@@ -169,7 +219,9 @@ public final class MLPActorCritic: Module, ActorCriticPolicy {
         actionNet = Linear(inputSize: features, outputSize: actionOutputs, generator: generator)
         valueNet = Linear(inputSize: features, outputSize: 1, generator: generator)
         if case .box(_, _, let shape, _) = actionSpace {
-            logStd = Tensor.full([shape.reduce(1, *)], value: options.logStdInit).requiringGrad()
+            let actions = shape.reduce(1, *)
+            let shape = options.useSDE ? [features, options.stateDependentExploration.fullStd ? actions : 1] : [actions]
+            logStd = Tensor.full(shape, value: options.logStdInit).requiringGrad()
         } else {
             logStd = nil
         }
@@ -202,9 +254,10 @@ public final class MLPActorCritic: Module, ActorCriticPolicy {
     }
 
     /// The policy network (ending in the action head) and the value network (ending in the value head) as dense
-    /// layers, when the trunks are separate and allow fusion; nil otherwise.
+    /// layers, when the trunks are separate and allow fusion, for the fused kernels (which do not know gSDE); nil
+    /// otherwise.
     var separateNetworks: (policy: DenseLayers, value: DenseLayers)? {
-        guard extractor.sharedNet == nil, let policy = denseLayers(extractor.policyNet, then: actionNet),
+        guard extractor.sharedNet == nil, !usesStateDependentExploration, let policy = denseLayers(extractor.policyNet, then: actionNet),
               let value = denseLayers(extractor.valueNet, then: valueNet) else { return nil }
         return (policy, value)
     }
@@ -237,6 +290,7 @@ public final class MLPActorCritic: Module, ActorCriticPolicy {
     }
 
     public func callAsFunction(_ observations: Tensor) -> (distribution: PolicyDistribution, value: Tensor) {
+        if usesStateDependentExploration { return stateDependentForward(observations) }
         let head: Tensor, value: Tensor
         if let shared = extractor.sharedNet {
             let features = shared(observations)
@@ -251,6 +305,50 @@ public final class MLPActorCritic: Module, ActorCriticPolicy {
         case .multiDiscrete(let nvec): return (.multiCategorical(head.split(sizes: nvec, dim: -1).map { Categorical(logits: $0) }), value)
         case .multiBinary(let n): return (.multiCategorical(head.split(sizes: Array(repeating: 2, count: n), dim: -1).map { Categorical(logits: $0) }), value)
         case .box: return (.gaussian(DiagonalGaussian(mean: head, logStd: logStd!)), value)
+        }
+    }
+
+    /// The trunk's output as dense layers or modules (the identity without a trunk).
+    func latent(_ trunk: Sequential?, _ x: Tensor) -> Tensor {
+        guard let trunk else { return x }
+        if allowsFusion, let layers = trunk.denseLayers { return x.mlp(layers) }
+        return trunk(x)
+    }
+
+    /// The gSDE forward pass: latent features φ of the policy trunk, the mean from the action head, σ from φ and S.
+    func stateDependentForward(_ observations: Tensor) -> (distribution: PolicyDistribution, value: Tensor) {
+        let features: Tensor, value: Tensor
+        if let shared = extractor.sharedNet {
+            features = shared(observations)
+            value = valueNet(features).squeezed(-1)
+        } else {
+            features = latent(extractor.policyNet, observations)
+            value = run(extractor.valueNet, then: valueNet, observations).squeezed(-1)
+        }
+        let sde = options.stateDependentExploration
+        let mean = actionNet(features)
+        let std = stateDependentStandardDeviations(logStd: logStd!, useExpln: sde.useExpln, actionSize: mean.size(-1))
+        let phi = sde.learnFeatures ? features : features.detach()
+        // One matrix per row when the batch is the vector of environments the matrices were drawn for.
+        let matrices = explorationMatrices.flatMap { $0.size(0) == observations.size(0) && observations.size(0) > 1 ? $0 : nil }
+            ?? explorationMatrix
+        return (.stateDependent(StateDependentGaussian(mean: mean, latent: phi, standardDeviations: std,
+                                                       explorationMatrices: matrices, squashed: sde.squashOutput)), value)
+    }
+}
+
+extension MLPActorCritic: StateDependentExplorer {
+    public var usesStateDependentExploration: Bool { options.useSDE }
+
+    public var squashesActions: Bool { options.useSDE && options.stateDependentExploration.squashOutput }
+
+    public func resetNoise(count: Int, generator: Generator?) {
+        guard usesStateDependentExploration, let logStd else { return }
+        withNoGrad {
+            let std = stateDependentStandardDeviations(logStd: logStd.detach(), useExpln: options.stateDependentExploration.useExpln,
+                                                       actionSize: actionNet.weight.size(0))
+            explorationMatrix = std * Tensor.randn(std.shape, dtype: std.dtype, generator: generator)
+            explorationMatrices = std * Tensor.randn([count] + std.shape, dtype: std.dtype, generator: generator)
         }
     }
 }

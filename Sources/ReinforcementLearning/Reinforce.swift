@@ -38,9 +38,10 @@ public final class Reinforce: OnPolicyAlgorithm, OnPolicyLearner {
     override func update(_ batch: TrainingBatch) throws -> [String: Double] {
         let rollout = batch.rollout
         let (distribution, baseline) = policy(rollout.observations)
-        let loss = ReinforceLoss(logProbs: distribution.logProb(rollout.actions), returns: batch.returns, baseline: baseline,
+        let logProbs = distribution.logProb(rollout.actions)
+        let loss = ReinforceLoss(logProbs: logProbs, returns: batch.returns, baseline: baseline,
                                  normalize: configuration.normalizeAdvantages)
-        let entropyLoss = -distribution.entropy().mean()
+        let entropyLoss = -distribution.entropy(estimatedFrom: logProbs).mean()
         let baselineLoss = loss.baselineLoss!
         let total = loss.policyLoss + configuration.valueCoefficient * baselineLoss + configuration.entropyCoefficient * entropyLoss
         let policyValue = loss.policyLoss.item(Double.self), baselineValue = baselineLoss.item(Double.self)

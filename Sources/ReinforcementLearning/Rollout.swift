@@ -23,8 +23,9 @@ public struct Rollout {
 }
 
 /// The environment actions for `count` sampled action rows: integers (offset by the space's start) for discrete
-/// spaces, Box actions clipped to the bounds (the unclipped values stay in the rollout).
-func environmentActions(_ actions: Tensor, space: Space, count n: Int) -> [Action] {
+/// spaces, Box actions clipped to the bounds (the unclipped values stay in the rollout), or with `squashed` (actions
+/// in [−1, 1]) scaled to the bounds: low + (a + 1)/2 · (high − low).
+func environmentActions(_ actions: Tensor, space: Space, count n: Int, squashed: Bool = false) -> [Action] {
     switch space {
     case .discrete(_, let start): return actions.ints.map { .discrete($0 + start) }
     case .multiDiscrete, .multiBinary:
@@ -34,6 +35,9 @@ func environmentActions(_ actions: Tensor, space: Space, count n: Int) -> [Actio
     case .box(let low, let high, _, _):
         let d = low.count
         let values = actions.doubles
+        if squashed {
+            return (0..<n).map { i in .continuous((0..<d).map { j in low[j] + 0.5 * (values[i * d + j] + 1) * (high[j] - low[j]) }) }
+        }
         return (0..<n).map { i in .continuous((0..<d).map { j in Swift.min(high[j], Swift.max(low[j], values[i * d + j])) }) }
     }
 }
@@ -85,19 +89,25 @@ public final class RolloutCollector {
         return normalizer.normalize(raw)
     }
 
-    func environmentActions(_ actions: Tensor) -> [Action] {
-        ReinforcementLearning.environmentActions(actions, space: environments.actionSpace, count: environments.count)
+    func environmentActions(_ actions: Tensor, squashed: Bool) -> [Action] {
+        ReinforcementLearning.environmentActions(actions, space: environments.actionSpace, count: environments.count, squashed: squashed)
     }
 
-    /// Collects `steps` steps from every environment.
-    public func collect(policy: ActorCriticPolicy, steps: Int, generator: Generator) throws -> Rollout {
+    /// Collects `steps` steps from every environment. A gSDE policy draws new noise matrices (from `generator`) at
+    /// the start and, when `sdeSampleFrequency` is positive, every that many steps.
+    public func collect(policy: ActorCriticPolicy, steps: Int, generator: Generator, sdeSampleFrequency: Int = -1) throws -> Rollout {
         let n = environments.count, size = environments.observationSize
         var observationRows: [Tensor] = [], actionRows: [Tensor] = [], logProbRows: [Tensor] = [], valueRows: [Tensor] = [], parameterRows: [Tensor] = []
         var rewards: [Double] = [], terminated: [Bool] = [], truncated: [Bool] = [], truncationValues: [Double] = []
         rewards.reserveCapacity(steps * n)
         lastFinished = []
         let fused = (policy as? MLPActorCritic)?.fusedRolloutStep()
-        for _ in 0..<steps {
+        let explorer = (policy as? any StateDependentExplorer).flatMap { $0.usesStateDependentExploration ? $0 : nil }
+        let squashed = policy.squashesActions
+        for step in 0..<steps {
+            if let explorer, step == 0 || (sdeSampleFrequency > 0 && step % sdeSampleFrequency == 0) {
+                explorer.resetNoise(count: n, generator: generator)
+            }
             let observation = Tensor(observations, shape: [n, size])
             let (actions, logProbs, values, parameters) = fused?(observation, generator) ?? withNoGrad {
                 let (distribution, value) = policy(observation)
@@ -110,7 +120,7 @@ public final class RolloutCollector {
             valueRows.append(values)
             parameterRows.append(parameters)
 
-            try environments.step(environmentActions(actions))
+            try environments.step(environmentActions(actions, squashed: squashed))
             let done = (0..<n).map { environments.terminated[$0] || environments.truncated[$0] }
             if var normalizer = rewardNormalizer {
                 rewards += normalizer.normalize(environments.rewards, done: done, update: training)

@@ -52,7 +52,8 @@ struct ConfigurationTests {
         let decoded = try RunConfiguration.read(url)
         #expect(decoded.algorithm.isEqual(to: config.algorithm) && decoded.totalSteps == config.totalSteps
                 && decoded.environment == "Pendulum-v1" && decoded.checkpointInterval == config.checkpointInterval)
-        #expect(config.json().contains("\"learning_rate\" : \"lin_0.0007\""))
+        #expect(config.json().contains("\"learning_rate\" : 0.001"))
+        #expect(config.json().contains("\"use_sde\" : true") && config.json().contains("\"sde_sample_freq\" : 4"))
         #expect(config.json().contains("\"clip_range\" : 0.2"))
     }
 

@@ -78,7 +78,7 @@ import Environments
         let (valueLoss, valueClipFraction) = ppoValueLoss(
             values: v, oldValues: oldValues.indexSelect(dim: 0, index: indices), returns: returns.indexSelect(dim: 0, index: indices),
             clipRange: c.valueClip, variant: c.variant)
-        let entropyLoss = -d.entropy().mean()
+        let entropyLoss = -d.entropy()!.mean()
         let loss = policyLoss.loss + 0.01 * entropyLoss + 0.5 * valueLoss
         let parameters = (policy + value).flatMap { [$0.weight] + ($0.bias.map { [$0] } ?? []) } + (c.categorical ? [] : [logStd])
         let expected = gradients(of: [loss], withRespectTo: parameters)

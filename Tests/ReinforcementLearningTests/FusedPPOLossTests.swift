@@ -69,7 +69,7 @@ import Torch
                                    clipLow: clip, normalizeAdvantages: c.normalize)
         let (valueLoss, valueClipFraction) = ppoValueLoss(values: values, oldValues: oldValues, returns: returns,
                                                           clipRange: c.valueClip, variant: c.variant)
-        let entropyLoss = -e.entropy().mean()
+        let entropyLoss = -e.entropy()!.mean()
         let composed = policy.loss + entCoef * entropyLoss + vfCoef * valueLoss
         let composedGrads = gradients(of: [composed], withRespectTo: inputs, allowUnused: true)
 

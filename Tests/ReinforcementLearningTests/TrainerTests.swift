@@ -68,8 +68,10 @@ struct TrainerTests {
           arguments: ["CartPole-v1", "Pendulum-v1"])
     func gradientPathsAgree(env: String) throws {
         func train(_ path: PPOGradientPath) throws -> [String: Tensor] {
+            // The state-independent Gaussian (the fused step does not know gSDE; StateDependentExplorationTests compares
+            // its paths).
             var configuration = try #require(try zooConfiguration(.ppo, env, [
-                "n_envs=2", "n_steps=64", "batch_size=32", "n_epochs=2", "clip_range_vf=0.2", "ent_coef=0.01"]) as? PPOConfiguration)
+                "n_envs=2", "n_steps=64", "batch_size=32", "n_epochs=2", "clip_range_vf=0.2", "ent_coef=0.01", "use_sde=false"]) as? PPOConfiguration)
             configuration.gradientPath = path
             let ppo = try PPO(configuration, environment: env)
             let directory = try temporaryDirectory()
@@ -298,16 +300,16 @@ struct TrainerTests {
 
     @Test("normalisation statistics are saved with the model and frozen for evaluation")
     func normalizationSaved() throws {
-        let configuration = try zooConfiguration(.ppo, "Pendulum-v1", ["n_envs=2", "n_steps=64", "batch_size=64", "n_epochs=1"])
+        let configuration = try zooConfiguration(.ppo, "MountainCarContinuous-v0", ["n_envs=2", "n_steps=64", "batch_size=64", "n_epochs=1"])
         #expect(configuration.normalizeEnvironment)
-        let ppo = try configuration.makeAlgorithm(environments: try VectorEnvironment(id: "Pendulum-v1", count: 2), policy: nil)
+        let ppo = try configuration.makeAlgorithm(environments: try VectorEnvironment(id: "MountainCarContinuous-v0", count: 2), policy: nil)
         try ppo.learn(steps: 256)
         let url = try temporaryDirectory().appendingPathComponent("model.safetensors")
         try ppo.save(to: url)
         let artifact = try PolicyArtifact.read(url)
         let saved = try #require(artifact.normalizer)
         #expect(saved == ppo.collector.observationNormalizer)
-        #expect(artifact.algorithm == .ppo && artifact.environmentID == "Pendulum-v1" && artifact.actionSpace == ppo.environments.actionSpace)
+        #expect(artifact.algorithm == .ppo && artifact.environmentID == "MountainCarContinuous-v0" && artifact.actionSpace == ppo.environments.actionSpace)
         let a = try artifact.evaluate(episodes: 2, deterministic: true, seed: 0)
         #expect(artifact.normalizer == saved)
         #expect(a == (try ppo.evaluate(episodes: 2, deterministic: true, seed: 0)), "the reloaded policy acts as the trained one")
@@ -543,7 +545,7 @@ struct PolicyTests {
             #expect(actions.shape == [5, space.flatSize])
             let expected = parts.enumerated().map { $0.element.logProb(actions[.all, $0.offset]) }.reduce(Tensor.zeros([5])) { $0 + $1 }
             #expect(distribution.logProb(actions).allClose(expected))
-            #expect(distribution.entropy().allClose(parts.map { $0.entropy() }.reduce(Tensor.zeros([5])) { $0 + $1 }))
+            #expect(distribution.entropy()!.allClose(parts.map { $0.entropy() }.reduce(Tensor.zeros([5])) { $0 + $1 }))
             let rebuilt = distribution.sameFamily(parameters: distribution.parameters)
             #expect(rebuilt.logProb(actions).allClose(distribution.logProb(actions), atol: 1e-6))
             #expect(distribution.kl(to: rebuilt).abs().max().item(Double.self) < 1e-6)
@@ -559,7 +561,9 @@ struct PolicyTests {
         #expect(d.logStd.floats == [-0.5, -0.5, -0.5, -0.5])
         let vector = try VectorEnvironment(id: "Pendulum-v1", count: 2)
         let collector = RolloutCollector(environments: vector, normalize: false, gamma: 0.9)
-        let actions = collector.environmentActions(Tensor([[5.0], [-0.5]] as [[Float]]))
+        let actions = collector.environmentActions(Tensor([[5.0], [-0.5]] as [[Float]]), squashed: false)
         #expect(actions == [.continuous([2]), .continuous([-0.5])])
+        // Squashed actions in [−1, 1] are scaled to the bounds instead.
+        #expect(collector.environmentActions(Tensor([[1.0], [-0.5]] as [[Float]]), squashed: true) == [.continuous([2]), .continuous([-1])])
     }
 }
