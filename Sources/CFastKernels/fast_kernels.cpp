@@ -77,7 +77,7 @@ int fk_ppo_loss(ct_tensor head, ct_tensor log_std, ct_tensor values, ct_tensor a
 int fk_ppo_actor_critic_step(const ct_tensor *weights, const ct_tensor *biases, const ct_tensor *weight_grads,
                              const ct_tensor *bias_grads, const int32_t *activations, int64_t policy_layers,
                              int64_t value_layers, ct_tensor log_std, ct_tensor log_std_grad, int32_t categorical,
-                             ct_tensor observations, ct_tensor actions, ct_tensor old_log_probs, ct_tensor advantages,
+                             int32_t sde, ct_tensor observations, ct_tensor actions, ct_tensor old_log_probs, ct_tensor advantages,
                              ct_tensor old_values, ct_tensor returns, ct_tensor indices,
                              const fk_ppo_settings *settings, fk_ppo_diagnostics *out) {
   CT_GUARD(-1, {
@@ -87,7 +87,7 @@ int fk_ppo_actor_critic_step(const ct_tensor *weights, const ct_tensor *biases, 
                                  old_values->t,   returns->t, indices->t};
     const bool done = ctorch::ppo_actor_critic_step(policy, value, log_std ? log_std->t : at::Tensor(),
                                                     log_std_grad ? log_std_grad->t : at::Tensor(), categorical != 0,
-                                                    batch, *settings, *out);
+                                                    sde, batch, *settings, *out);
     ctorch::count_path(FK_PATH_PPO_STEP, done);
     return done ? 1 : 0;
   })
@@ -95,14 +95,15 @@ int fk_ppo_actor_critic_step(const ct_tensor *weights, const ct_tensor *biases, 
 
 int fk_actor_critic_act(const ct_tensor *weights, const ct_tensor *biases, const int32_t *activations,
                         int64_t policy_layers, int64_t value_layers, ct_tensor log_std, int32_t categorical,
-                        ct_tensor observations, ct_generator generator, ct_tensor *actions, ct_tensor *log_probs,
+                        int32_t sde, ct_tensor exploration, ct_tensor observations, ct_generator generator, ct_tensor *actions, ct_tensor *log_probs,
                         ct_tensor *values, ct_tensor *parameters) {
   CT_GUARD(-1, {
     const auto policy = dense_layers(weights, biases, nullptr, nullptr, activations, 0, policy_layers);
     const auto value = dense_layers(weights, biases, nullptr, nullptr, activations, policy_layers, value_layers);
     ctorch::ActorCriticActions result;
     const bool done = ctorch::actor_critic_act(policy, value, log_std ? log_std->t : at::Tensor(), categorical != 0,
-                                               observations->t, gen_of(generator), result);
+                                               sde, exploration ? exploration->t : at::Tensor(), observations->t,
+                                               gen_of(generator), result);
     ctorch::count_path(FK_PATH_ACT, done);
     if (!done) return 0;
     *actions = wrap(result.actions);

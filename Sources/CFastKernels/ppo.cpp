@@ -200,9 +200,56 @@ void finish(const PolicySums &p, const ValueSums &v, int64_t batch, const fk_ppo
 template <typename T>
 struct Workspace {
   std::vector<std::vector<T>> outputs;  // each layer's output after its activation
-  std::vector<T> grad, grad_below, scratch, log_probs, log_std_grads;
-  std::vector<double> advantages;
+  std::vector<T> grad, grad_below, scratch, log_probs, log_std_grads, sde_log_std;
+  std::vector<double> advantages, sde_std, sde_dstd, sde_var;
 };
+
+// ---- gSDE (docs/gsde.md) ----------------------------------------------------------------------------------------
+
+// The noise's standard deviations S [L, D] and dS/d(log S) from the parameter log S ([L, D], or [L, 1] shared by
+// every action): e^s, or with expln e^s for s ≤ 0 and log(1 + s + 10⁻⁶) + 1 above, as StateDependentExploration.swift.
+template <typename T>
+void sde_standard_deviations(const at::Tensor &log_std, bool expln, int64_t width, std::vector<double> &std_out,
+                             std::vector<double> &derivative) {
+  const T *ls = log_std.data_ptr<T>();
+  const int64_t latent = log_std.size(0), columns = log_std.size(1);
+  std_out.resize(static_cast<size_t>(latent * width));
+  derivative.resize(static_cast<size_t>(latent * width));
+  for (int64_t k = 0; k < latent; ++k) {
+    for (int64_t j = 0; j < width; ++j) {
+      const double s = static_cast<double>(ls[k * columns + (columns == 1 ? 0 : j)]);
+      double v, dv;
+      if (!expln || s <= 0) {
+        v = std::exp(s);
+        dv = v;
+      } else {
+        v = std::log1p(s + 1e-6) + 1;
+        dv = 1 / (1 + s + 1e-6);
+      }
+      std_out[k * width + j] = v;
+      derivative[k * width + j] = dv;
+    }
+  }
+}
+
+// Per-row variances σ²_bj = Σ_k φ_bk² S_kj² + 10⁻⁶ and log σ_bj for latent features φ [B, L].
+template <typename T>
+void sde_rows(const T *phi, int64_t batch, int64_t latent, int64_t width, const std::vector<double> &std_values,
+              std::vector<double> &variance, std::vector<T> &log_std) {
+  variance.resize(static_cast<size_t>(batch * width));
+  log_std.resize(static_cast<size_t>(batch * width));
+  for (int64_t i = 0; i < batch; ++i) {
+    for (int64_t j = 0; j < width; ++j) {
+      double v = 1e-6;
+      for (int64_t k = 0; k < latent; ++k) {
+        const double p = static_cast<double>(phi[i * latent + k]), sd = std_values[k * width + j];
+        v += p * p * sd * sd;
+      }
+      variance[i * width + j] = v;
+      log_std[i * width + j] = static_cast<T>(0.5 * std::log(v));
+    }
+  }
+}
 
 template <typename T>
 void forward(const std::vector<DenseArrays<T>> &net, const T *x, int64_t batch, Workspace<T> &ws) {
@@ -251,8 +298,8 @@ std::vector<DenseArrays<T>> raw_layers(const std::vector<DenseLayer> &layers) {
 
 template <typename T>
 void fused_step(const std::vector<DenseLayer> &policy_layers, const std::vector<DenseLayer> &value_layers,
-                const at::Tensor &log_std, const at::Tensor &log_std_grad, bool categorical, const PPOBatch &b,
-                const fk_ppo_settings &s, PPODiagnostics &out) {
+                const at::Tensor &log_std, const at::Tensor &log_std_grad, bool categorical, int32_t sde,
+                const PPOBatch &b, const fk_ppo_settings &s, PPODiagnostics &out) {
   const std::vector<DenseArrays<T>> policy = raw_layers<T>(policy_layers), value = raw_layers<T>(value_layers);
   const int64_t batch = b.indices.size(0), features = b.observations.size(1), rollout = b.observations.size(0);
   const int64_t *rows = b.indices.data_ptr<int64_t>();
@@ -287,6 +334,30 @@ void fused_step(const std::vector<DenseLayer> &policy_layers, const std::vector<
         for (int64_t k = 0; k < width; ++k) total += g[k];
         for (int64_t k = 0; k < width; ++k) g[k] = g[k] - std::exp(lp[k]) * total;
       }
+    } else if (sde != FK_SDE_NONE) {
+      // gSDE: σ per row from the latent features φ (the action head's input, detached), then the chain rule from
+      // d/d log σ_bj to d/d log S_kj: φ_bk² S_kj (dS_kj/d log S_kj) / σ²_bj.
+      const int64_t latent = policy.back().in;
+      const T *phi = policy.size() >= 2 ? ws.outputs[policy.size() - 2].data() : x.data();
+      sde_standard_deviations<T>(log_std, sde == FK_SDE_EXPLN, width, ws.sde_std, ws.sde_dstd);
+      sde_rows<T>(phi, batch, latent, width, ws.sde_std, ws.sde_var, ws.sde_log_std);
+      ws.log_std_grads.resize(static_cast<size_t>(batch * width));
+      policy_sums = policy_half<T>(batch, width, false, head, ws.sde_log_std.data(), width, nullptr,
+                                   b.actions.data_ptr<T>(), b.old_log_probs.data_ptr<T>(), rows, ws.advantages, s,
+                                   ws.grad.data(), ws.log_std_grads.data());
+      const int64_t columns = log_std.size(1);
+      std::vector<double> total(static_cast<size_t>(latent * columns), 0.0);
+      for (int64_t i = 0; i < batch; ++i) {
+        for (int64_t j = 0; j < width; ++j) {
+          const double g = static_cast<double>(ws.log_std_grads[i * width + j]) / ws.sde_var[i * width + j];
+          for (int64_t k = 0; k < latent; ++k) {
+            const double p = static_cast<double>(phi[i * latent + k]);
+            total[k * columns + (columns == 1 ? 0 : j)] += g * p * p * ws.sde_std[k * width + j] * ws.sde_dstd[k * width + j];
+          }
+        }
+      }
+      T *gs = log_std_grad.data_ptr<T>();
+      for (size_t e = 0; e < total.size(); ++e) gs[e] = static_cast<T>(total[e]);
     } else {
       ws.log_std_grads.resize(static_cast<size_t>(batch * width));
       policy_sums = policy_half<T>(batch, width, false, head, log_std.data_ptr<T>(), 0, nullptr,
@@ -331,6 +402,11 @@ bool fits(const at::Tensor &t, at::ScalarType dtype, std::initializer_list<int64
   return true;
 }
 
+// Whether log S [L, D or 1] and its gradient fit a gSDE policy whose action head takes L features.
+bool sde_fits(const at::Tensor &log_std, at::ScalarType dtype, int64_t latent, int64_t width) {
+  return fits(log_std, dtype, {latent, -1}) && (log_std.size(1) == width || log_std.size(1) == 1);
+}
+
 // Whether a network's layers chain from `inputs` features to `outputs` with tensors of `dtype`.
 bool network_fits(const std::vector<DenseLayer> &layers, at::ScalarType dtype, int64_t inputs, int64_t outputs,
                   bool gradients) {
@@ -349,8 +425,8 @@ bool network_fits(const std::vector<DenseLayer> &layers, at::ScalarType dtype, i
 
 template <typename T>
 ActorCriticActions act(const std::vector<DenseLayer> &policy_layers, const std::vector<DenseLayer> &value_layers,
-                       const at::Tensor &log_std, bool categorical, const at::Tensor &observations,
-                       const c10::optional<at::Generator> &generator) {
+                       const at::Tensor &log_std, bool categorical, int32_t sde, const at::Tensor &exploration,
+                       const at::Tensor &observations, const c10::optional<at::Generator> &generator) {
   const std::vector<DenseArrays<T>> policy = raw_layers<T>(policy_layers), value = raw_layers<T>(value_layers);
   const int64_t n = observations.size(0), width = policy.back().out;
   thread_local Workspace<T> policy_ws, value_ws;
@@ -371,6 +447,37 @@ ActorCriticActions act(const std::vector<DenseLayer> &policy_layers, const std::
     out.actions = at::multinomial(out.parameters.exp(), 1, true, generator).view({n});
     const int64_t *actions = out.actions.data_ptr<int64_t>();
     for (int64_t i = 0; i < n; ++i) log_probs[i] = lp[i * width + actions[i]];
+  } else if (sde != FK_SDE_NONE) {
+    // What StateDependentGaussian does: μ + φ·E (E one matrix, or one per row), log-density under N(μ, σ) with
+    // σ²_bj = Σ_k φ_bk² S_kj² + 10⁻⁶.
+    const int64_t latent = policy.back().in;
+    const T *phi = policy.size() >= 2 ? policy_ws.outputs[policy.size() - 2].data() : observations.data_ptr<T>();
+    std::vector<double> std_values, derivative, variance;
+    std::vector<T> row_log_std;
+    sde_standard_deviations<T>(log_std, sde == FK_SDE_EXPLN, width, std_values, derivative);
+    sde_rows<T>(phi, n, latent, width, std_values, variance, row_log_std);
+    at::Tensor mean = at::empty({n, width}, options), log_sigma = at::empty({n, width}, options);
+    std::copy(head, head + n * width, mean.data_ptr<T>());
+    std::copy(row_log_std.begin(), row_log_std.end(), log_sigma.data_ptr<T>());
+    out.actions = at::empty({n, width}, options);
+    T *a = out.actions.data_ptr<T>();
+    const T *e = exploration.data_ptr<T>();
+    const bool per_row = exploration.dim() == 3;
+    const double half_log_two_pi = 0.5 * std::log(2 * M_PI);
+    for (int64_t i = 0; i < n; ++i) {
+      const T *matrix = per_row ? e + i * latent * width : e;
+      double total = 0;
+      for (int64_t j = 0; j < width; ++j) {
+        T noise = 0;
+        for (int64_t k = 0; k < latent; ++k) noise += phi[i * latent + k] * matrix[k * width + j];
+        a[i * width + j] = head[i * width + j] + noise;
+        const double ls = static_cast<double>(row_log_std[i * width + j]);
+        const double z = (static_cast<double>(a[i * width + j]) - static_cast<double>(head[i * width + j])) * std::exp(-ls);
+        total += -0.5 * z * z - ls - half_log_two_pi;
+      }
+      log_probs[i] = static_cast<T>(total);
+    }
+    out.parameters = at::cat({mean, log_sigma}, -1);
   } else {
     // What DiagonalGaussian does: μ + e^s·ε, log-density Σ (−½z² − s − ½log 2π).
     at::Tensor mean = at::empty({n, width}, options);
@@ -442,7 +549,7 @@ PPOLossGradients ppo_loss(const at::Tensor &head_in, const at::Tensor &log_std_i
 }
 
 bool ppo_actor_critic_step(const std::vector<DenseLayer> &policy, const std::vector<DenseLayer> &value,
-                           const at::Tensor &log_std, const at::Tensor &log_std_grad, bool categorical,
+                           const at::Tensor &log_std, const at::Tensor &log_std_grad, bool categorical, int32_t sde,
                            const PPOBatch &b, const fk_ppo_settings &s, PPODiagnostics &out) {
   if (!blas_available() || policy.empty() || value.empty()) return false;
   const auto dtype = policy[0].weight.scalar_type();
@@ -453,19 +560,26 @@ bool ppo_actor_critic_step(const std::vector<DenseLayer> &policy, const std::vec
   if (!network_fits(policy, dtype, features, width, true) || !network_fits(value, dtype, features, 1, true))
     return false;
   if (categorical ? !fits(b.actions, at::kLong, {rollout}) : !fits(b.actions, dtype, {rollout, width})) return false;
-  if (!categorical && (!fits(log_std, dtype, {width}) || !fits(log_std_grad, dtype, {width}))) return false;
+  if (sde != FK_SDE_NONE) {
+    const int64_t latent = policy.back().weight.size(1);
+    if (categorical || !sde_fits(log_std, dtype, latent, width) || !fits(log_std_grad, dtype, {latent, log_std.size(1)}))
+      return false;
+  } else if (!categorical && (!fits(log_std, dtype, {width}) || !fits(log_std_grad, dtype, {width}))) {
+    return false;
+  }
   for (const at::Tensor *t : {&b.old_log_probs, &b.advantages, &b.old_values, &b.returns})
     if (!fits(*t, dtype, {rollout})) return false;
   if (!fits(b.indices, at::kLong, {-1}) || b.indices.size(0) == 0) return false;
   AT_DISPATCH_FLOATING_TYPES(dtype, "ppo_actor_critic_step", [&] {
-    fused_step<scalar_t>(policy, value, log_std, log_std_grad, categorical, b, s, out);
+    fused_step<scalar_t>(policy, value, log_std, log_std_grad, categorical, sde, b, s, out);
   });
   return true;
 }
 
 bool actor_critic_act(const std::vector<DenseLayer> &policy, const std::vector<DenseLayer> &value,
-                      const at::Tensor &log_std, bool categorical, const at::Tensor &observations,
-                      const c10::optional<at::Generator> &generator, ActorCriticActions &out) {
+                      const at::Tensor &log_std, bool categorical, int32_t sde, const at::Tensor &exploration,
+                      const at::Tensor &observations, const c10::optional<at::Generator> &generator,
+                      ActorCriticActions &out) {
   if (!blas_available() || policy.empty() || value.empty()) return false;
   const auto dtype = policy[0].weight.scalar_type();
   if ((dtype != at::kFloat && dtype != at::kDouble) || !fits(observations, dtype, {-1, -1})) return false;
@@ -473,10 +587,17 @@ bool actor_critic_act(const std::vector<DenseLayer> &policy, const std::vector<D
   if (!network_fits(policy, dtype, observations.size(1), width, false) ||
       !network_fits(value, dtype, observations.size(1), 1, false))
     return false;
-  if (!categorical && !fits(log_std, dtype, {width})) return false;
+  if (sde != FK_SDE_NONE) {
+    const int64_t latent = policy.back().weight.size(1);
+    if (categorical || !sde_fits(log_std, dtype, latent, width)) return false;
+    const bool one = fits(exploration, dtype, {latent, width});
+    if (!one && !fits(exploration, dtype, {observations.size(0), latent, width})) return false;
+  } else if (!categorical && !fits(log_std, dtype, {width})) {
+    return false;
+  }
   c10::AutoGradMode no_grad(false);
   AT_DISPATCH_FLOATING_TYPES(dtype, "actor_critic_act", [&] {
-    out = act<scalar_t>(policy, value, log_std, categorical, observations, generator);
+    out = act<scalar_t>(policy, value, log_std, categorical, sde, exploration, observations, generator);
   });
   return true;
 }

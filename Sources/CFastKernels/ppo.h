@@ -43,8 +43,10 @@ struct PPOBatch {
 /// `log_std_grad`. The policy half and the value half are independent and run on two threads when libtorch has two
 /// or more. Returns false, touching nothing, when the tensors do not fit (not CPU, mixed dtypes, not contiguous, no
 /// BLAS); then the caller uses autograd.
+/// With `sde` (FK_SDE_EXP or FK_SDE_EXPLN) the policy explores with unsquashed gSDE: `log_std` [L, D or 1] is log S,
+/// σ per row comes from the action head's input features (detached), and `log_std_grad` receives d/d log S.
 bool ppo_actor_critic_step(const std::vector<DenseLayer> &policy, const std::vector<DenseLayer> &value,
-                           const at::Tensor &log_std, const at::Tensor &log_std_grad, bool categorical,
+                           const at::Tensor &log_std, const at::Tensor &log_std_grad, bool categorical, int32_t sde,
                            const PPOBatch &batch, const fk_ppo_settings &settings, PPODiagnostics &out);
 
 /// A rollout step of the same actor-critic: both networks on `observations` [N, F], then one action sampled per row
@@ -55,8 +57,11 @@ struct ActorCriticActions {
   at::Tensor actions, log_probs, values, parameters;
 };
 /// False, computing nothing, when the tensors do not fit (as for ppo_actor_critic_step).
+/// With `sde`, actions are μ + φ·E for the exploration matrix `exploration` ([L, D] shared, or [N, L, D] one per row)
+/// and the parameters are means then the per-row log σ.
 bool actor_critic_act(const std::vector<DenseLayer> &policy, const std::vector<DenseLayer> &value,
-                      const at::Tensor &log_std, bool categorical, const at::Tensor &observations,
-                      const c10::optional<at::Generator> &generator, ActorCriticActions &out);
+                      const at::Tensor &log_std, bool categorical, int32_t sde, const at::Tensor &exploration,
+                      const at::Tensor &observations, const c10::optional<at::Generator> &generator,
+                      ActorCriticActions &out);
 
 }  // namespace ctorch

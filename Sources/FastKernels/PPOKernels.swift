@@ -88,6 +88,12 @@ public func ppoObjective(head: Tensor, logStd: Tensor?, values: Tensor, actions:
     }
 }
 
+/// gSDE in the fused kernels (docs/gsde.md): unsquashed, with S = e^(log S) or expln(log S), features detached.
+public enum FusedStateDependentNoise: Int32, Sendable {
+    case exp = 1
+    case expln = 2
+}
+
 /// A dense layer of a network given to `ppoActorCriticGradients`, with the tensors its gradients are written to.
 public struct DenseLayerWithGradients {
     public var weight: Tensor
@@ -113,8 +119,12 @@ public struct DenseLayerWithGradients {
 /// value network in one output. All floating tensors share the layers' dtype (float32 or float64) and are contiguous
 /// CPU tensors. With two or more libtorch threads the policy and value halves run in parallel; the result does not
 /// depend on the thread count. Returns nil, changing nothing, when the tensors do not fit; then use autograd.
+///
+/// With `stateDependentNoise` the policy explores with gSDE: `logStd` is log S [L, D or 1] (L the action head's
+/// inputs) and receives d/d log S.
 public func ppoActorCriticGradients(policy: [DenseLayerWithGradients], value: [DenseLayerWithGradients],
                                     logStd: (parameter: Tensor, gradient: Tensor)?, categorical: Bool,
+                                    stateDependentNoise: FusedStateDependentNoise? = nil,
                                     observations: Tensor, actions: Tensor, oldLogProbs: Tensor, advantages: Tensor,
                                     oldValues: Tensor, returns: Tensor, indices: Tensor,
                                     objective: PPOObjective) -> PPOLossValues? {
@@ -127,7 +137,8 @@ public func ppoActorCriticGradients(policy: [DenseLayerWithGradients], value: [D
         let biasGradients: [ct_tensor?] = layers.map { $0.biasGradient?.handle }
         let status = fk_ppo_actor_critic_step(
             weights, biases, weightGradients, biasGradients, layers.map { $0.activation.rawValue }, Int64(policy.count),
-            Int64(value.count), logStd?.parameter.handle, logStd?.gradient.handle, categorical ? 1 : 0, observations.handle,
+            Int64(value.count), logStd?.parameter.handle, logStd?.gradient.handle, categorical ? 1 : 0,
+            stateDependentNoise?.rawValue ?? 0, observations.handle,
             actions.handle, oldLogProbs.handle, advantages.handle, oldValues.handle, returns.handle, indices.handle,
             &settings, &out)
         if status < 0 { torchFailure("ppoActorCriticGradients for a minibatch of \(indices.count)") }
@@ -140,16 +151,21 @@ public func ppoActorCriticGradients(policy: [DenseLayerWithGradients], value: [D
 /// `DiagonalGaussian` (state-independent `logStd` [A]) sample with `generator`. Returns the actions (int64 [N] or
 /// [N, A]), their log-probabilities [N], the values [N] and the distribution's parameters per row (log-probabilities,
 /// or means then log-std); nil when the tensors do not fit. Nothing is recorded for autograd.
+///
+/// With `stateDependentNoise` (gSDE, `logStd` = log S [L, D or 1]) the actions are μ + φ·E for `explorationMatrices`
+/// ([L, D] shared, or [N, L, D] one per row), and the parameters are the means then the per-row log σ.
 public func actorCriticAct(policy: [(weight: Tensor, bias: Tensor?, activation: DenseActivation)],
                            value: [(weight: Tensor, bias: Tensor?, activation: DenseActivation)], logStd: Tensor?,
-                           categorical: Bool, observations: Tensor, generator: Generator?)
+                           categorical: Bool, stateDependentNoise: FusedStateDependentNoise? = nil,
+                           explorationMatrices: Tensor? = nil, observations: Tensor, generator: Generator?)
     -> (actions: Tensor, logProbs: Tensor, values: Tensor, parameters: Tensor)? {
     let layers = policy + value
-    return withExtendedLifetime((layers.map { ($0.weight, $0.bias) }, logStd, observations, generator)) {
+    return withExtendedLifetime((layers.map { ($0.weight, $0.bias) }, logStd, explorationMatrices, observations, generator)) {
         let weights: [ct_tensor?] = layers.map { $0.weight.handle }, biases: [ct_tensor?] = layers.map { $0.bias?.handle }
         var actions: ct_tensor?, logProbs: ct_tensor?, values: ct_tensor?, parameters: ct_tensor?
         let status = fk_actor_critic_act(weights, biases, layers.map { $0.activation.rawValue }, Int64(policy.count),
-                                         Int64(value.count), logStd?.handle, categorical ? 1 : 0, observations.handle,
+                                         Int64(value.count), logStd?.handle, categorical ? 1 : 0,
+                                         stateDependentNoise?.rawValue ?? 0, explorationMatrices?.handle, observations.handle,
                                          generator?.handle, &actions, &logProbs, &values, &parameters)
         if status < 0 { torchFailure("actorCriticAct on observations of shape \(observations.shape)") }
         guard status == 1 else { return nil }

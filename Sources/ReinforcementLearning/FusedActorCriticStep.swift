@@ -8,13 +8,16 @@ import Torch
 /// (`FastPath.threads`) the policy and value halves run in parallel.
 ///
 /// Built once per update; nil when it does not apply (a custom policy, a shared trunk, layers that cannot be fused,
-/// MultiDiscrete actions, parameters not packed in one buffer), and PPO then uses autograd. Tests check that it gives
+/// MultiDiscrete actions, squashed gSDE or gSDE with `learn_features`, parameters not packed in one buffer), and PPO
+/// then uses autograd. Unsquashed gSDE runs here too (σ per row from the action head's input features). Tests check that it gives
 /// the same gradients and the same training as the autograd paths.
 struct FusedActorCriticStep {
     let policyLayers: [DenseLayerWithGradients]
     let valueLayers: [DenseLayerWithGradients]
     let logStd: (parameter: Tensor, gradient: Tensor)?
     let categorical: Bool
+    /// gSDE (unsquashed, detached features): `logStd` is log S [L, D or 1].
+    let stateDependentNoise: FusedStateDependentNoise?
     let observations: Tensor, actions: Tensor, oldLogProbs: Tensor, advantages: Tensor, oldValues: Tensor, returns: Tensor
 
     init?(policy: ActorCriticPolicy, optimization: Optimization, batch: TrainingBatch) {
@@ -40,6 +43,7 @@ struct FusedActorCriticStep {
             return result
         }
         guard let policyLayers = withGradients(networks.policy), let valueLayers = withGradients(networks.value) else { return nil }
+        stateDependentNoise = policy.fusedNoiseMode
         self.policyLayers = policyLayers
         self.valueLayers = valueLayers
         if categorical {
@@ -63,7 +67,7 @@ struct FusedActorCriticStep {
     /// when the tensors do not fit the fused kernel.
     func gradients(indices: Tensor, objective: PPOObjective) -> PPOLossValues? {
         ppoActorCriticGradients(policy: policyLayers, value: valueLayers, logStd: logStd, categorical: categorical,
-                                observations: observations, actions: actions, oldLogProbs: oldLogProbs,
+                                stateDependentNoise: stateDependentNoise, observations: observations, actions: actions, oldLogProbs: oldLogProbs,
                                 advantages: advantages, oldValues: oldValues, returns: returns, indices: indices,
                                 objective: objective)
     }

@@ -253,11 +253,30 @@ public final class MLPActorCritic: Module, ActorCriticPolicy {
         return output(trunk.map { $0(x) } ?? x)
     }
 
+    /// How the fused kernels see this policy's exploration: independent noise (or none: categorical), unsquashed
+    /// gSDE with detached features, or nil when they cannot run it (squashed gSDE, `learn_features`).
+    enum FusedExploration: Equatable {
+        case independent
+        case stateDependent(FusedStateDependentNoise)
+    }
+
+    var fusedExploration: FusedExploration? {
+        guard usesStateDependentExploration else { return .independent }
+        let sde = options.stateDependentExploration
+        guard !sde.squashOutput, !sde.learnFeatures else { return nil }
+        return .stateDependent(sde.useExpln ? .expln : .exp)
+    }
+
+    /// The gSDE mode for the kernels' `stateDependentNoise` argument.
+    var fusedNoiseMode: FusedStateDependentNoise? {
+        if case .stateDependent(let mode) = fusedExploration { return mode }
+        return nil
+    }
+
     /// The policy network (ending in the action head) and the value network (ending in the value head) as dense
-    /// layers, when the trunks are separate and allow fusion, for the fused kernels (which do not know gSDE); nil
-    /// otherwise.
+    /// layers, when the trunks are separate and allow fusion and the kernels know the exploration; nil otherwise.
     var separateNetworks: (policy: DenseLayers, value: DenseLayers)? {
-        guard extractor.sharedNet == nil, !usesStateDependentExploration, let policy = denseLayers(extractor.policyNet, then: actionNet),
+        guard extractor.sharedNet == nil, fusedExploration != nil, let policy = denseLayers(extractor.policyNet, then: actionNet),
               let value = denseLayers(extractor.valueNet, then: valueNet) else { return nil }
         return (policy, value)
     }
@@ -278,9 +297,18 @@ public final class MLPActorCritic: Module, ActorCriticPolicy {
         }
         guard let networks = separateNetworks else { return nil }
         let logStd = self.logStd
-        return { observations, generator in
-            actorCriticAct(policy: networks.policy, value: networks.value, logStd: logStd, categorical: categorical,
-                           observations: observations, generator: generator)
+        guard let mode = fusedNoiseMode else {
+            return { observations, generator in
+                actorCriticAct(policy: networks.policy, value: networks.value, logStd: logStd, categorical: categorical,
+                               observations: observations, generator: generator)
+            }
+        }
+        // gSDE: the noise matrices are read at each step (the collector redraws them within a rollout).
+        return { [self] observations, generator in
+            guard let matrices = explorationMatrices(rows: observations.size(0)) else { return nil }
+            return actorCriticAct(policy: networks.policy, value: networks.value, logStd: logStd, categorical: false,
+                                  stateDependentNoise: mode, explorationMatrices: matrices, observations: observations,
+                                  generator: generator)
         }
     }
 
@@ -315,6 +343,13 @@ public final class MLPActorCritic: Module, ActorCriticPolicy {
         return trunk(x)
     }
 
+    /// The noise matrices for a batch of `rows`: one per row when the batch is the vector of environments they were
+    /// drawn for (and has more than one row), else the shared one, as Stable-Baselines3 chooses.
+    func explorationMatrices(rows: Int) -> Tensor? {
+        if let perRow = explorationMatrices, perRow.size(0) == rows, rows > 1 { return perRow }
+        return explorationMatrix
+    }
+
     /// The gSDE forward pass: latent features φ of the policy trunk, the mean from the action head, σ from φ and S.
     func stateDependentForward(_ observations: Tensor) -> (distribution: PolicyDistribution, value: Tensor) {
         let features: Tensor, value: Tensor
@@ -329,9 +364,7 @@ public final class MLPActorCritic: Module, ActorCriticPolicy {
         let mean = actionNet(features)
         let std = stateDependentStandardDeviations(logStd: logStd!, useExpln: sde.useExpln, actionSize: mean.size(-1))
         let phi = sde.learnFeatures ? features : features.detach()
-        // One matrix per row when the batch is the vector of environments the matrices were drawn for.
-        let matrices = explorationMatrices.flatMap { $0.size(0) == observations.size(0) && observations.size(0) > 1 ? $0 : nil }
-            ?? explorationMatrix
+        let matrices = explorationMatrices(rows: observations.size(0))
         return (.stateDependent(StateDependentGaussian(mean: mean, latent: phi, standardDeviations: std,
                                                        explorationMatrices: matrices, squashed: sde.squashOutput)), value)
     }

@@ -16,8 +16,12 @@ import Environments
         var valueClip: Double?
         var variant: ValueLossVariant
         var normalize = true
+        /// gSDE (docs/gsde.md), with one log S per latent feature and action or per feature.
+        var sde: FusedStateDependentNoise?
+        var fullStd = true
         var description: String {
             "\(categorical ? "categorical" : "gaussian") \(activations) vclip \(valueClip.map { "\($0)" } ?? "-") \(variant.rawValue) normalize \(normalize)"
+                + (sde.map { " gSDE \($0) full_std \(fullStd)" } ?? "")
         }
     }
 
@@ -27,6 +31,8 @@ import Environments
         Case(categorical: true, activations: [.tanh], valueClip: 0.3, variant: .sb3),
         Case(categorical: false, activations: [.tanh, .tanh], valueClip: nil, variant: .sb3),
         Case(categorical: false, activations: [.relu, .relu, .tanh], valueClip: 0.2, variant: .cleanrl),
+        Case(categorical: false, activations: [.tanh, .tanh], valueClip: nil, variant: .sb3, sde: .exp),
+        Case(categorical: false, activations: [.relu], valueClip: 0.2, variant: .cleanrl, sde: .expln, fullStd: false),
     ]
 
     @Test("the fused actor-critic gradient equals autograd's on the composed losses", arguments: cases)
@@ -47,13 +53,22 @@ import Environments
             return layers
         }
         let policy = network(outputs: actionWidth, biasOnFirst: true), value = network(outputs: 1, biasOnFirst: false)
-        let logStd = (Tensor.randn([actionWidth], dtype: .float64, generator: g) * 0.3).requiringGrad()
+        let logStd = (Tensor.randn(c.sde == nil ? [actionWidth] : [hidden, c.fullStd ? actionWidth : 1], dtype: .float64, generator: g)
+            * (c.sde == nil ? 0.3 : 0.6)).requiringGrad()
         let observations = Tensor.randn([rollout, features], dtype: .float64, generator: g)
         let indices = Tensor.randperm(rollout, generator: g).narrow(dim: 0, start: 0, length: 24)
         let x = observations.indexSelect(dim: 0, index: indices)
 
-        func distribution(_ head: Tensor) -> PolicyDistribution {
-            c.categorical ? .categorical(Categorical(logits: head)) : .gaussian(DiagonalGaussian(mean: head, logStd: logStd))
+        /// The policy's distribution on `input` through autograd (gSDE: σ from the detached last hidden features).
+        func distribution(_ input: Tensor) -> PolicyDistribution {
+            if let sde = c.sde {
+                let phi = input.mlp(Array(policy.dropLast()))
+                let std = stateDependentStandardDeviations(logStd: logStd, useExpln: sde == .expln, actionSize: actionWidth)
+                return .stateDependent(StateDependentGaussian(mean: phi.mlp([policy.last!]), latent: phi.detach(), standardDeviations: std,
+                                                              explorationMatrices: nil, squashed: false))
+            }
+            let head = input.mlp(policy)
+            return c.categorical ? .categorical(Categorical(logits: head)) : .gaussian(DiagonalGaussian(mean: head, logStd: logStd))
         }
         let actions = withNoGrad {
             c.categorical ? Tensor.randint(0, actionWidth, shape: [rollout], generator: g)
@@ -61,7 +76,7 @@ import Environments
         }
         let batchActions = actions.indexSelect(dim: 0, index: indices)
         // Old log-probabilities around the current ones, so that ratios fall on both sides of the clip range.
-        let current = withNoGrad { distribution(observations.mlp(policy)).logProb(actions) }
+        let current = withNoGrad { distribution(observations).logProb(actions) }
         let oldLogProbs = current + Tensor.randn([rollout], dtype: .float64, generator: g) * 0.4
         let advantages = Tensor.randn([rollout], dtype: .float64, generator: g) * 2
         let oldValues = withNoGrad { observations.mlp(value).squeezed(-1) + Tensor.randn([rollout], dtype: .float64, generator: g) * 0.4 }
@@ -70,7 +85,7 @@ import Environments
                                      entropyCoefficient: 0.01, valueCoefficient: 0.5, halvedMaximumValueLoss: c.variant == .cleanrl)
 
         // Autograd on the composed losses.
-        let d = distribution(x.mlp(policy))
+        let d = distribution(x)
         let v = x.mlp(value).squeezed(-1)
         let policyLoss = PPOPolicyLoss(logProbs: d.logProb(batchActions), oldLogProbs: oldLogProbs.indexSelect(dim: 0, index: indices),
                                        advantages: advantages.indexSelect(dim: 0, index: indices), clipLow: 0.2,
@@ -90,9 +105,10 @@ import Environments
                                                  activation: $0.activation) }
         }
         let fusedPolicy = withGradients(policy), fusedValue = withGradients(value)
-        let logStdGradient = Tensor.full([actionWidth], value: 7.0, dtype: .float64)
+        let logStdGradient = Tensor.full(logStd.shape, value: 7.0, dtype: .float64)
         let losses = try #require(ppoActorCriticGradients(
             policy: fusedPolicy, value: fusedValue, logStd: c.categorical ? nil : (logStd, logStdGradient), categorical: c.categorical,
+            stateDependentNoise: c.sde,
             observations: observations, actions: actions, oldLogProbs: oldLogProbs, advantages: advantages, oldValues: oldValues,
             returns: returns, indices: indices, objective: objective))
         let actual = (fusedPolicy + fusedValue).flatMap { [$0.weightGradient] + ($0.biasGradient.map { [$0] } ?? []) }
@@ -134,12 +150,21 @@ import Environments
         #expect(attempt(policy: [layer(2, 4, .float32)], value: [layer(2, 4, .float32)], observations: x) == nil)
     }
 
-    @Test("a fused rollout step samples what the policy's distribution samples", arguments: ["CartPole-v1", "Pendulum-v1"])
-    func rolloutStep(env: String) throws {
+    @Test("a fused rollout step samples what the policy's distribution samples (gSDE: with the policy's noise matrices)",
+          arguments: ["CartPole-v1", "Pendulum-v1", "Pendulum-v1 gSDE", "Pendulum-v1 gSDE expln shared", "Pendulum-v1 gSDE one row"])
+    func rolloutStep(name: String) throws {
+        let env = String(name.split(separator: " ")[0])
         let environment = try Environments.Registry.make(env)
+        var options = PolicyOptions()
+        options.useSDE = name.contains("gSDE")
+        options.logStdInit = -0.5
+        options.stateDependentExploration.useExpln = name.contains("expln")
+        options.stateDependentExploration.fullStd = !name.contains("shared")
         let policy = try MLPActorCritic(observationSize: environment.observationSpace.flatSize, actionSpace: environment.actionSpace,
-                                        generator: Generator(seed: 4))
-        let observations = Tensor.randn([16, environment.observationSpace.flatSize], generator: Generator(seed: 5))
+                                        options: options, generator: Generator(seed: 4))
+        let rows = name.contains("one row") ? 1 : 16
+        policy.resetNoise(count: rows, generator: Generator(seed: 7))
+        let observations = Tensor.randn([rows, environment.observationSpace.flatSize], generator: Generator(seed: 5))
         let step = try #require(policy.fusedRolloutStep())
         let fused = try #require(step(observations, Generator(seed: 6)))
         let (distribution, values) = withNoGrad { policy(observations) }

@@ -205,32 +205,42 @@ struct StateDependentExplorationTests {
         #expect(policy.resets == Array(repeating: 3, count: expected), "one matrix per environment, \(expected) draws")
     }
 
-    @Test("PPO with gSDE: the fused loss and the composed losses end at the same parameters, and the fused loss ran")
-    func ppoPathsAgree() throws {
-        func train(_ path: PPOGradientPath) throws -> (state: [String: Tensor], fusedLoss: Double) {
+    @Test("PPO with gSDE: the fused step, the fused loss and the composed losses end at the same parameters, and each ran",
+          arguments: ["unsquashed", "squashed"])
+    func ppoPathsAgree(variant: String) throws {
+        let squashed = variant == "squashed"
+        func train(_ path: PPOGradientPath) throws -> (state: [String: Tensor], fractions: (step: Double, loss: Double)) {
             var configuration = try #require(try zooConfiguration(.ppo, "Pendulum-v1", [
-                "n_envs=2", "n_steps=64", "batch_size=32", "n_epochs=2", "ent_coef=0.01"]) as? PPOConfiguration)
+                "n_envs=2", "n_steps=64", "batch_size=32", "n_epochs=2", "ent_coef=0.01",
+                "policy_kwargs={\"squash_output\": \(squashed)}"]) as? PPOConfiguration)
             #expect(configuration.useSDE && configuration.sdeSampleFrequency == 4, "RL Zoo's Pendulum entry")
             configuration.gradientPath = path
             let ppo = try PPO(configuration, environment: "Pendulum-v1")
-            var fraction = 0.0
             final class Recorder: OnPolicyCallback {
-                var fraction = 0.0
+                var fractions: [(Double, Double)] = []
                 func updateDidEnd(_ algorithm: OnPolicyAlgorithm, metrics: inout [String: Double]) throws -> CallbackDecision {
-                    fraction = metrics["train/fused_loss_fraction"] ?? -1
+                    fractions.append((metrics["train/fused_step_fraction"] ?? -1, metrics["train/fused_loss_fraction"] ?? -1))
                     return .proceed
                 }
             }
             let recorder = Recorder()
             try ppo.learn(steps: 256, callbacks: [recorder])
-            fraction = recorder.fraction
-            return (ppo.policy.stateDict(), fraction)
+            #expect(recorder.fractions.count == 2)
+            let step = recorder.fractions.map(\.0).min() ?? -1, loss = recorder.fractions.map(\.1).min() ?? -1
+            return (ppo.policy.stateDict(), (step, loss))
         }
-        let fused = try train(.fusedStep), composed = try train(.autograd)
-        #expect(fused.fusedLoss == 1, "every minibatch took the fused loss (the fused step declines gSDE)")
-        #expect(composed.fusedLoss == 0)
-        for (name, tensor) in fused.state {
-            expectClose(tensor, try #require(composed.state[name]).doubles, atol: 2e-5, "\(name)")
+        let fusedStep = try train(.fusedStep), fusedLoss = try train(.fusedLoss), composed = try train(.autograd)
+        if squashed {
+            // The fused kernels do not know tanh's correction: every path is the composed losses.
+            #expect(fusedStep.fractions == (0, 0) && fusedLoss.fractions == (0, 0), "squashed: composed losses")
+        } else {
+            #expect(fusedStep.fractions == (1, 0), "every minibatch took the fused step")
+            #expect(fusedLoss.fractions == (0, 1), "every minibatch took the fused loss")
+        }
+        #expect(composed.fractions == (0, 0))
+        for (name, tensor) in composed.state {
+            expectClose(try #require(fusedStep.state[name]), tensor.doubles, atol: 2e-5, "\(variant) fused step: \(name)")
+            expectClose(try #require(fusedLoss.state[name]), tensor.doubles, atol: 2e-5, "\(variant) fused loss: \(name)")
         }
     }
 

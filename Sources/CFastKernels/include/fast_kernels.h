@@ -61,10 +61,15 @@ int fk_ppo_loss(ct_tensor head, ct_tensor log_std, ct_tensor values, ct_tensor a
 /// (categorical = 1, actions int64 [N]) or Gaussian means (categorical = 0, actions [N, A], log_std [A] with its
 /// gradient log_std_grad); the value network ends in one output. Returns 1 when done, 0 when the tensors do not fit
 /// (nothing changed: use autograd), -1 on error.
+/// gSDE in the fused kernels (docs/gsde.md): none, or unsquashed with S = e^(log S) or expln(log S).
+enum fk_sde { FK_SDE_NONE = 0, FK_SDE_EXP = 1, FK_SDE_EXPLN = 2 };
+
+/// With `sde` ≠ FK_SDE_NONE, `log_std` is gSDE's log S [L, D or 1] (L the action head's inputs) and `log_std_grad`
+/// its gradient of the same shape.
 int fk_ppo_actor_critic_step(const ct_tensor *weights, const ct_tensor *biases, const ct_tensor *weight_grads,
                              const ct_tensor *bias_grads, const int32_t *activations, int64_t policy_layers,
                              int64_t value_layers, ct_tensor log_std, ct_tensor log_std_grad, int32_t categorical,
-                             ct_tensor observations, ct_tensor actions, ct_tensor old_log_probs, ct_tensor advantages,
+                             int32_t sde, ct_tensor observations, ct_tensor actions, ct_tensor old_log_probs, ct_tensor advantages,
                              ct_tensor old_values, ct_tensor returns, ct_tensor indices,
                              const fk_ppo_settings *settings, fk_ppo_diagnostics *out);
 
@@ -73,9 +78,11 @@ int fk_ppo_actor_critic_step(const ct_tensor *weights, const ct_tensor *biases, 
 /// the default generator). Writes new tensors: actions (int64 [N] or [N, A]), log_probs [N], values [N] and the
 /// distribution's parameters per row (log-probabilities [N, A], or means then log-std [N, 2A]). Returns 1 when done, 0
 /// when the tensors do not fit (nothing written), -1 on error.
+/// With `sde`, actions are μ + φ·E for `exploration` ([L, D], or [N, L, D] one matrix per row); parameters are
+/// means then the per-row log σ.
 int fk_actor_critic_act(const ct_tensor *weights, const ct_tensor *biases, const int32_t *activations,
                         int64_t policy_layers, int64_t value_layers, ct_tensor log_std, int32_t categorical,
-                        ct_tensor observations, ct_generator generator, ct_tensor *actions, ct_tensor *log_probs,
+                        int32_t sde, ct_tensor exploration, ct_tensor observations, ct_generator generator, ct_tensor *actions, ct_tensor *log_probs,
                         ct_tensor *values, ct_tensor *parameters);
 
 // ---- observability -----------------------------------------------------------------------------------------------
