@@ -262,6 +262,17 @@ struct StateDependentExplorationTests {
         #expect(try artifact.evaluate(episodes: 1, deterministic: true, seed: 0) == (try a2c.evaluate(episodes: 1, deterministic: true, seed: 0)))
     }
 
+    @Test("learning smoke: A2C with RL Zoo's gSDE entry reaches MountainCarContinuous' flag (≥ 90) within 40k steps (the full table: bench learn --sb3-zoo)")
+    func learningSmoke() throws {
+        let config = try RunConfiguration.resolve(algorithm: .a2c, environment: "MountainCarContinuous-v0",
+                                                  overrides: ["seed=0", "n_timesteps=40000"])
+        #expect(config.algorithm.useSDE)
+        let learner = try config.makeAlgorithm()
+        try learner.learn(steps: config.totalSteps)
+        let result = try learner.evaluate(episodes: 3, deterministic: true, seed: 1_000_000)
+        #expect(result.meanReturn >= 90, "deterministic return \(result.returns)")
+    }
+
     @Test("settings: use_sde and sde_sample_freq at the top level, the gSDE policy_kwargs, and clear errors")
     func settings() throws {
         var ppo = PPOConfiguration()
