@@ -20,7 +20,8 @@ struct AlignBench: ParsableCommand {
     @Option(help: "β of DPO and LiPO-λ.") var beta = 0.1
     @Option(name: .customLong("ipo-beta"), help: "τ of IPO (its target gap 1/(2τ) is per token, TRL's length-normalised IPO).") var ipoBeta = 1.0
     @Option(name: .customLong("sft-weight"), help: "Add TRL's sft loss (NLL of the chosen responses; for lists, of the best one) with this weight to each method (0: none).") var sftWeight = 1.0
-    @Option(help: "Training pairs (and ranked lists: half as many).") var pairs = 2000
+    @Option(help: "Training pairs (and ranked lists: half as many).") var pairs = 4000
+    @Option(name: .customLong("sft-rows"), help: "Rows of the SFT data the starting model is trained on.") var sftRowCount = 4000
     @Option(name: .customLong("held-out"), help: "Held-out prompts and pairs.") var heldOut = 300
     @Option(help: "Methods to run: dpo, ipo, lipo_lambda (comma-separated).") var methods = "dpo,ipo,lipo_lambda"
     @Option(help: "Print this many held-out prompts with the SFT model's and each method's responses.") var show = 3
@@ -42,7 +43,7 @@ struct AlignBench: ParsableCommand {
         defer { try? FileManager.default.removeItem(at: scratch) }
         let task = OraclePreferenceTask(seed: UInt64(seed))
         let pairCount = smoke ? 64 : pairs, heldCount = smoke ? 24 : heldOut
-        let sftRows = task.sftRows(count: smoke ? 256 : 2 * pairs)
+        let sftRows = task.sftRows(count: smoke ? 256 : sftRowCount)
         let trainPairs = task.preferencePairs(count: pairCount)
         let lists = task.rankedLists(count: Swift.max(8, pairCount / 2), listSize: 4)
         let prompts = task.prompts(count: heldCount, split: .heldOut)
