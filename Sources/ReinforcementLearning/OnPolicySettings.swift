@@ -102,9 +102,7 @@ public struct OnPolicySettings: Equatable, Sendable {
         if maxGradientNorm <= 0 { throw ConfigurationError("max_grad_norm must be positive, got \(maxGradientNorm)") }
         if adamEpsilon <= 0 { throw ConfigurationError("adam_eps must be positive, got \(adamEpsilon)") }
         if sdeSampleFrequency < -1 { throw ConfigurationError("sde_sample_freq must be −1 (each rollout) or a number of steps, got \(sdeSampleFrequency)") }
-        if policy.stateDependentExploration.squashOutput && !policy.useSDE {
-            throw ConfigurationError("policy_kwargs.squash_output needs use_sde: true (Stable-Baselines3 squashes only gSDE policies)")
-        }
+        try policy.checkStateDependentExploration()
         if policy.netArch.contains(where: { $0 <= 0 || $0 > 1 << 20 }) {
             throw ConfigurationError("policy_kwargs.net_arch sizes must be from 1 to 2^20, got \(policy.netArch)")
         }

@@ -37,7 +37,8 @@ public enum PolicyDistribution {
 
     /// The entropy per row, or where it has no closed form −log π(a) of the taken actions (`logProbs`), the
     /// one-sample estimate Stable-Baselines3's PPO and A2C use then.
-    public func entropy(estimatedFrom logProbs: Tensor) -> Tensor { entropy() ?? -logProbs }
+    /// `logProbs` is evaluated only when needed.
+    public func entropy(estimatedFrom logProbs: @autoclosure () -> Tensor) -> Tensor { entropy() ?? -logProbs() }
 
     public func sample(generator: Generator?) -> Tensor {
         switch self {
@@ -94,7 +95,7 @@ public enum PolicyDistribution {
         case .categorical(let d): return d.logProbabilities
         case .multiCategorical(let ds): return Tensor.cat(ds.map(\.logProbabilities), dim: -1)
         case .gaussian(let d): return Tensor.cat([d.mean, d.logStd], dim: -1)
-        case .stateDependent(let d): return Tensor.cat([d.gaussian.mean, d.gaussian.logStd], dim: -1)
+        case .stateDependent(let d): return PolicyDistribution.gaussian(d.gaussian).parameters
         }
     }
 
@@ -109,9 +110,7 @@ public enum PolicyDistribution {
         case .gaussian(let d):
             let dims = d.mean.size(-1)
             return .gaussian(DiagonalGaussian(mean: p[.ellipsis, ..<dims], logStd: p[.ellipsis, dims...]))
-        case .stateDependent(let d):
-            let dims = d.gaussian.mean.size(-1)
-            return .gaussian(DiagonalGaussian(mean: p[.ellipsis, ..<dims], logStd: p[.ellipsis, dims...]))
+        case .stateDependent(let d): return PolicyDistribution.gaussian(d.gaussian).sameFamily(parameters: p)
         }
     }
 }
@@ -150,6 +149,13 @@ public struct PolicyOptions: Equatable, Sendable {
     public var stateDependentExploration = StateDependentExplorationOptions()
 
     public init() {}
+
+    /// Refuses gSDE options that need `use_sde` without it.
+    func checkStateDependentExploration() throws {
+        if stateDependentExploration.squashOutput && !useSDE {
+            throw ConfigurationError("policy_kwargs.squash_output needs use_sde: true (Stable-Baselines3 squashes only gSDE policies)")
+        }
+    }
 }
 
 /// Stable-Baselines3's `MlpPolicy` for any action space: MLP trunks (separate for policy and value unless shared),
@@ -204,9 +210,7 @@ public final class MLPActorCritic: Module, ActorCriticPolicy {
         if options.useSDE, !{ if case .box = actionSpace { return true } else { return false } }() {
             throw ConfigurationError("use_sde needs a Box action space; \(actionSpace) has discrete actions")
         }
-        if options.stateDependentExploration.squashOutput && !options.useSDE {
-            throw ConfigurationError("policy_kwargs.squash_output needs use_sde: true (Stable-Baselines3 squashes only gSDE policies)")
-        }
+        try options.checkStateDependentExploration()
         self.actionSpace = actionSpace
         self.options = options
         func trunk() -> Sequential? {
