@@ -30,6 +30,9 @@ struct Proxima: ParsableCommand {
     static func main() {
         CrashReport.installShortTraces()
         keepFreedMemory()
+        // Large blocks (activations) are reused by size class instead of fragmenting glibc's heap: a LoRA step on a
+        // 135M model held ~150 MB live but ~630 MB of heap before (docs/benchmarks.md).
+        LibTorch.useCachingAllocator()
         do {
             var command = try parseAsRoot(valueOptionalFlags(Array(CommandLine.arguments.dropFirst())))
             try command.run()
