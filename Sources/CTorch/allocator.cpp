@@ -14,6 +14,8 @@
 #include <c10/core/impl/alloc_cpu.h>
 
 #include <algorithm>
+#include <new>
+#include <atomic>
 #include <cstring>
 #include <list>
 #include <mutex>
@@ -29,7 +31,7 @@ class CachingCPUAllocator final : public c10::Allocator {
   CachingCPUAllocator(size_t min_bytes, size_t max_cached) : min_bytes_(min_bytes), max_cached_(max_cached) {}
 
   c10::DataPtr allocate(size_t n) override {
-    if (n < min_bytes_) {
+    if (n < min_bytes_.load(std::memory_order_relaxed)) {
       void *data = c10::alloc_cpu(n);
       return {data, data, &free_small, c10::Device(c10::DeviceType::CPU)};
     }
@@ -59,11 +61,14 @@ class CachingCPUAllocator final : public c10::Allocator {
       std::lock_guard<std::mutex> lock(mutex_);
       ++stats_.misses;
     }
-    {
+    try {
       std::lock_guard<std::mutex> lock(mutex_);
       live_[data] = size;
       stats_.bytes_in_use += size;
       if (stats_.bytes_in_use > stats_.peak_bytes_in_use) stats_.peak_bytes_in_use = stats_.bytes_in_use;
+    } catch (const std::bad_alloc &) {
+      munmap(data, size);
+      TORCH_CHECK_WITH(OutOfMemoryError, false, "CachingCPUAllocator: can't allocate memory: no room to record a block");
     }
     return {data, data, &free_any, c10::Device(c10::DeviceType::CPU)};
   }
@@ -73,9 +78,14 @@ class CachingCPUAllocator final : public c10::Allocator {
   void copy_data(void *dest, const void *src, std::size_t count) const override { std::memcpy(dest, src, count); }
 
   void set_limits(size_t min_bytes, size_t max_cached) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    min_bytes_ = min_bytes;
-    max_cached_ = max_cached;
+    std::vector<std::pair<void *, size_t>> unmapped;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      min_bytes_.store(min_bytes, std::memory_order_relaxed);
+      max_cached_ = max_cached;
+      evict_over_limit(unmapped);
+    }
+    for (auto &block : unmapped) munmap(block.first, block.second);
   }
 
   ct_allocator_stats stats() {
@@ -99,7 +109,7 @@ class CachingCPUAllocator final : public c10::Allocator {
     for (auto &block : unmapped) munmap(block.first, block.second);
   }
 
-  static CachingCPUAllocator *instance;
+  static std::atomic<CachingCPUAllocator *> instance;
 
  private:
   // Eight classes per power of two (at most 12.5% unused), whole pages.
@@ -119,7 +129,7 @@ class CachingCPUAllocator final : public c10::Allocator {
   // Blocks from before installation, and small ones, were not mapped here: they go back to free().
   static void free_any(void *data) {
     if (!data) return;
-    if (!instance->give_back(data)) c10::free_cpu(data);
+    if (!instance.load(std::memory_order_acquire)->give_back(data)) c10::free_cpu(data);
   }
 
   // The freed block joins the cache; the blocks freed longest ago leave it while it holds more than the limit (a
@@ -133,26 +143,46 @@ class CachingCPUAllocator final : public c10::Allocator {
       const size_t size = found->second;
       live_.erase(found);
       stats_.bytes_in_use -= size;
-      free_[size].push_back(data);
-      age_[data] = order_.insert(order_.end(), {data, size});
-      stats_.bytes_cached += size;
-      while (stats_.bytes_cached > max_cached_ && !order_.empty()) {
-        auto oldest = order_.front();
-        order_.pop_front();
-        age_.erase(oldest.first);
-        auto &blocks = free_[oldest.second];
-        blocks.erase(std::find(blocks.begin(), blocks.end(), oldest.first));
-        stats_.bytes_cached -= oldest.second;
+      try {
+        free_[size].push_back(data);
+        age_[data] = order_.insert(order_.end(), {data, size});
+        stats_.bytes_cached += size;
+        evict_over_limit(unmapped);
+      } catch (...) {
+        // A deleter must not throw: without room to cache the block, give it back to the system.
+        auto &blocks = free_[size];
+        auto position = std::find(blocks.begin(), blocks.end(), data);
+        if (position != blocks.end()) blocks.erase(position);
+        if (age_.count(data)) {
+          order_.erase(age_[data]);
+          age_.erase(data);
+          stats_.bytes_cached -= size;
+        }
         ++stats_.releases;
-        unmapped.push_back(oldest);
+        unmapped.emplace_back(data, size);
       }
     }
     for (auto &block : unmapped) munmap(block.first, block.second);
     return true;
   }
 
+  // Under mutex_: evicts the blocks freed longest ago until the cache is within its limit; the caller unmaps them.
+  void evict_over_limit(std::vector<std::pair<void *, size_t>> &unmapped) {
+    while (stats_.bytes_cached > max_cached_ && !order_.empty()) {
+      auto oldest = order_.front();
+      order_.pop_front();
+      age_.erase(oldest.first);
+      auto &blocks = free_[oldest.second];
+      blocks.erase(std::find(blocks.begin(), blocks.end(), oldest.first));
+      stats_.bytes_cached -= oldest.second;
+      ++stats_.releases;
+      unmapped.push_back(oldest);
+    }
+  }
+
   std::mutex mutex_;
-  size_t min_bytes_, max_cached_;
+  std::atomic<size_t> min_bytes_;
+  size_t max_cached_;
   std::unordered_map<void *, size_t> live_;
   std::unordered_map<size_t, std::vector<void *>> free_;
   // Cached blocks from the longest free to the latest, and where each sits in that list.
@@ -161,7 +191,7 @@ class CachingCPUAllocator final : public c10::Allocator {
   ct_allocator_stats stats_{};
 };
 
-CachingCPUAllocator *CachingCPUAllocator::instance = nullptr;
+std::atomic<CachingCPUAllocator *> CachingCPUAllocator::instance{nullptr};
 std::mutex install_mutex;
 
 }  // namespace
@@ -172,25 +202,28 @@ int ct_caching_allocator_install(uint64_t min_bytes, uint64_t max_cached_bytes) 
   CT_GUARD(-1, {
     TORCH_CHECK(min_bytes >= 4096, "the caching allocator's smallest block must be at least one page, not ", min_bytes);
     std::lock_guard<std::mutex> lock(install_mutex);
-    if (CachingCPUAllocator::instance) {
-      CachingCPUAllocator::instance->set_limits(min_bytes, max_cached_bytes);
+    if (auto *installed = CachingCPUAllocator::instance.load(std::memory_order_acquire)) {
+      installed->set_limits(min_bytes, max_cached_bytes);
       return 0;
     }
-    // Never destroyed: tensors may outlive every static destructor.
-    CachingCPUAllocator::instance = new CachingCPUAllocator(min_bytes, max_cached_bytes);
-    c10::SetCPUAllocator(CachingCPUAllocator::instance, /*priority=*/100);
+    // Never destroyed: tensors may outlive every static destructor. Published before libtorch can hand out a block
+    // whose deleter reads it.
+    auto *created = new CachingCPUAllocator(min_bytes, max_cached_bytes);
+    CachingCPUAllocator::instance.store(created, std::memory_order_release);
+    c10::SetCPUAllocator(created, /*priority=*/100);
     return 0;
   })
 }
 
-int ct_caching_allocator_installed(void) { return CachingCPUAllocator::instance != nullptr; }
+int ct_caching_allocator_installed(void) { return CachingCPUAllocator::instance.load() != nullptr; }
 
 ct_allocator_stats ct_caching_allocator_stats(void) {
-  return CachingCPUAllocator::instance ? CachingCPUAllocator::instance->stats() : ct_allocator_stats{};
+  auto *installed = CachingCPUAllocator::instance.load();
+  return installed ? installed->stats() : ct_allocator_stats{};
 }
 
 void ct_caching_allocator_release(void) {
-  if (CachingCPUAllocator::instance) CachingCPUAllocator::instance->release();
+  if (auto *installed = CachingCPUAllocator::instance.load()) installed->release();
 }
 
 }  // extern "C"

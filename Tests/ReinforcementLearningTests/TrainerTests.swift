@@ -254,6 +254,7 @@ struct TrainerTests {
         #expect(run.reason == .exit && run.status == 2, "\(run.output)")
         #expect(run.output.contains("proxima: error: training update 5 of 16"), "\(run.output)")
         #expect(run.output.contains("can't allocate memory"), "\(run.output)")
+        #expect(run.output.contains("CachingCPUAllocator"), "the command's allocator reports it: \(run.output)")
         let checkpoint = try TrainingCheckpoint.read(from: failed.appendingPathComponent("checkpoints/checkpoint.safetensors"))
         #expect(checkpoint.counters["update"] == 4, "the checkpoint of update 4 is the run's state")
         let steps = try String(contentsOf: failed.appendingPathComponent("metrics.csv"), encoding: .utf8)

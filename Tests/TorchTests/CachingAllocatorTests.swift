@@ -3,13 +3,13 @@ import Testing
 @_spi(CInterop) @testable import Torch
 
 /// The caching CPU allocator is process-wide, and other suites allocate while these tests run: each test uses a size
-/// class no other test allocates (36–40 MiB) and asserts only what concurrent work cannot change.
+/// class no other test allocates (44–48 MiB) and asserts only what concurrent work cannot change.
 @Suite("Caching CPU allocator", .serialized)
 struct CachingAllocatorTests {
     init() { LibTorch.useCachingAllocator() }
 
-    /// 9.4M floats: 37.6 MB, in the 36–40 MiB size class.
-    static let count = 9_400_000
+    /// 11.3M floats: 45.2 MB, in the 44–48 MiB size class (float64 halves of it too).
+    static let count = 11_300_000
 
     func address(_ t: Tensor) -> UInt {
         UInt(bitPattern: t.withHandle { ct_data_ptr($0) })
@@ -32,6 +32,15 @@ struct CachingAllocatorTests {
         _ = first
     }
 
+    @Test("two live tensors of one size class get different blocks and keep their own values")
+    func distinctBlocks() {
+        let a = Tensor.full([Self.count], value: 3, dtype: .float32)
+        let b = Tensor.full([Self.count], value: 5, dtype: .float32)
+        #expect(address(a) != address(b))
+        #expect(a.sum().item(Double.self) == 3 * Double(Self.count))
+        #expect(b.sum().item(Double.self) == 5 * Double(Self.count))
+    }
+
     @Test("results computed in reused blocks are exact")
     func values() {
         for round in 0..<3 {
@@ -45,7 +54,7 @@ struct CachingAllocatorTests {
     func limit() {
         let before = LibTorch.cachingAllocatorStatistics
         do {
-            // 8 × 37.6 MB = 301 MB of blocks freed together: more than the 256 MiB limit.
+            // 8 × 45.2 MB = 362 MB of blocks freed together: more than the 256 MiB limit.
             let blocks = (0..<8).map { _ in Tensor.ones([Self.count], dtype: .float32) }
             #expect(blocks.allSatisfy { $0.sum().item(Double.self) == Double(Self.count) })
         }
