@@ -33,10 +33,11 @@ class CachingCPUAllocator final : public c10::Allocator {
   c10::DataPtr allocate(size_t n) override {
     if (n < min_bytes_.load(std::memory_order_relaxed)) {
       void *data = c10::alloc_cpu(n);
-      return {data, data, &free_small, c10::Device(c10::DeviceType::CPU)};
+      return {data, data, &c10::free_cpu, c10::Device(c10::DeviceType::CPU)};
     }
     const size_t size = size_class(n);
     void *data = nullptr;
+    bool hit = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       auto found = free_.find(size);
@@ -47,7 +48,7 @@ class CachingCPUAllocator final : public c10::Allocator {
         order_.erase(position->second);
         age_.erase(position);
         stats_.bytes_cached -= size;
-        ++stats_.hits;
+        hit = true;
       }
     }
     if (!data) {
@@ -58,11 +59,10 @@ class CachingCPUAllocator final : public c10::Allocator {
       }
       TORCH_CHECK_WITH(OutOfMemoryError, data, "CachingCPUAllocator: can't allocate memory: you tried to allocate ", n,
                        " bytes (a mapping of ", size, " bytes was refused)");
-      std::lock_guard<std::mutex> lock(mutex_);
-      ++stats_.misses;
     }
     try {
       std::lock_guard<std::mutex> lock(mutex_);
+      ++(hit ? stats_.hits : stats_.misses);
       live_[data] = size;
       stats_.bytes_in_use += size;
       if (stats_.bytes_in_use > stats_.peak_bytes_in_use) stats_.peak_bytes_in_use = stats_.bytes_in_use;
@@ -83,9 +83,9 @@ class CachingCPUAllocator final : public c10::Allocator {
       std::lock_guard<std::mutex> lock(mutex_);
       min_bytes_.store(min_bytes, std::memory_order_relaxed);
       max_cached_ = max_cached;
-      evict_over_limit(unmapped);
+      evict_until(max_cached_, unmapped);
     }
-    for (auto &block : unmapped) munmap(block.first, block.second);
+    unmap(unmapped);
   }
 
   ct_allocator_stats stats() {
@@ -97,16 +97,9 @@ class CachingCPUAllocator final : public c10::Allocator {
     std::vector<std::pair<void *, size_t>> unmapped;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      for (auto &entry : free_) {
-        for (void *block : entry.second) unmapped.emplace_back(block, entry.first);
-        entry.second.clear();
-      }
-      order_.clear();
-      age_.clear();
-      stats_.bytes_cached = 0;
-      stats_.releases += unmapped.size();
+      evict_until(0, unmapped);
     }
-    for (auto &block : unmapped) munmap(block.first, block.second);
+    unmap(unmapped);
   }
 
   static std::atomic<CachingCPUAllocator *> instance;
@@ -123,8 +116,6 @@ class CachingCPUAllocator final : public c10::Allocator {
     void *data = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return data == MAP_FAILED ? nullptr : data;
   }
-
-  static void free_small(void *data) { c10::free_cpu(data); }
 
   // Blocks from before installation, and small ones, were not mapped here: they go back to free().
   static void free_any(void *data) {
@@ -147,7 +138,7 @@ class CachingCPUAllocator final : public c10::Allocator {
         free_[size].push_back(data);
         age_[data] = order_.insert(order_.end(), {data, size});
         stats_.bytes_cached += size;
-        evict_over_limit(unmapped);
+        evict_until(max_cached_, unmapped);
       } catch (...) {
         // A deleter must not throw: without room to cache the block, give it back to the system.
         auto &blocks = free_[size];
@@ -162,13 +153,14 @@ class CachingCPUAllocator final : public c10::Allocator {
         unmapped.emplace_back(data, size);
       }
     }
-    for (auto &block : unmapped) munmap(block.first, block.second);
+    unmap(unmapped);
     return true;
   }
 
-  // Under mutex_: evicts the blocks freed longest ago until the cache is within its limit; the caller unmaps them.
-  void evict_over_limit(std::vector<std::pair<void *, size_t>> &unmapped) {
-    while (stats_.bytes_cached > max_cached_ && !order_.empty()) {
+  // Under mutex_: takes the blocks freed longest ago out of the cache until it holds at most `limit` bytes; the
+  // caller unmaps them (`unmap`) after letting go of the lock.
+  void evict_until(size_t limit, std::vector<std::pair<void *, size_t>> &unmapped) {
+    while (stats_.bytes_cached > limit && !order_.empty()) {
       auto oldest = order_.front();
       order_.pop_front();
       age_.erase(oldest.first);
@@ -178,6 +170,10 @@ class CachingCPUAllocator final : public c10::Allocator {
       ++stats_.releases;
       unmapped.push_back(oldest);
     }
+  }
+
+  static void unmap(const std::vector<std::pair<void *, size_t>> &blocks) {
+    for (auto &block : blocks) munmap(block.first, block.second);
   }
 
   std::mutex mutex_;
