@@ -158,14 +158,13 @@ public final class PreferenceTrainer: TrainingProcedure {
             }
         }
         let decoder = lm.decoder
-        let hidden = decoder.hiddenStates(batch.ids, positions: batch.positions, mask: nil, caches: nil)
-        let tokenLogProbabilities = decoder.logProbabilities(hiddenStates: hidden, sources: sources, targets: targets)
+        let selected = decoder.scoredHiddenStates(batch.ids, positions: batch.positions, mask: nil, sources: sources)
+        let tokenLogProbabilities = decoder.logProbabilities(selectedHiddenStates: selected, targets: targets)
         let owner = Tensor(owners)
         let sums = Tensor.zeros([sequences.count], dtype: tokenLogProbabilities.dtype).scatterAdd(dim: 0, index: owner, source: tokenLogProbabilities)
         let logitSums: [Double] = !meanLogits ? [] : withNoGrad {
-            let selected = hidden.detach().reshaped([-1, hidden.size(-1)]).indexSelect(dim: 0, index: Tensor(sources))
             let meanRow = decoder.outputEmbedding.detach().to(dtype: selected.dtype).mean(dim: 0)
-            let perToken = selected.matmul(meanRow.unsqueezed(1)).squeezed(1).to(dtype: .float64)
+            let perToken = selected.detach().matmul(meanRow.unsqueezed(1)).squeezed(1).to(dtype: .float64)
             return Tensor.zeros([sequences.count], dtype: .float64).scatterAdd(dim: 0, index: owner, source: perToken).scalars(as: Double.self)
         }
         return (sums, sequences.map(\.completion.count), logitSums, batch.lengths.reduce(0, +))
@@ -210,14 +209,14 @@ public final class PreferenceTrainer: TrainingProcedure {
         let visible = (query .== key).logicalOr((key .== Tensor(Int64(0))).logicalAnd(query .>= Tensor(Int64(0))))
         let mask = visible.logicalAnd(Tensor.ones([width, width], dtype: .bool).tril()).unsqueezed(1)
         let decoder = lm.decoder
-        let hidden = decoder.hiddenStates(Tensor(ids, shape: [b, width]), positions: Tensor(positions, shape: [b, width]), mask: mask, caches: nil)
-        let tokenLogProbabilities = decoder.logProbabilities(hiddenStates: hidden, sources: sources, targets: targets)
+        let selected = decoder.scoredHiddenStates(Tensor(ids, shape: [b, width]), positions: Tensor(positions, shape: [b, width]),
+                                                  mask: mask, sources: sources)
+        let tokenLogProbabilities = decoder.logProbabilities(selectedHiddenStates: selected, targets: targets)
         let owner = Tensor(owners)
         let sums = Tensor.zeros([2 * b], dtype: tokenLogProbabilities.dtype).scatterAdd(dim: 0, index: owner, source: tokenLogProbabilities)
         let logitSums: [Double] = !meanLogits ? [] : withNoGrad {
-            let selected = hidden.detach().reshaped([-1, hidden.size(-1)]).indexSelect(dim: 0, index: Tensor(sources))
             let meanRow = decoder.outputEmbedding.detach().to(dtype: selected.dtype).mean(dim: 0)
-            let perToken = selected.matmul(meanRow.unsqueezed(1)).squeezed(1).to(dtype: .float64)
+            let perToken = selected.detach().matmul(meanRow.unsqueezed(1)).squeezed(1).to(dtype: .float64)
             return Tensor.zeros([2 * b], dtype: .float64).scatterAdd(dim: 0, index: owner, source: perToken).scalars(as: Double.self)
         }
         return (sums, chosen.map(\.completion.count) + rejected.map(\.completion.count), logitSums, rows.reduce(0) { $0 + $1.count })

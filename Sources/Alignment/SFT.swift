@@ -84,8 +84,8 @@ public final class SFTTrainer: TrainingProcedure {
         let targets = batches.reduce(0) { $0 + $1.targets.count }
         var total = 0.0, tokens = 0
         for batch in batches where !batch.targets.isEmpty {
-            let hidden = model.decoder.hiddenStates(batch.ids, positions: batch.positions, mask: batch.mask, caches: nil)
-            let logProbabilities = model.decoder.logProbabilities(hiddenStates: hidden, sources: batch.sources, targets: batch.targets)
+            let logProbabilities = model.decoder.logProbabilities(batch.ids, positions: batch.positions, mask: batch.mask,
+                                                                  sources: batch.sources, targets: batch.targets)
             let loss = -logProbabilities.sum() / Double(Swift.max(1, targets))
             loss.backward()
             total += loss.item(Double.self)
@@ -138,8 +138,8 @@ public final class SFTTrainer: TrainingProcedure {
                 let rows = (start..<Swift.min(start + size, data.examples.count)).map { SFTRow(examples: [$0]) }
                 let batch = SFTBatch(rows: rows, examples: data.examples, padID: model.padTokenID)
                 guard !batch.targets.isEmpty else { continue }
-                let hidden = model.decoder.hiddenStates(batch.ids, positions: batch.positions, mask: batch.mask, caches: nil)
-                let selected = hidden.reshaped([-1, hidden.size(-1)]).indexSelect(dim: 0, index: Tensor(batch.sources))
+                let selected = model.decoder.scoredHiddenStates(batch.ids, positions: batch.positions, mask: batch.mask,
+                                                                sources: batch.sources)
                 let logits = selected.matmul(model.decoder.outputEmbedding.transposed(0, 1))
                 let targets = Tensor(batch.targets)
                 total -= tokenLogProbabilities(logits: logits, targets: targets).to(dtype: .float64).sum().item(Double.self)

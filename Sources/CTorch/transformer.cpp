@@ -31,20 +31,28 @@ at::Tensor decoder_attention(const at::Tensor &query, const at::Tensor &key, con
   TORCH_CHECK(query.dim() == 3 && key.dim() == 3 && value.dim() == 3, "decoder attention expects [batch, tokens, features] "
               "projections, got ", query.sizes(), ", ", key.sizes(), " and ", value.sizes());
   TORCH_CHECK(kv_heads > 0 && heads % kv_heads == 0, "query heads (", heads, ") must be a multiple of key/value heads (", kv_heads, ")");
-  const int64_t batch = query.size(0), tokens = query.size(1);
+  // The queries may be the last `tokens` of the key positions only (a pass that needs the outputs of those alone).
+  const int64_t batch = query.size(0), tokens = query.size(1), key_tokens = key.size(1);
+  TORCH_CHECK(tokens <= key_tokens && (tokens == key_tokens || !(cache_keys || cache_values)),
+              "decoder attention takes at most as many queries as keys, and as many when caching: got ", tokens,
+              " queries and ", key_tokens, " keys");
   at::Tensor q = query.view({batch, tokens, heads, head_dim});
-  at::Tensor k = key.view({batch, tokens, kv_heads, head_dim});
+  at::Tensor k = key.view({batch, key_tokens, kv_heads, head_dim});
   if (query_norm) q = rms_norm(q, *query_norm, norm_eps);
   if (key_norm) k = rms_norm(k, *key_norm, norm_eps);
   q = q.transpose(1, 2);
   k = k.transpose(1, 2);
-  at::Tensor v = value.view({batch, tokens, kv_heads, head_dim}).transpose(1, 2);
+  at::Tensor v = value.view({batch, key_tokens, kv_heads, head_dim}).transpose(1, 2);
   if (cos && sin) {
     at::Tensor c = cos->unsqueeze(1), s = sin->unsqueeze(1);
-    q = rotate(q, c, s);
     k = rotate(k, c, s);
+    if (tokens != key_tokens) {
+      c = c.narrow(2, key_tokens - tokens, tokens);
+      s = s.narrow(2, key_tokens - tokens, tokens);
+    }
+    q = rotate(q, c, s);
   }
-  int64_t keys_length = tokens;
+  int64_t keys_length = key_tokens;
   if (cache_keys && cache_values) {
     TORCH_CHECK(offset >= 0 && offset + tokens <= cache_keys->size(2), "key/value cache of ", cache_keys->size(2),
                 " positions cannot take ", offset, " + ", tokens);

@@ -16,7 +16,13 @@ public protocol TransformerDecoder: Module {
     ///   - mask: boolean [batch, 1, tokens, keys] (true = may attend) covering causality and padding, for padded
     ///     batches; nil means plain causal attention over the cache and the new tokens.
     ///   - caches: one key/value cache per layer, or nil for a pass without caching.
-    func hiddenStates(_ inputIDs: Tensor, positions: Tensor, mask: Tensor?, caches: [any KeyValueCache]?) -> Tensor
+    ///   - firstOutput: the first column whose hidden state is wanted: the result is [batch, tokens − firstOutput,
+    ///     hidden], the states of columns `firstOutput...`. The last layer then computes its queries, attention
+    ///     output, feed-forward block and the final norm for those columns only (every layer before it, and the last
+    ///     layer's keys and values, still need every column). Same values as narrowing the full result; what a loss on
+    ///     the completion alone saves on a prompt's columns. Must be 0 with caches.
+    func hiddenStates(_ inputIDs: Tensor, positions: Tensor, mask: Tensor?, caches: [any KeyValueCache]?,
+                      firstOutput: Int) -> Tensor
 
     /// The matrix [vocabulary, hidden] that maps hidden states to logits (the token embedding when tied).
     var outputEmbedding: Tensor { get }
@@ -35,6 +41,11 @@ public protocol TransformerDecoder: Module {
 }
 
 extension TransformerDecoder {
+    /// Hidden states after the final normalisation for every column (see the requirement).
+    public func hiddenStates(_ inputIDs: Tensor, positions: Tensor, mask: Tensor?, caches: [any KeyValueCache]?) -> Tensor {
+        hiddenStates(inputIDs, positions: positions, mask: mask, caches: caches, firstOutput: 0)
+    }
+
     /// `body(h)` for one decoder layer, checkpointed (see `gradientCheckpointing`) when that is on, gradients are
     /// recorded and the layer has no cache. The layer's dropout generators are replayed in the recomputation.
     func runLayer(_ layer: Module, _ h: Tensor, cache: (any KeyValueCache)?, _ body: @escaping (Tensor) -> Tensor) -> Tensor {
@@ -110,4 +121,16 @@ func parameterName(forCheckpointKey key: String, architecture: ModelArchitecture
     case .gpt2: GPT2LMHeadModel.parameterName(forCheckpointKey: key)
     case .llama, .qwen2, .qwen3: LlamaForCausalLM.parameterName(forCheckpointKey: key)
     }
+}
+
+/// Columns `first...` of [batch, tokens, …] (the tensor itself when `first` is 0).
+func columns(of x: Tensor, from first: Int) -> Tensor {
+    first == 0 ? x : x.narrow(dim: 1, start: first, length: x.size(1) - first)
+}
+
+/// The rows of an attention mask (broadcastable to [batch, heads, tokens, keys]) for the queries `first...`; a mask
+/// that broadcasts over the queries, and nil, stay as they are.
+func queryRows(of mask: Tensor?, from first: Int, tokens: Int) -> Tensor? {
+    guard let mask, first > 0, mask.rank >= 2, mask.size(mask.rank - 2) == tokens else { return mask }
+    return mask.narrow(dim: mask.rank - 2, start: first, length: tokens - first)
 }

@@ -18,9 +18,11 @@ ct_tensor ct_silu_mul(ct_tensor gate, ct_tensor up);
 
 /// The attention of one decoder layer from its projections to the input of its output projection.
 ///
-/// - `query` [B, T, heads·D], `key` and `value` [B, T, kv_heads·D]: the projections of the layer's input.
+/// - `query` [B, T, heads·D], `key` and `value` [B, S, kv_heads·D]: the projections of the layer's input. Without a
+///   cache the queries may be fewer than the keys (T < S): they are then the last T of the S positions, for a pass
+///   that needs only those positions' outputs; with a cache S == T.
 /// - `query_norm`, `key_norm` (may be NULL): RMSNorm weights [D] applied to each head before the rotation (Qwen3).
-/// - `cos`, `sin` (may be NULL: no rotation, GPT-2): rotary tables [B, T, D] in the half-split layout.
+/// - `cos`, `sin` (may be NULL: no rotation, GPT-2): rotary tables [B, S, D] of the key positions, half-split layout.
 /// - `cache_keys`, `cache_values` (may be NULL): buffers [B, kv_heads, capacity, D] holding `offset` earlier
 ///   positions; the new keys and values are written at `offset` and the queries attend over the first offset + T.
 /// - `mask` (may be NULL) boolean, broadcastable to [B, 1, T, offset + T], true = may attend; it replaces the causal

@@ -58,13 +58,22 @@ public final class GPT2Attention: Module, ContextualLayer {
     }
 
     public func callAsFunction(_ hiddenStates: Tensor, context: LayerContext) -> Tensor {
+        callAsFunction(hiddenStates, context: context, firstQuery: 0)
+    }
+
+    /// The attention output for the columns `firstQuery...` of `hiddenStates` alone, attending over every column
+    /// (keys and values come from all of them); `firstQuery` > 0 only without a cache.
+    func callAsFunction(_ hiddenStates: Tensor, context: LayerContext, firstQuery: Int) -> Tensor {
         let batch = hiddenStates.size(0), tokens = hiddenStates.size(1), width = heads * headDimension
         let parts = queryKeyValue(hiddenStates).split(size: width, dim: -1)
         if context.cache == nil || context.cache is PreallocatedKeyValueCache {
+            precondition(firstQuery == 0 || context.cache == nil, "a query subset needs a pass without cache")
             let preallocated = context.cache as? PreallocatedKeyValueCache
             let buffers = preallocated?.buffers(batch: batch, kvHeads: heads, headDimension: headDimension, dtype: parts[1].dtype)
-            let attended = decoderAttention(query: parts[0], key: parts[1], value: parts[2], heads: heads, kvHeads: heads,
-                                            headDimension: headDimension, buffers: buffers, mask: context.mask,
+            let query = firstQuery == 0 ? parts[0] : parts[0].narrow(dim: 1, start: firstQuery, length: tokens - firstQuery)
+            let attended = decoderAttention(query: query, key: parts[1], value: parts[2], heads: heads, kvHeads: heads,
+                                            headDimension: headDimension, buffers: buffers,
+                                            mask: queryRows(of: context.mask, from: firstQuery, tokens: tokens),
                                             causal: context.causal, scale: scale)
             preallocated?.advance(by: tokens)
             return outputProjection(attended)
@@ -110,7 +119,13 @@ public final class GPT2Block: Module, ContextualLayer {
     }
 
     public func callAsFunction(_ hiddenStates: Tensor, context: LayerContext) -> Tensor {
-        let h = hiddenStates + attention(attentionNorm(hiddenStates), context: context)
+        callAsFunction(hiddenStates, context: context, firstOutput: 0)
+    }
+
+    /// The block's output for columns `firstOutput...` only (see `TransformerDecoder.hiddenStates`).
+    func callAsFunction(_ hiddenStates: Tensor, context: LayerContext, firstOutput: Int) -> Tensor {
+        let attended = attention(attentionNorm(hiddenStates), context: context, firstQuery: firstOutput)
+        let h = columns(of: hiddenStates, from: firstOutput) + attended
         return h + mlp(mlpNorm(h))
     }
 }
@@ -151,13 +166,17 @@ public final class GPT2LMHeadModel: Module, TransformerDecoder {
 
     public var gradientCheckpointing = false
 
-    public func hiddenStates(_ inputIDs: Tensor, positions: Tensor, mask: Tensor?, caches: [any KeyValueCache]?) -> Tensor {
+    public func hiddenStates(_ inputIDs: Tensor, positions: Tensor, mask: Tensor?, caches: [any KeyValueCache]?,
+                             firstOutput: Int) -> Tensor {
         var h = transformer.tokenEmbedding(inputIDs) + transformer.positionEmbedding(positions)
-        for (i, block) in transformer.blocks.enumerated() {
+        let blocks = transformer.blocks
+        precondition(firstOutput == 0 || caches == nil, "firstOutput > 0 needs a pass without caches")
+        for (i, block) in blocks.enumerated() {
             let context = LayerContext(mask: mask, causal: true, positions: positions, cache: caches?[i])
-            h = runLayer(block, h, cache: context.cache) { block($0, context: context) }
+            let first = i == blocks.count - 1 ? firstOutput : 0
+            h = runLayer(block, h, cache: context.cache) { block($0, context: context, firstOutput: first) }
         }
-        return transformer.finalNorm(h)
+        return transformer.finalNorm(blocks.isEmpty ? columns(of: h, from: firstOutput) : h)
     }
 
     /// transformers writes the trunk under `transformer.`; the original OpenAI checkpoints have no prefix. The

@@ -67,9 +67,13 @@ public final class LlamaAttention: Module, ContextualLayer {
 
     /// The attention output for `hiddenStates` with the rotary tables of their positions (computed once per forward
     /// pass and shared by every layer).
+    /// `firstQuery` > 0 (without a cache): the output for columns `firstQuery...` alone, attending over every column.
     func attend(_ hiddenStates: Tensor, rotaryTables: (cos: Tensor, sin: Tensor), mask: Tensor?, causal: Bool,
-                cache: (any KeyValueCache)?) -> Tensor {
-        let query = queryProjection(hiddenStates), key = keyProjection(hiddenStates), value = valueProjection(hiddenStates)
+                cache: (any KeyValueCache)?, firstQuery: Int = 0) -> Tensor {
+        precondition(firstQuery == 0 || cache == nil, "a query subset needs a pass without cache")
+        let query = queryProjection(columns(of: hiddenStates, from: firstQuery))
+        let key = keyProjection(hiddenStates), value = valueProjection(hiddenStates)
+        let mask = queryRows(of: mask, from: firstQuery, tokens: hiddenStates.size(1))
         let scale = 1 / Double(headDimension).squareRoot()
         // Proxima's own cache is written in place by the fused call; another cache type gets keys and values to store.
         if cache == nil || cache is PreallocatedKeyValueCache {
@@ -148,8 +152,12 @@ public final class LlamaDecoderLayer: Module, ContextualLayer {
         return h + mlp(postAttentionNorm(h))
     }
 
-    func forward(_ hiddenStates: Tensor, rotaryTables: (cos: Tensor, sin: Tensor), mask: Tensor?, cache: (any KeyValueCache)?) -> Tensor {
-        let h = hiddenStates + attention.attend(inputNorm(hiddenStates), rotaryTables: rotaryTables, mask: mask, causal: true, cache: cache)
+    /// The block's output for columns `firstOutput...` only (see `TransformerDecoder.hiddenStates`).
+    func forward(_ hiddenStates: Tensor, rotaryTables: (cos: Tensor, sin: Tensor), mask: Tensor?, cache: (any KeyValueCache)?,
+                 firstOutput: Int = 0) -> Tensor {
+        let attended = attention.attend(inputNorm(hiddenStates), rotaryTables: rotaryTables, mask: mask, causal: true,
+                                        cache: cache, firstQuery: firstOutput)
+        let h = columns(of: hiddenStates, from: firstOutput) + attended
         return h + mlp(postAttentionNorm(h))
     }
 }
@@ -189,13 +197,19 @@ public final class LlamaForCausalLM: Module, TransformerDecoder {
 
     public var gradientCheckpointing = false
 
-    public func hiddenStates(_ inputIDs: Tensor, positions: Tensor, mask: Tensor?, caches: [any KeyValueCache]?) -> Tensor {
+    public func hiddenStates(_ inputIDs: Tensor, positions: Tensor, mask: Tensor?, caches: [any KeyValueCache]?,
+                             firstOutput: Int) -> Tensor {
+        precondition(firstOutput == 0 || caches == nil, "firstOutput > 0 needs a pass without caches")
         var h = model.embedding(inputIDs)
-        guard let first = model.layers.first else { return model.norm(h) }
+        let layers = model.layers
+        guard let first = layers.first else { return model.norm(columns(of: h, from: firstOutput)) }
         let tables = first.attention.rotary.cosSin(positionIds: positions, dtype: h.dtype)
-        for (i, layer) in model.layers.enumerated() {
+        for (i, layer) in layers.enumerated() {
             let cache = caches?[i]
-            h = runLayer(layer, h, cache: cache) { layer.forward($0, rotaryTables: tables, mask: mask, cache: cache) }
+            let firstColumn = i == layers.count - 1 ? firstOutput : 0
+            h = runLayer(layer, h, cache: cache) {
+                layer.forward($0, rotaryTables: tables, mask: mask, cache: cache, firstOutput: firstColumn)
+            }
         }
         return model.norm(h)
     }
