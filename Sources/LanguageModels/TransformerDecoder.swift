@@ -35,8 +35,11 @@ public protocol TransformerDecoder: Module {
     static func parameterName(forCheckpointKey key: String) -> String?
 
     /// Transformers' `gradient_checkpointing`: while gradients are recorded (and no cache is given), each decoder
-    /// layer keeps only its input and recomputes its activations during back-propagation. Same values and gradients,
-    /// roughly one more forward pass of compute, and activation memory of one layer instead of all of them.
+    /// layer but the last keeps only its input and recomputes its activations during back-propagation. Same values
+    /// and gradients, roughly one more forward pass of compute, and activation memory of one layer instead of all of
+    /// them. The last layer is not recomputed: back-propagation reaches it first, so a recomputation would rebuild
+    /// its activations right away and hold them at the same time as the kept ones would be held; keeping them saves
+    /// that layer's second forward pass and adds only the overlap with the output layer's backward temporaries.
     var gradientCheckpointing: Bool { get set }
 }
 
@@ -47,9 +50,11 @@ extension TransformerDecoder {
     }
 
     /// `body(h)` for one decoder layer, checkpointed (see `gradientCheckpointing`) when that is on, gradients are
-    /// recorded and the layer has no cache. The layer's dropout generators are replayed in the recomputation.
-    func runLayer(_ layer: Module, _ h: Tensor, cache: (any KeyValueCache)?, _ body: @escaping (Tensor) -> Tensor) -> Tensor {
-        guard gradientCheckpointing, cache == nil, isGradEnabled else { return body(h) }
+    /// recorded, the layer has no cache and is not the model's last (`isLast`). The layer's dropout generators are
+    /// replayed in the recomputation.
+    func runLayer(_ layer: Module, _ h: Tensor, cache: (any KeyValueCache)?, isLast: Bool = false,
+                  _ body: @escaping (Tensor) -> Tensor) -> Tensor {
+        guard gradientCheckpointing, cache == nil, isGradEnabled, !isLast else { return body(h) }
         let randomness = dropoutGenerators(in: layer)
         return checkpointed(h, generators: randomness.generators, replayGlobalGenerator: randomness.usesGlobal,
                             name: "CheckpointedDecoderLayer", body)

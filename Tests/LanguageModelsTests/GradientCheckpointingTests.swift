@@ -78,6 +78,8 @@ struct GradientCheckpointingTests {
         decoder.gradientCheckpointing = true
         #expect(decoder.runLayer(layer, h, cache: nil, body).gradFunctionName == "CheckpointedDecoderLayerBackward")
         #expect(withNoGrad { decoder.runLayer(layer, h, cache: nil, body).gradFunctionName } == nil)
+        // The last layer is never recomputed (back-propagation reaches it first).
+        #expect(decoder.runLayer(layer, h, cache: nil, isLast: true, body).gradFunctionName != "CheckpointedDecoderLayerBackward")
         // Without active dropout nothing is replayed, and the global generator is left alone (other code may be using it).
         let randomness = dropoutGenerators(in: layer)
         #expect(randomness.generators.isEmpty && !randomness.usesGlobal)

@@ -174,7 +174,9 @@ public final class GPT2LMHeadModel: Module, TransformerDecoder {
         for (i, block) in blocks.enumerated() {
             let context = LayerContext(mask: mask, causal: true, positions: positions, cache: caches?[i])
             let first = i == blocks.count - 1 ? firstOutput : 0
-            h = runLayer(block, h, cache: context.cache) { block($0, context: context, firstOutput: first) }
+            h = runLayer(block, h, cache: context.cache, isLast: i == blocks.count - 1) {
+                block($0, context: context, firstOutput: first)
+            }
         }
         return transformer.finalNorm(blocks.isEmpty ? columns(of: h, from: firstOutput) : h)
     }

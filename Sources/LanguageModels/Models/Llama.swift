@@ -207,7 +207,7 @@ public final class LlamaForCausalLM: Module, TransformerDecoder {
         for (i, layer) in layers.enumerated() {
             let cache = caches?[i]
             let firstColumn = i == layers.count - 1 ? firstOutput : 0
-            h = runLayer(layer, h, cache: cache) {
+            h = runLayer(layer, h, cache: cache, isLast: i == layers.count - 1) {
                 layer.forward($0, rotaryTables: tables, mask: mask, cache: cache, firstOutput: firstColumn)
             }
         }
