@@ -70,7 +70,7 @@ public final class GPT2Attention: Module, ContextualLayer {
             precondition(firstQuery == 0 || context.cache == nil, "a query subset needs a pass without cache")
             let preallocated = context.cache as? PreallocatedKeyValueCache
             let buffers = preallocated?.buffers(batch: batch, kvHeads: heads, headDimension: headDimension, dtype: parts[1].dtype)
-            let query = firstQuery == 0 ? parts[0] : parts[0].narrow(dim: 1, start: firstQuery, length: tokens - firstQuery)
+            let query = columns(of: parts[0], from: firstQuery)
             let attended = decoderAttention(query: query, key: parts[1], value: parts[2], heads: heads, kvHeads: heads,
                                             headDimension: headDimension, buffers: buffers,
                                             mask: queryRows(of: context.mask, from: firstQuery, tokens: tokens),
