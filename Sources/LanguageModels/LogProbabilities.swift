@@ -113,24 +113,21 @@ extension TransformerDecoder {
     public func scoredHiddenStates(_ inputIDs: Tensor, positions: Tensor, mask: Tensor?, sources: [Int64],
                                    trimmed: Bool = ScoredPositionPass.isEnabled) -> Tensor {
         let width = inputIDs.size(1)
-        guard trimmed, !sources.isEmpty else {
-            let hidden = hiddenStates(inputIDs, positions: positions, mask: mask, caches: nil)
-            return hidden.reshaped([-1, hidden.size(-1)]).indexSelect(dim: 0, index: Tensor(sources))
-        }
-        let columnsOf = sources.map { Int($0) % width }
-        let first = columnsOf.min() ?? 0, end = (columnsOf.max() ?? 0) + 1
+        // The columns the pass computes outputs for, first..<end; all of them for the plain path.
+        let scored = trimmed ? sources.map { Int($0) % width } : []
+        let first = scored.min() ?? 0, end = scored.max().map { $0 + 1 } ?? width
         func keep(_ t: Tensor, dim: Int) -> Tensor { end < width && t.size(dim) == width ? t.narrow(dim: dim, start: 0, length: end) : t }
         let ids = keep(inputIDs, dim: 1), kept = keep(positions, dim: positions.rank - 1)
         let keptMask = mask.map { keep(keep($0, dim: $0.rank - 1), dim: $0.rank - 2) }
         let hidden = hiddenStates(ids, positions: kept, mask: keptMask, caches: nil, firstOutput: first)
-        ScoredPositionPass.record(skipped: first + width - end, total: width)
+        if !scored.isEmpty { ScoredPositionPass.record(skipped: first + width - end, total: width) }
         let outputs = end - first
         let remapped = sources.map { Int64((Int($0) / width) * outputs + Int($0) % width - first) }
         return hidden.reshaped([-1, hidden.size(-1)]).indexSelect(dim: 0, index: Tensor(remapped))
     }
 
     /// log p(`targets[k]`) as predicted at flat position `sources[k]` of a pass over `inputIDs`, [N]: the pass of
-    /// `scoredHiddenStates` followed by the chunked output layer of `logProbabilities(hiddenStates:…)`.
+    /// `scoredHiddenStates` followed by the chunked output layer of `logProbabilities(selectedHiddenStates:…)`.
     public func logProbabilities(_ inputIDs: Tensor, positions: Tensor, mask: Tensor?, sources: [Int64], targets: [Int64],
                                  temperature: Double = 1) -> Tensor {
         precondition(sources.count == targets.count, "one target per scored position")
@@ -144,19 +141,6 @@ extension TransformerDecoder {
         precondition(selectedHiddenStates.size(0) == targets.count, "one target per selected hidden state")
         return chunkedLogProbabilities(hidden: selectedHiddenStates, outputEmbedding: outputEmbedding, targets: Tensor(targets),
                                        temperature: temperature, chunkRows: defaultChunkRows, entropies: false).0
-    }
-
-    /// log p(target) of chosen positions, [N]: `targets[k]` as predicted by the hidden state at flat position
-    /// `sources[k]` (row × columns + column) of `hiddenStates` [rows, columns, hidden]. The same chunked computation
-    /// (and recomputing backward pass) as `completionLogProbabilities`, for any set of scored positions — SFT's
-    /// completion-only or assistant-only tokens, packed sequences.
-    public func logProbabilities(hiddenStates: Tensor, sources: [Int64], targets: [Int64], temperature: Double = 1,
-                                 chunkRows: Int? = nil) -> Tensor {
-        precondition(sources.count == targets.count, "one target per scored position")
-        let width = hiddenStates.size(-1)
-        let flat = hiddenStates.reshaped([-1, width]).indexSelect(dim: 0, index: Tensor(sources))
-        return chunkedLogProbabilities(hidden: flat, outputEmbedding: outputEmbedding, targets: Tensor(targets),
-                                       temperature: temperature, chunkRows: chunkRows ?? defaultChunkRows, entropies: false).0
     }
 
     /// Rows per chunk of the chunked log-probs when the caller names none: about `defaultChunkElements` logits

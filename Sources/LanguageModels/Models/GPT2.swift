@@ -62,12 +62,11 @@ public final class GPT2Attention: Module, ContextualLayer {
     }
 
     /// The attention output for the columns `firstQuery...` of `hiddenStates` alone, attending over every column
-    /// (keys and values come from all of them); `firstQuery` > 0 only without a cache.
+    /// (keys and values come from all of them); `firstQuery` > 0 only without a cache (`hiddenStates` checks).
     func callAsFunction(_ hiddenStates: Tensor, context: LayerContext, firstQuery: Int) -> Tensor {
         let batch = hiddenStates.size(0), tokens = hiddenStates.size(1), width = heads * headDimension
         let parts = queryKeyValue(hiddenStates).split(size: width, dim: -1)
         if context.cache == nil || context.cache is PreallocatedKeyValueCache {
-            precondition(firstQuery == 0 || context.cache == nil, "a query subset needs a pass without cache")
             let preallocated = context.cache as? PreallocatedKeyValueCache
             let buffers = preallocated?.buffers(batch: batch, kvHeads: heads, headDimension: headDimension, dtype: parts[1].dtype)
             let query = columns(of: parts[0], from: firstQuery)
@@ -173,9 +172,9 @@ public final class GPT2LMHeadModel: Module, TransformerDecoder {
         precondition(firstOutput == 0 || caches == nil, "firstOutput > 0 needs a pass without caches")
         for (i, block) in blocks.enumerated() {
             let context = LayerContext(mask: mask, causal: true, positions: positions, cache: caches?[i])
-            let first = i == blocks.count - 1 ? firstOutput : 0
-            h = runLayer(block, h, cache: context.cache, isLast: i == blocks.count - 1) {
-                block($0, context: context, firstOutput: first)
+            let isLast = i == blocks.count - 1
+            h = runLayer(block, h, cache: context.cache, isLast: isLast) {
+                block($0, context: context, firstOutput: isLast ? firstOutput : 0)
             }
         }
         return transformer.finalNorm(blocks.isEmpty ? columns(of: h, from: firstOutput) : h)

@@ -67,10 +67,10 @@ public final class LlamaAttention: Module, ContextualLayer {
 
     /// The attention output for `hiddenStates` with the rotary tables of their positions (computed once per forward
     /// pass and shared by every layer).
-    /// `firstQuery` > 0 (without a cache): the output for columns `firstQuery...` alone, attending over every column.
+    /// `firstQuery` > 0 (without a cache; `hiddenStates` checks): the output for columns `firstQuery...` alone, attending
+    /// over every column.
     func attend(_ hiddenStates: Tensor, rotaryTables: (cos: Tensor, sin: Tensor), mask: Tensor?, causal: Bool,
                 cache: (any KeyValueCache)?, firstQuery: Int = 0) -> Tensor {
-        precondition(firstQuery == 0 || cache == nil, "a query subset needs a pass without cache")
         let query = queryProjection(columns(of: hiddenStates, from: firstQuery))
         let key = keyProjection(hiddenStates), value = valueProjection(hiddenStates)
         let mask = queryRows(of: mask, from: firstQuery, tokens: hiddenStates.size(1))
@@ -206,9 +206,9 @@ public final class LlamaForCausalLM: Module, TransformerDecoder {
         let tables = first.attention.rotary.cosSin(positionIds: positions, dtype: h.dtype)
         for (i, layer) in layers.enumerated() {
             let cache = caches?[i]
-            let firstColumn = i == layers.count - 1 ? firstOutput : 0
-            h = runLayer(layer, h, cache: cache, isLast: i == layers.count - 1) {
-                layer.forward($0, rotaryTables: tables, mask: mask, cache: cache, firstOutput: firstColumn)
+            let isLast = i == layers.count - 1
+            h = runLayer(layer, h, cache: cache, isLast: isLast) {
+                layer.forward($0, rotaryTables: tables, mask: mask, cache: cache, firstOutput: isLast ? firstOutput : 0)
             }
         }
         return model.norm(h)
