@@ -528,6 +528,22 @@ ct_tensor ct_linear(ct_tensor x, ct_tensor w, ct_tensor b) {
   })
 }
 
+ct_tensor ct_lora_linear(ct_tensor x, ct_tensor w, ct_tensor b, ct_tensor lora_a, ct_tensor lora_b, double scale) {
+  CT_TENSOR_BLOCK({
+    const at::Tensor &input = x->t;
+    TORCH_CHECK(input.dim() >= 1, "a LoRA projection needs an input of at least one dimension, got a scalar");
+    at::Tensor flat = input.reshape({-1, input.size(-1)});
+    auto skinny = ctorch::skinny_linear(flat, w->t, opt_tensor(b));
+    at::Tensor y = skinny ? *skinny : at::linear(flat, w->t, opt_tensor(b));
+    // y is new (no view of anything, and not saved by its own product's backward), so accumulating into it is safe
+    // for autograd.
+    y.addmm_(at::linear(flat, lora_a->t), lora_b->t.t(), 1.0, scale);
+    std::vector<int64_t> sizes = input.sizes().vec();
+    sizes.back() = y.size(1);
+    return y.view(sizes);
+  })
+}
+
 ct_tensor ct_cross_entropy(ct_tensor logits, ct_tensor target, ct_tensor weight, int64_t reduction,
                            int64_t ignore_index, double label_smoothing) {
   CT_TENSOR(at::cross_entropy_loss(logits->t, target->t, opt_tensor(weight), reduction, ignore_index, label_smoothing))

@@ -68,6 +68,18 @@ func makeFactors(rank: Int, inputSize: Int, outputSize: Int, dtype: DType, gener
     return (LoRAFactor(a.requiringGrad()), LoRAFactor(Tensor.zeros([outputSize, rank], dtype: dtype).requiringGrad()))
 }
 
+/// The fused LoRA projection (`Tensor.loraLinear`) that `LoRALinear` uses when no dropout applies: a switch, and a
+/// counter that shows it ran. Off, the update is computed as its own two products, scaled and added (the plain path,
+/// same values to rounding; tested). GPT-2's `LoRAConv1D` always takes the plain path.
+public enum LoRAFusedUpdate {
+    /// Whether `LoRALinear` computes base and update in one fused call (default true).
+    nonisolated(unsafe) public static var isEnabled = true
+    /// Fused calls in this process.
+    nonisolated(unsafe) public private(set) static var calls = 0
+
+    static func record() { calls += 1 }
+}
+
 /// A `Linear` with a LoRA update.
 public final class LoRALinear: Linear, LoRAAdapted {
     @Key("lora_A") public var loraA: LoRAFactor
@@ -92,8 +104,19 @@ public final class LoRALinear: Linear, LoRAAdapted {
     }
 
     public override func callAsFunction(_ x: Tensor) -> Tensor {
-        let y = super.callAsFunction(x)
-        return isAdapterEnabled && !isMerged ? y + update(x) : y
+        guard isAdapterEnabled && !isMerged else { return super.callAsFunction(x) }
+        if LoRAFusedUpdate.isEnabled && (dropout == 0 || !isTraining) {
+            LoRAFusedUpdate.record()
+            return x.loraLinear(weight: weight, bias: bias, a: loraA.weight, b: loraB.weight, scale: scale)
+        }
+        return super.callAsFunction(x) + update(x)
+    }
+
+    /// The base projection's surrogate (see `Linear.gradientSurrogate`) plus ⟨g, update(x)⟩: the update is cheap, so it
+    /// is computed as in the forward pass and gives the factors and the input their share.
+    public override func gradientSurrogate(_ input: Tensor, outputGradient g: Tensor) -> Tensor {
+        let base = super.gradientSurrogate(input, outputGradient: g)
+        return isAdapterEnabled && !isMerged ? base + (g * update(input)).sum() : base
     }
 
     public func merge() {

@@ -15,15 +15,22 @@ import CTorch
 /// every other user of the global generator in the process.
 ///
 /// When gradient recording is off this is just `body(input)`. An `input` that does not require a gradient (the frozen
-/// embeddings of a LoRA model) gets one, so that the recomputation is reached; its gradient is discarded.
+/// embeddings of a LoRA model) is given an edge that does, so that the recomputation is reached; the recomputation
+/// itself computes no gradient for it.
 ///
 /// Parameter gradients reach the parameters' `grad` through the inner `backward()`, so a checkpointed computation
 /// must be differentiated with `backward()`: `gradients(of:withRespectTo:)` sees only the gradient of `input`.
 ///
 /// `body` must be a pure function of `input`, the parameters it reads and the generators: tensors it captures are read
 /// again at backward time, so they must not change in between.
+///
+/// `surrogate`, when given, replaces `body` in the recomputation: called with the replayed input and the output's
+/// gradient g, it returns a scalar whose gradients (with respect to the input and the parameters) are those of
+/// ⟨g, body(input)⟩ — so it may skip products whose results only the output needed (a layer's last projection, see
+/// `Linear.gradientSurrogate`). Same gradients as `body`, to rounding.
 public func checkpointed(_ input: Tensor, generators: [Generator] = [], replayGlobalGenerator: Bool = false,
-                         name: String = "Checkpoint", _ body: @escaping (Tensor) -> Tensor) -> Tensor {
+                         name: String = "Checkpoint", surrogate: ((Tensor, Tensor) -> Tensor)? = nil,
+                         _ body: @escaping (Tensor) -> Tensor) -> Tensor {
     guard isGradEnabled else { return body(input) }
     let globalBefore = replayGlobalGenerator ? LibTorch.globalGeneratorState : nil
     let statesBefore = generators.map(\.state)
@@ -39,9 +46,15 @@ public func checkpointed(_ input: Tensor, generators: [Generator] = [], replayGl
             if let globalNow { LibTorch.globalGeneratorState = globalNow }
             for (generator, state) in zip(generators, statesNow) { generator.state = state }
         }
-        let replay = input.detach().requiringGrad()
-        let recomputed = withGradEnabled(true) { body(replay) }
-        recomputed.backward(gradient: gradient)
+        // An input that needed no gradient gets none computed (only the parameters inside do).
+        let replay = input.requiresGrad ? input.detach().requiringGrad() : input.detach()
+        if let surrogate {
+            let objective = withGradEnabled(true) { surrogate(replay, gradient) }
+            if objective.requiresGrad { objective.backward() }
+        } else {
+            let recomputed = withGradEnabled(true) { body(replay) }
+            if recomputed.requiresGrad { recomputed.backward(gradient: gradient) }
+        }
         return [replay.grad]
     }
     return output

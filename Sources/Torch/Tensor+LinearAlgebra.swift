@@ -19,6 +19,18 @@ extension Tensor {
         }
     }
 
+    /// x Wᵀ + b + scale · (x Aᵀ) Bᵀ: a projection with a low-rank (LoRA) update, A [r, in] and B [out, r], the update
+    /// accumulated into the base product by the BLAS (no separate scaling and addition passes). Differentiable; equal
+    /// to `linear(weight:bias:) + linear(weight: a).linear(weight: b) * scale` to rounding.
+    public func loraLinear(weight: Tensor, bias: Tensor? = nil, a: Tensor, b: Tensor, scale: Double) -> Tensor {
+        withExtendedLifetime((weight, bias, a, b)) {
+            withHandle {
+                wrap(ct_lora_linear($0, weight.handle, bias?.handle, a.handle, b.handle, scale),
+                     "LoRA linear of \(shape) with weight \(weight.shape) and factors \(a.shape), \(b.shape)")
+            }
+        }
+    }
+
     /// Layer normalisation over the trailing `normalizedShape` dimensions, with optional affine weight and bias.
     public func layerNorm(normalizedShape: [Int], weight: Tensor? = nil, bias: Tensor? = nil, eps: Double = 1e-5) -> Tensor {
         withExtendedLifetime((weight, bias)) {

@@ -170,6 +170,9 @@ ct_tensor ct_matmul(ct_tensor a, ct_tensor b);
 ct_tensor ct_bmm(ct_tensor a, ct_tensor b);
 ct_tensor ct_einsum(const char *equation, const ct_tensor *ts, int64_t n);
 ct_tensor ct_linear(ct_tensor x, ct_tensor w, ct_tensor b); // b may be NULL
+/// x·Wᵀ + b + scale·(x·Aᵀ)·Bᵀ, a LoRA-adapted projection, as two products and one accumulating product (the update
+/// is added by the BLAS inside its product, not by separate scale and add passes). b may be NULL. Differentiable.
+ct_tensor ct_lora_linear(ct_tensor x, ct_tensor w, ct_tensor b, ct_tensor lora_a, ct_tensor lora_b, double scale);
 /// How many ct_linear calls took the skinny-product kernel (float32, at most 16 rows, no gradient recorded), and
 /// switching it off (0) or on (1, the default) for comparisons with ATen's linear.
 int64_t ct_skinny_linear_calls(void);

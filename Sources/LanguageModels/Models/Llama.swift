@@ -160,6 +160,18 @@ public final class LlamaDecoderLayer: Module, ContextualLayer {
         let h = columns(of: hiddenStates, from: firstOutput) + attended
         return h + mlp(postAttentionNorm(h))
     }
+
+    /// A scalar with the gradients of ⟨g, forward(x)⟩ (no cache, every column), computed without `down_proj`'s
+    /// product (see `CheckpointRecomputation`): ⟨h, g⟩ for the residual, and the projection's surrogate on its input.
+    func gradientSurrogate(_ hiddenStates: Tensor, outputGradient g: Tensor, rotaryTables: (cos: Tensor, sin: Tensor),
+                           mask: Tensor?) -> Tensor {
+        let attended = attention.attend(inputNorm(hiddenStates), rotaryTables: rotaryTables, mask: mask, causal: true,
+                                        cache: nil, firstQuery: 0)
+        let h = hiddenStates + attended
+        let normalized = postAttentionNorm(h)
+        let inner = mlp.gateProjection(normalized).siluMul(mlp.upProjection(normalized))
+        return (h * g).sum() + mlp.downProjection.gradientSurrogate(inner, outputGradient: g)
+    }
 }
 
 /// The trunk (`model`): token embedding, blocks, final norm.
@@ -207,7 +219,8 @@ public final class LlamaForCausalLM: Module, TransformerDecoder {
         for (i, layer) in layers.enumerated() {
             let cache = caches?[i]
             let isLast = i == layers.count - 1
-            h = runLayer(layer, h, cache: cache, isLast: isLast) {
+            h = runLayer(layer, h, cache: cache, isLast: isLast,
+                         surrogate: { layer.gradientSurrogate($0, outputGradient: $1, rotaryTables: tables, mask: mask) }) {
                 layer.forward($0, rotaryTables: tables, mask: mask, cache: cache, firstOutput: isLast ? firstOutput : 0)
             }
         }
