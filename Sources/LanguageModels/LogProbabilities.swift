@@ -152,45 +152,81 @@ extension TransformerDecoder {
 /// The logits per chunk that `defaultChunkRows` aims at.
 public let defaultChunkElements = 8 << 20
 
+/// The output layer's shortcut for a frozen output embedding (LoRA, a frozen model under a trained head): a switch,
+/// and a counter that shows it ran.
+///
+/// With the embedding frozen, the only gradient the output layer passes back is the one to its hidden states, row i's
+/// being incoming_i · (one-hot(t_i) − softmax_i) / temperature · W: a fixed [N, H] matrix times one number per row.
+/// The shortcut computes that matrix in the forward pass, from the chunk's logits that pass has anyway, so the
+/// backward pass only scales it — instead of computing every chunk's logits and softmax a second time. It holds
+/// N × H numbers until the backward pass (N × V are never kept). Same gradients as the plain path, to rounding; tested.
+public enum FrozenOutputGradient {
+    /// Whether a differentiable output layer over a frozen embedding precomputes its gradient (default true); false
+    /// recomputes the logits in the backward pass (the plain path).
+    nonisolated(unsafe) public static var isEnabled = true
+    /// Rows whose hidden-state gradient was precomputed in the forward pass, in this process.
+    nonisolated(unsafe) public private(set) static var precomputedRows = 0
+
+    static func record(rows: Int) { precomputedRows += rows }
+}
+
 /// log p(targets) for hidden states [N, H] under logits = hidden · Wᵀ / temperature, `chunkRows` rows at a time,
 /// with a hand-written backward pass that recomputes each chunk's logits (softmax − one-hot, times the incoming
-/// gradient) instead of storing them.
+/// gradient) instead of storing them — or, for a frozen W, only scales the gradient `FrozenOutputGradient`
+/// precomputed.
 func chunkedLogProbabilities(hidden: Tensor, outputEmbedding weight: Tensor, targets: Tensor, temperature: Double,
-                             chunkRows: Int, entropies: Bool) -> (Tensor, Tensor?) {
+                             chunkRows: Int, entropies: Bool,
+                             precomputeFrozenGradient: Bool = FrozenOutputGradient.isEnabled) -> (Tensor, Tensor?) {
     let n = hidden.size(0)
     let starts = Array(stride(from: 0, to: n, by: Swift.max(1, chunkRows)))
+    let wide: DType = hidden.dtype == .float64 ? .float64 : .float32
     func chunkLogits(_ start: Int) -> (logits: Tensor, rows: Int) {
         let rows = Swift.min(chunkRows, n - start)
         return (hidden.narrow(dim: 0, start: start, length: rows).matmul(weight.transposed(0, 1)), rows)
     }
-    var pieces: [Tensor] = [], entropyPieces: [Tensor] = []
+    /// one-hot(t) − softmax(logits / temperature) for a chunk, in float32 (float64 for float64): times 1 / temperature,
+    /// d log p(t) / d logits.
+    func oneHotMinusSoftmax(_ logits: Tensor, start: Int, rows: Int) -> Tensor {
+        let d = -(widened(logits) / temperature).softmax(dim: 1)
+        let chunkTargets = targets.narrow(dim: 0, start: start, length: rows).unsqueezed(1)
+        return d.scatterAdd(dim: 1, index: chunkTargets, source: Tensor.ones([rows, 1], dtype: wide))
+    }
+    let precompute = precomputeFrozenGradient && isGradEnabled && hidden.requiresGrad && !weight.requiresGrad
+    var pieces: [Tensor] = [], entropyPieces: [Tensor] = [], gradientPieces: [Tensor] = []
     withNoGrad {
         for start in starts {
             let (logits, rows) = chunkLogits(start)
             pieces.append(tokenLogProbabilities(logits: logits, targets: targets.narrow(dim: 0, start: start, length: rows),
                                                 temperature: temperature))
             if entropies { entropyPieces.append(tokenEntropies(logits: logits, temperature: temperature)) }
+            if precompute {
+                let dLogits = (oneHotMinusSoftmax(logits, start: start, rows: rows) / temperature).to(dtype: hidden.dtype)
+                gradientPieces.append(dLogits.matmul(weight))
+            }
         }
     }
     let values = Tensor.cat(pieces, dim: 0)
     let entropyValues = entropies ? Tensor.cat(entropyPieces, dim: 0) : nil
+    if precompute {
+        FrozenOutputGradient.record(rows: n)
+        let perRow = Tensor.cat(gradientPieces, dim: 0)
+        attachGradient(outputs: [values], inputs: [hidden], name: "chunkedLogProbabilities") { gradients in
+            guard let incoming = gradients[0] else { return [nil] }
+            return [withNoGrad { (widened(perRow) * incoming.unsqueezed(1)).to(dtype: hidden.dtype) }]
+        }
+        return (values, entropyValues)
+    }
     attachGradient(outputs: [values], inputs: [hidden, weight], name: "chunkedLogProbabilities") { gradients in
         guard let incoming = gradients[0] else { return [nil, nil] }
         // A frozen output embedding (LoRA, a frozen reference) needs no gradient: skip its products.
         let needsWeight = weight.requiresGrad, needsHidden = hidden.requiresGrad
         var hiddenGradient: [Tensor] = []
-        let wide: DType = hidden.dtype == .float64 ? .float64 : .float32
         let weightGradient = Tensor.zeros(needsWeight ? weight.shape : [0], dtype: wide)
         withNoGrad {
             for start in starts {
                 let (logits, rows) = chunkLogits(start)
-                let scaled = widened(logits) / temperature
-                // d log p(t) / d logits = (one-hot(t) − softmax) / temperature.
-                var d = -scaled.softmax(dim: 1)
-                let chunkTargets = targets.narrow(dim: 0, start: start, length: rows).unsqueezed(1)
-                d = d.scatterAdd(dim: 1, index: chunkTargets, source: Tensor.ones([rows, 1], dtype: wide))
-                d = d * (incoming.narrow(dim: 0, start: start, length: rows).unsqueezed(1) / temperature)
-                let dLogits = d.to(dtype: hidden.dtype)
+                let d = oneHotMinusSoftmax(logits, start: start, rows: rows)
+                let dLogits = (d * (incoming.narrow(dim: 0, start: start, length: rows).unsqueezed(1) / temperature)).to(dtype: hidden.dtype)
                 if needsHidden { hiddenGradient.append(dLogits.matmul(weight)) }
                 if needsWeight {
                     weightGradient.add_(dLogits.transposed(0, 1).matmul(hidden.narrow(dim: 0, start: start, length: rows)).to(dtype: wide))
