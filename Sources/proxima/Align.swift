@@ -85,7 +85,8 @@ struct Align: ParsableCommand {
             let status = RunStatusRecorder(directory: outURL) { [trainer] in
                 ["trainer": "sft", "model": modelPath, "data": dataPath, "seed": settings.seed, "threads": LibTorch.numThreads,
                  "rows": train.examples.count, "tokens": trainer.trainedTokens, "libtorch": LibTorch.version, "proxima": proximaVersion,
-                 "lora": settings.usesLoRA, "trainable_parameters": trainer.trainableParameters.reduce(0) { $0 + $1.1.count }]
+                 "lora": settings.usesLoRA, "trainable_parameters": trainer.trainableParameters.reduce(0) { $0 + $1.1.count },
+                 "fast_paths": languageModelFastPathCounts()]
             }
             var recorders: [TrainingRecorder] = [
                 DirectoryLockRecorder(directory: outURL), status, MetricsRecorder(directory: outURL),
@@ -109,4 +110,13 @@ struct Align: ParsableCommand {
             }
         }
     }
+}
+
+/// How often the language models' fast paths ran in this process (run.json's `fast_paths`), so a run shows that they
+/// did: columns the scored-position pass skipped of those it was given, output-layer rows whose gradient was
+/// precomputed, fused LoRA projections, checkpointed layers recomputed without their last projection.
+func languageModelFastPathCounts() -> [String: Any] {
+    ["scored_position_skipped_columns": ScoredPositionPass.skippedColumns, "scored_position_total_columns": ScoredPositionPass.totalColumns,
+     "frozen_output_gradient_rows": FrozenOutputGradient.precomputedRows, "lora_fused_calls": LoRAFusedUpdate.calls,
+     "checkpoint_shortcut_layers": CheckpointRecomputation.shortcutLayers]
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LanguageModels
 import Torch
 import ReinforcementLearning
 import Tracking
@@ -27,6 +28,18 @@ struct Proxima: ParsableCommand {
         #endif
     }
 
+    /// `PROXIMA_PLAIN_PATHS=1` in the environment switches the language models' fast paths off (the scored-position
+    /// pass, the frozen output layer's precomputed gradient, the fused LoRA projection, the checkpoint recomputation
+    /// without the last projection): the same results to rounding,
+    /// computed the plain way, for comparing speed (`proxima bench sft --speed --plain`) or ruling a fast path out.
+    static func usePlainPathsIfAsked() {
+        guard let value = ProcessInfo.processInfo.environment["PROXIMA_PLAIN_PATHS"], !value.isEmpty, value != "0" else { return }
+        ScoredPositionPass.isEnabled = false
+        FrozenOutputGradient.isEnabled = false
+        LoRAFusedUpdate.isEnabled = false
+        CheckpointRecomputation.skipsLastProjection = false
+    }
+
     /// Bad input — unknown flags or values, invalid settings, unreadable files — ends with a one-line error and exit
     /// code 2.
     static func main() {
@@ -35,6 +48,7 @@ struct Proxima: ParsableCommand {
         // Large blocks (activations) are reused by size class instead of fragmenting glibc's heap: a LoRA step on a
         // 135M model held ~150 MB live but ~630 MB of heap before (docs/benchmarks.md).
         LibTorch.useCachingAllocator()
+        usePlainPathsIfAsked()
         do {
             var command = try parseAsRoot(valueOptionalFlags(Array(CommandLine.arguments.dropFirst())))
             try command.run()

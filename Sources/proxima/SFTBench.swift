@@ -22,6 +22,7 @@ struct SFTBench: ParsableCommand {
     @Flag(help: "With --speed: run TRL's SFTTrainer on the same work in this run and print the ratio.") var peer = false
     @Option(help: "With --speed: the exported work directory (written by the peer when missing).") var work: String?
     @Flag(help: "With --speed: LoRA SFT (r 16, α 32, every projection, dropout 0) on --model against TRL + peft, with peak memory.") var lora = false
+    @Flag(help: "With --speed: run Proxima with its language-model fast paths off (PROXIMA_PLAIN_PATHS=1), for comparison.") var plain = false
     @Option(help: "With --speed --lora: the model directory (e.g. the 135M-shape model of bench generate).") var model: String?
     @Option(help: "With --speed --lora: training rows (of the work's data.jsonl).") var rows = 128
     @OptionGroup var threads: ThreadOptions
@@ -93,6 +94,7 @@ struct SFTBench: ParsableCommand {
             arguments = ["--per-device-train-batch-size", "8", "--lora-r", "16", "--lora-alpha", "32", "--lora-dropout", "0"]
         }
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
+        if plain { setenv("PROXIMA_PLAIN_PATHS", "1", 1) }
         let run = try measuredProcess(executable, ["align", "sft", "--model", modelPath, "--data", dataURL.path, "--out", out.appendingPathComponent("run").path,
                                                    "--num-train-epochs", "1", "--learning-rate", "1e-4",
                                                    "--lr-scheduler-type", "constant", "--max-length", "128", "--logging-steps", "4", "--save-steps", "100000",
@@ -102,9 +104,13 @@ struct SFTBench: ParsableCommand {
         let lines = try String(contentsOf: out.appendingPathComponent("run/metrics.jsonl"), encoding: .utf8).split(separator: "\n")
         let last = lines.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] } ?? [:]
         let tokens = (last["train/num_tokens"] as? Double) ?? 0
+        let status = (try? Data(contentsOf: out.appendingPathComponent("run/run.json"))).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+        let fastPaths = status?["fast_paths"] as? [String: Any] ?? [:]
+        print("proxima: fast paths \(fastPaths.keys.sorted().map { "\($0) \(fastPaths[$0]!)" }.joined(separator: ", "))")
         print("proxima: whole process \(String(format: "%.2f", seconds)) s, \(String(format: "%.0f", tokens / seconds)) tokens/s, peak RSS \(String(format: "%.0f", run.peakMB)) MB, last loss \(last["train/loss"] ?? "?")")
-        var result: [String: Any] = ["bench": lora ? "sft_lora_speed" : "sft_speed", "proxima_process_s": seconds, "proxima_tokens_per_s": tokens / seconds,
-                                     "proxima_last_loss": last["train/loss"] ?? NSNull(), "proxima_peak_rss_mb": run.peakMB, "threads": LibTorch.numThreads]
+        var result: [String: Any] = ["bench": lora ? "sft_lora_speed" : "sft_speed", "plain_paths": plain, "proxima_process_s": seconds, "proxima_tokens_per_s": tokens / seconds,
+                                     "proxima_last_loss": last["train/loss"] ?? NSNull(), "proxima_peak_rss_mb": run.peakMB, "threads": LibTorch.numThreads,
+                                     "proxima_fast_paths": fastPaths]
         if peer {
             let script = lora ? "trl_lora_sft.py" : "trl_sft.py"
             let peerArguments = lora ? ["--model", modelPath, "--data", dataURL.path, "--rows", String(rows), "--threads", String(LibTorch.numThreads)]
