@@ -70,9 +70,9 @@ func makeFactors(rank: Int, inputSize: Int, outputSize: Int, dtype: DType, gener
 
 /// The fused LoRA projection (`Tensor.loraLinear`) that `LoRALinear` uses when no dropout applies: a switch, and a
 /// counter that shows it ran. Off, the update is computed as its own two products, scaled and added (the plain path,
-/// same values to rounding; tested). GPT-2's `LoRAConv1D` always takes the plain path.
+/// same values to rounding; tested). GPT-2's `LoRAConv1D` uses it too.
 public enum LoRAFusedUpdate {
-    /// Whether `LoRALinear` computes base and update in one fused call (default true).
+    /// Whether `LoRALinear` and `LoRAConv1D` compute base and update in one fused call (default true).
     nonisolated(unsafe) public static var isEnabled = true
     /// Fused calls in this process.
     nonisolated(unsafe) public private(set) static var calls = 0
@@ -157,8 +157,18 @@ public final class LoRAConv1D: Conv1D, LoRAAdapted {
     }
 
     public override func callAsFunction(_ x: Tensor) -> Tensor {
-        let y = super.callAsFunction(x)
-        return isAdapterEnabled && !isMerged ? y + update(x) : y
+        guard isAdapterEnabled && !isMerged else { return super.callAsFunction(x) }
+        if LoRAFusedUpdate.isEnabled && (dropout == 0 || !isTraining) {
+            LoRAFusedUpdate.record()
+            return x.loraLinear(weight: weight.transposed(0, 1), bias: bias, a: loraA.weight, b: loraB.weight, scale: scale)
+        }
+        return super.callAsFunction(x) + update(x)
+    }
+
+    /// As `LoRALinear.gradientSurrogate`: the base projection's surrogate plus ⟨g, update(x)⟩.
+    public override func gradientSurrogate(_ input: Tensor, outputGradient g: Tensor) -> Tensor {
+        let base = super.gradientSurrogate(input, outputGradient: g)
+        return isAdapterEnabled && !isMerged ? base + (g * update(input)).sum() : base
     }
 
     public func merge() {

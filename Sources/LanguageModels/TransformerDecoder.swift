@@ -75,9 +75,9 @@ extension TransformerDecoder {
 ///
 /// A layer ends in a projection and a residual sum, out = h + W·m (+ the LoRA update). Back-propagation through them
 /// needs m, h and the incoming gradient g, never `out` itself, so the recomputation stops at m and pairs it with
-/// g·W (`Linear.gradientSurrogate`): the product W·m, a quarter of a Llama layer's forward products (the feed-forward
-/// block's `down_proj`), is not computed a second time. Same gradients as the full recomputation, to rounding;
-/// tested. Llama, Qwen2 and Qwen3 layers have it; GPT-2's ends in residual dropout and recomputes in full.
+/// g·W (`Linear.gradientSurrogate`, `Conv1D.gradientSurrogate`): the product W·m — the feed-forward block's
+/// `down_proj` (Llama, Qwen2, Qwen3) or `mlp.c_proj` (GPT-2), a quarter to a third of a layer's forward products — is
+/// not computed a second time. Same gradients as the full recomputation, to rounding; tested on every architecture.
 public enum CheckpointRecomputation {
     /// Whether checkpointed layers that can skip their last projection in the recomputation do (default true).
     nonisolated(unsafe) public static var skipsLastProjection = true

@@ -28,7 +28,7 @@ struct TrainingFastPathTests {
         })
     }
 
-    @Test("LoRALinear fused = base plus its update as separate products: values and gradients; dropout takes the plain path")
+    @Test("LoRALinear and LoRAConv1D fused = base plus the update as separate products: values and gradients; dropout takes the plain path")
     func fusedLoRAEqualsPlain() {
         let generator = Generator(seed: 7)
         let base = Linear(inputSize: 6, outputSize: 5, bias: true, dtype: .float64, generator: generator)
@@ -53,9 +53,24 @@ struct TrainingFastPathTests {
         let counted = LoRAFusedUpdate.calls
         _ = adapter(x)
         #expect(LoRAFusedUpdate.calls == counted, "dropout is applied on the plain path")
+
+        // GPT-2's Conv1D: the base weight stored [in, out].
+        let conv = Conv1D(weight: Tensor.randn([6, 5], dtype: .float64, generator: generator), bias: Tensor.randn([5], dtype: .float64, generator: generator))
+        let convAdapter = LoRAConv1D(wrapping: conv, rank: 3, alpha: 6, generator: generator)
+        withNoGrad { convAdapter.loraB.weight.normal_(std: 0.3, generator: generator) }
+        let convInputs = [x, convAdapter.loraA.weight, convAdapter.loraB.weight]
+        let convBefore = LoRAFusedUpdate.calls
+        let convFused = convAdapter(x)
+        #expect(LoRAFusedUpdate.calls > convBefore, "the fused projection ran for Conv1D")
+        let convPlain = x.matmul(conv.weight) + conv.bias + convAdapter.update(x)
+        expectClose(convFused, convPlain.doubles, atol: 1e-12, rtol: 0, "Conv1D values")
+        for (got, want) in zip(Self.gradientsOfPairing(convFused, g, convInputs), Self.gradientsOfPairing(convPlain, g, convInputs)) {
+            #expect(want.contains { $0 != 0 })
+            expectClose(got, want, atol: 1e-12, rtol: 1e-10, "Conv1D gradients")
+        }
     }
 
-    @Test("Linear and LoRALinear gradientSurrogate: the gradients of ⟨g, layer(x)⟩ without the product (float64)")
+    @Test("Linear, Conv1D and their LoRA wrappers' gradientSurrogate: the gradients of ⟨g, layer(x)⟩ without the product (float64)")
     func projectionSurrogates() {
         let generator = Generator(seed: 9)
         let linear = Linear(inputSize: 4, outputSize: 3, bias: true, dtype: .float64, generator: generator)
@@ -75,6 +90,24 @@ struct TrainingFastPathTests {
             expectClose(got, want, atol: 1e-12, rtol: 1e-10, "LoRALinear over a frozen base")
         }
         #expect(!linear.weight.requiresGrad && linear.weight.grad == nil, "a frozen base weight gets no gradient")
+
+        // GPT-2's Conv1D (weight stored [in, out]) and its LoRA wrapper.
+        let conv = Conv1D(weight: Tensor.randn([4, 3], dtype: .float64, generator: generator).requiringGrad(),
+                          bias: Tensor.randn([3], dtype: .float64, generator: generator).requiringGrad())
+        let convTrainable = [x, conv.weight, conv.bias]
+        let convSurrogate = Self.gradientsOfPairing(conv.gradientSurrogate(x, outputGradient: g), Tensor.ones([], dtype: .float64), convTrainable)
+        for (got, want) in zip(convSurrogate, Self.gradientsOfPairing(x.matmul(conv.weight) + conv.bias, g, convTrainable)) {
+            #expect(want.contains { $0 != 0 })
+            expectClose(got, want, atol: 1e-12, rtol: 1e-10, "Conv1D, every tensor trainable")
+        }
+        let convAdapter = LoRAConv1D(wrapping: conv, rank: 2, alpha: 4, generator: generator)
+        withNoGrad { convAdapter.loraB.weight.normal_(std: 0.5, generator: generator) }
+        let convFactors = [x, convAdapter.loraA.weight, convAdapter.loraB.weight]
+        let convAdapted = Self.gradientsOfPairing(convAdapter.gradientSurrogate(x, outputGradient: g), Tensor.ones([], dtype: .float64), convFactors)
+        for (got, want) in zip(convAdapted, Self.gradientsOfPairing(convAdapter(x), g, convFactors)) {
+            #expect(want.contains { $0 != 0 })
+            expectClose(got, want, atol: 1e-12, rtol: 1e-10, "LoRAConv1D over a frozen base")
+        }
     }
 
     @Test("the output layer's precomputed gradient for a frozen embedding = the recomputing backward pass (float64)")
@@ -106,12 +139,14 @@ struct TrainingFastPathTests {
         expectClose(hidden.grad!, results[0].gradient, atol: 1e-13, rtol: 1e-11, "trainable embedding: hidden-state gradient")
     }
 
-    /// Every trainable tensor's gradient (by name) and the input's, after back-propagating `g` through one
-    /// checkpointed Llama-family layer, recomputed with or without the surrogate.
+    /// Every trainable tensor's gradient (by name) and the input's, after back-propagating `g` through the first
+    /// layer of the model in `directory`, checkpointed and recomputed with or without its surrogate.
     static func checkpointedLayer(_ directory: URL, lora: Bool, shortcut: Bool) throws -> [String: [Double]] {
         let model = try LanguageModel(directory: directory, dtype: .float64)
+        let isGPT2 = model.configuration.architecture == .gpt2
         if lora {
-            try model.addAdapters(LoRAConfiguration(rank: 2, alpha: 4, targets: .names(["q_proj", "o_proj", "up_proj", "down_proj"])))
+            let names = isGPT2 ? ["c_attn", "c_proj", "c_fc"] : ["q_proj", "o_proj", "up_proj", "down_proj"]
+            try model.addAdapters(LoRAConfiguration(rank: 2, alpha: 4, targets: .names(names)))
             let factors = Generator(seed: 13)
             for (_, adapter) in model.adapters.sorted(by: { $0.0 < $1.0 }) {
                 withNoGrad {
@@ -122,33 +157,35 @@ struct TrainingFastPathTests {
         } else {
             model.decoder.unfreeze()
         }
-        let decoder = model.decoder as! LlamaForCausalLM
-        let layer = decoder.model.layers[0]
         let x = Tensor.randn([2, 5, model.configuration.hiddenSize], dtype: .float64, generator: Generator(seed: 1)).requiringGrad()
-        let tables = layer.attention.rotary.cosSin(positionIds: Tensor.arange(5).unsqueezed(0).expanded([2, 5]), dtype: .float64)
-        let out = checkpointed(x, name: "Layer",
-                               surrogate: shortcut ? { layer.gradientSurrogate($0, outputGradient: $1, rotaryTables: tables, mask: nil) } : nil) {
-            layer.forward($0, rotaryTables: tables, mask: nil, cache: nil)
+        let positions = Tensor.arange(5).unsqueezed(0).expanded([2, 5])
+        let layer: Module, body: (Tensor) -> Tensor, surrogate: (Tensor, Tensor) -> Tensor
+        if let decoder = model.decoder as? GPT2LMHeadModel {
+            let block = decoder.transformer.blocks[0]
+            let context = LayerContext(mask: nil, causal: true, positions: positions, cache: nil)
+            (layer, body) = (block, { block($0, context: context) })
+            surrogate = { block.gradientSurrogate($0, outputGradient: $1, context: context) }
+        } else {
+            let block = (model.decoder as! LlamaForCausalLM).model.layers[0]
+            let tables = block.attention.rotary.cosSin(positionIds: positions, dtype: .float64)
+            (layer, body) = (block, { block.forward($0, rotaryTables: tables, mask: nil, cache: nil) })
+            surrogate = { block.gradientSurrogate($0, outputGradient: $1, rotaryTables: tables, mask: nil) }
         }
+        let out = checkpointed(x, name: "Layer", surrogate: shortcut ? surrogate : nil, body)
         (out * Tensor.randn(out.shape, dtype: .float64, generator: Generator(seed: 8))).sum().backward()
         var result = ["input": x.grad!.doubles]
         for (name, parameter) in layer.namedParameters() where parameter.requiresGrad { result[name] = parameter.grad?.doubles ?? [] }
         return result
     }
 
-    @Test("a checkpointed Llama-family layer recomputed without down_proj's product: every gradient as the full recomputation's",
+    @Test("a checkpointed layer recomputed without its last projection (down_proj, GPT-2's mlp.c_proj): every gradient as the full recomputation's",
           arguments: Fixtures.huggingFaceModels)
     func recomputationWithoutLastProjection(directory: URL) throws {
-        let model = try LanguageModel(directory: directory, dtype: .float64)
-        guard model.decoder is LlamaForCausalLM else {
-            #expect(model.configuration.architecture == .gpt2, "only GPT-2 recomputes in full")
-            return
-        }
         for lora in [false, true] {
             let full = try Self.checkpointedLayer(directory, lora: lora, shortcut: false)
             let short = try Self.checkpointedLayer(directory, lora: lora, shortcut: true)
             let label = "\(directory.lastPathComponent), \(lora ? "LoRA" : "every weight")"
-            #expect(full.keys.sorted() == short.keys.sorted() && full.count > (lora ? 8 : 5), "\(label): \(full.keys.sorted())")
+            #expect(full.keys.sorted() == short.keys.sorted() && full.count > (lora ? 6 : 5), "\(label): \(full.keys.sorted())")
             for (name, expected) in full {
                 #expect(expected.contains { $0 != 0 }, "\(label): \(name) has a gradient")
                 expectClose(short[name] ?? [], expected, atol: 1e-12, rtol: 1e-10, "\(label): gradient of \(name)")
@@ -179,9 +216,7 @@ struct TrainingFastPathTests {
             if checkpointing { shortcuts = CheckpointRecomputation.shortcutLayers - before }
         }
         GradientCheckpointingTests.compare(results[0], results[1], directory.lastPathComponent)
-        if try LanguageModel(directory: directory).configuration.architecture != .gpt2 {
-            // Every layer but the last is checkpointed (other suites may add theirs meanwhile).
-            #expect(shortcuts >= 1, "\(directory.lastPathComponent): the recomputation shortcut ran")
-        }
+        // Every layer but the last is checkpointed (other suites may add theirs meanwhile).
+        #expect(shortcuts >= 1, "\(directory.lastPathComponent): the recomputation shortcut ran")
     }
 }

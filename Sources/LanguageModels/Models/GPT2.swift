@@ -35,7 +35,21 @@ open class Conv1D: Module, Layer {
     public var inputSize: Int { weight.size(0) }
     public var outputSize: Int { weight.size(1) }
 
-    open func callAsFunction(_ x: Tensor) -> Tensor { x.matmul(weight) + bias }
+    /// x·W + b as one product that starts from the bias (addmm, as transformers' Conv1D), not a product and an addition.
+    open func callAsFunction(_ x: Tensor) -> Tensor { x.linear(weight: weight.transposed(0, 1), bias: bias) }
+
+    /// As `Linear.gradientSurrogate` (W stored [in, out]): a scalar with the gradients of ⟨`outputGradient`, self(input)⟩
+    /// with respect to the input and the trainable tensors, without the product self(input).
+    open func gradientSurrogate(_ input: Tensor, outputGradient g: Tensor) -> Tensor {
+        var terms: [Tensor] = []
+        if input.requiresGrad { terms.append((input * withNoGrad { g.matmul(weight.transposed(0, 1)) }).sum()) }
+        if weight.requiresGrad {
+            let flatGradient = g.reshaped([-1, outputSize]), flatInput = input.reshaped([-1, inputSize])
+            terms.append((weight * withNoGrad { flatInput.transposed(0, 1).matmul(flatGradient) }).sum())
+        }
+        if bias.requiresGrad { terms.append((bias * withNoGrad { g.reshaped([-1, outputSize]).sum(dim: 0) }).sum()) }
+        return terms.dropFirst().reduce(terms.first ?? Tensor.zeros([], dtype: input.dtype)) { $0 + $1 }
+    }
 }
 
 /// Multi-head causal self-attention with one fused query/key/value projection (`attn`).
@@ -127,6 +141,14 @@ public final class GPT2Block: Module, ContextualLayer {
         let h = columns(of: hiddenStates, from: firstOutput) + attended
         return h + mlp(mlpNorm(h))
     }
+
+    /// A scalar with the gradients of ⟨g, self(x)⟩ (every column), computed without `mlp.c_proj`'s product (see
+    /// `CheckpointRecomputation`): ⟨h, g⟩ for the residual, and the projection's surrogate on its input.
+    func gradientSurrogate(_ hiddenStates: Tensor, outputGradient g: Tensor, context: LayerContext) -> Tensor {
+        let h = hiddenStates + attention(attentionNorm(hiddenStates), context: context, firstQuery: 0)
+        let inner = mlp.expand(mlpNorm(h)).gelu(approximate: true)
+        return (h * g).sum() + mlp.project.gradientSurrogate(inner, outputGradient: g)
+    }
 }
 
 /// The trunk (`transformer`): token and position embeddings, blocks, final norm.
@@ -173,7 +195,8 @@ public final class GPT2LMHeadModel: Module, TransformerDecoder {
         for (i, block) in blocks.enumerated() {
             let context = LayerContext(mask: mask, causal: true, positions: positions, cache: caches?[i])
             let isLast = i == blocks.count - 1
-            h = runLayer(block, h, cache: context.cache, isLast: isLast) {
+            h = runLayer(block, h, cache: context.cache, isLast: isLast,
+                         surrogate: { block.gradientSurrogate($0, outputGradient: $1, context: context) }) {
                 block($0, context: context, firstOutput: isLast ? firstOutput : 0)
             }
         }
