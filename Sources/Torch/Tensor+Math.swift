@@ -42,9 +42,10 @@ extension Tensor {
     /// log(sigmoid(x)), computed without overflow.
     public func logSigmoid() -> Tensor { unary(CT_LOGSIGMOID, "logSigmoid") }
     public func relu() -> Tensor { unary(CT_RELU, "relu") }
-    /// GELU; `approximate: true` uses the tanh formula (GPT-2's "gelu_new").
+    /// GELU; `approximate: true` uses the tanh formula (GPT-2's "gelu_new"), through `FusedGELU`'s kernel while a
+    /// gradient is recorded through a float32 tensor.
     public func gelu(approximate: Bool = false) -> Tensor {
-        approximate ? unary(CT_GELU_TANH, "gelu(tanh)") : unary(CT_GELU, "gelu")
+        approximate ? withHandle { wrap(ct_gelu_tanh($0), "gelu(tanh)") } : unary(CT_GELU, "gelu")
     }
     public func silu() -> Tensor { unary(CT_SILU, "silu") }
     /// log(1 + exp(beta x)) / beta, linear above `threshold` (PyTorch's softplus).

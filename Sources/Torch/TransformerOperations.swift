@@ -50,6 +50,21 @@ public func decoderAttention(query: Tensor, key: Tensor, value: Tensor, heads: I
     }
 }
 
+/// The kernel behind `Tensor.gelu(approximate: true)` while training: for a float32 CPU tensor that a gradient is
+/// recorded through, value and derivative come from one pass (one tanh per element) and the derivative is kept for
+/// the backward pass instead of the input — where libtorch's backward evaluates tanh again. Same values and gradients
+/// as libtorch's gelu (its arithmetic, operation for operation; tested).
+public enum FusedGELU {
+    /// How many GELUs took the kernel so far (in this process).
+    public static var calls: Int { Int(ct_gelu_tanh_fused_calls()) }
+
+    /// Whether the kernel is used where it applies (default true); false sends every GELU to libtorch.
+    public static var isEnabled: Bool {
+        get { ct_gelu_tanh_fused_enabled() != 0 }
+        set { ct_set_gelu_tanh_fused(newValue ? 1 : 0) }
+    }
+}
+
 /// The skinny-product kernel behind `Tensor.linear` (libtorch's linear otherwise): float32 CPU inputs of at most 16
 /// rows with no gradient recorded through the product — the shape of decoding a few sequences — multiplied reading
 /// each weight once, where MKL copies the whole weight matrix on every call.

@@ -114,9 +114,10 @@ struct Align: ParsableCommand {
 
 /// How often the language models' fast paths ran in this process (run.json's `fast_paths`), so a run shows that they
 /// did: columns the scored-position pass skipped of those it was given, output-layer rows whose gradient was
-/// precomputed, fused LoRA projections, checkpointed layers recomputed without their last projection.
+/// precomputed, fused LoRA projections, checkpointed layers recomputed without their last projection, GELUs that kept
+/// their derivative.
 func languageModelFastPathCounts() -> [String: Any] {
     ["scored_position_skipped_columns": ScoredPositionPass.skippedColumns, "scored_position_total_columns": ScoredPositionPass.totalColumns,
      "frozen_output_gradient_rows": FrozenOutputGradient.precomputedRows, "lora_fused_calls": LoRAFusedUpdate.calls,
-     "checkpoint_shortcut_layers": CheckpointRecomputation.shortcutLayers]
+     "checkpoint_shortcut_layers": CheckpointRecomputation.shortcutLayers, "fused_gelu_calls": FusedGELU.calls]
 }

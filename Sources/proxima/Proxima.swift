@@ -30,7 +30,7 @@ struct Proxima: ParsableCommand {
 
     /// `PROXIMA_PLAIN_PATHS=1` in the environment switches the language models' fast paths off (the scored-position
     /// pass, the frozen output layer's precomputed gradient, the fused LoRA projection, the checkpoint recomputation
-    /// without the last projection): the same results to rounding,
+    /// without the last projection, the GELU that keeps its derivative): the same results to rounding,
     /// computed the plain way, for comparing speed (`proxima bench sft --speed --plain`) or ruling a fast path out.
     static func usePlainPathsIfAsked() {
         guard let value = ProcessInfo.processInfo.environment["PROXIMA_PLAIN_PATHS"], !value.isEmpty, value != "0" else { return }
@@ -38,6 +38,7 @@ struct Proxima: ParsableCommand {
         FrozenOutputGradient.isEnabled = false
         LoRAFusedUpdate.isEnabled = false
         CheckpointRecomputation.skipsLastProjection = false
+        FusedGELU.isEnabled = false
     }
 
     /// Bad input — unknown flags or values, invalid settings, unreadable files — ends with a one-line error and exit

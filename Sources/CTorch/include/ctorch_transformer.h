@@ -16,6 +16,15 @@ ct_tensor ct_rms_norm(ct_tensor x, ct_tensor weight, double eps);
 /// silu(gate) · up (the SwiGLU nonlinearity).
 ct_tensor ct_silu_mul(ct_tensor gate, ct_tensor up);
 
+/// GELU with the tanh formula (GPT-2's gelu_new), as at::gelu(x, "tanh"). When a gradient is recorded through a
+/// float32 CPU tensor (and AVX2 is there), one pass computes the value and the derivative and saves the derivative
+/// for the backward pass (gelu_tanh.cpp): the same values and gradients, one tanh per element instead of two.
+ct_tensor ct_gelu_tanh(ct_tensor x);
+/// How many ct_gelu_tanh calls took the fused kernel, and switching it off (0) or on (1, the default).
+int64_t ct_gelu_tanh_fused_calls(void);
+void ct_set_gelu_tanh_fused(int32_t enabled);
+int32_t ct_gelu_tanh_fused_enabled(void);
+
 /// The attention of one decoder layer from its projections to the input of its output projection.
 ///
 /// - `query` [B, T, heads·D], `key` and `value` [B, S, kv_heads·D]: the projections of the layer's input. Without a
