@@ -73,41 +73,34 @@ struct TrainingFastPathTests {
     @Test("Linear, Conv1D and their LoRA wrappers' gradientSurrogate: the gradients of ⟨g, layer(x)⟩ without the product (float64)")
     func projectionSurrogates() {
         let generator = Generator(seed: 9)
-        let linear = Linear(inputSize: 4, outputSize: 3, bias: true, dtype: .float64, generator: generator)
         let x = Tensor.randn([2, 5, 4], dtype: .float64, generator: generator).requiringGrad()
         let g = Tensor.randn([2, 5, 3], dtype: .float64, generator: generator)
-        let trainable = [x, linear.weight, linear.bias!]
-        let surrogate = Self.gradientsOfPairing(linear.gradientSurrogate(x, outputGradient: g), Tensor.ones([], dtype: .float64), trainable)
-        for (got, want) in zip(surrogate, Self.gradientsOfPairing(linear(x), g, trainable)) {
-            expectClose(got, want, atol: 1e-12, rtol: 1e-10, "Linear, every tensor trainable")
+        /// The surrogate's gradients with respect to `tensors` against those of ⟨g, forward⟩.
+        func expectSurrogate(_ surrogate: Tensor, _ forward: Tensor, _ tensors: [Tensor], _ label: String) {
+            let got = Self.gradientsOfPairing(surrogate, Tensor.ones([], dtype: .float64), tensors)
+            for (gradient, expected) in zip(got, Self.gradientsOfPairing(forward, g, tensors)) {
+                #expect(expected.contains { $0 != 0 }, "\(label): a gradient that is not zero")
+                expectClose(gradient, expected, atol: 1e-12, rtol: 1e-10, label)
+            }
         }
+        let linear = Linear(inputSize: 4, outputSize: 3, bias: true, dtype: .float64, generator: generator)
+        expectSurrogate(linear.gradientSurrogate(x, outputGradient: g), linear(x), [x, linear.weight, linear.bias!],
+                        "Linear, every tensor trainable")
         let adapter = LoRALinear(wrapping: linear, rank: 2, alpha: 4, generator: generator)
         withNoGrad { adapter.loraB.weight.normal_(std: 0.5, generator: generator) }
-        let factors = [x, adapter.loraA.weight, adapter.loraB.weight]
-        let adapted = Self.gradientsOfPairing(adapter.gradientSurrogate(x, outputGradient: g), Tensor.ones([], dtype: .float64), factors)
-        for (got, want) in zip(adapted, Self.gradientsOfPairing(adapter(x), g, factors)) {
-            #expect(want.contains { $0 != 0 })
-            expectClose(got, want, atol: 1e-12, rtol: 1e-10, "LoRALinear over a frozen base")
-        }
+        expectSurrogate(adapter.gradientSurrogate(x, outputGradient: g), adapter(x), [x, adapter.loraA.weight, adapter.loraB.weight],
+                        "LoRALinear over a frozen base")
         #expect(!linear.weight.requiresGrad && linear.weight.grad == nil, "a frozen base weight gets no gradient")
 
         // GPT-2's Conv1D (weight stored [in, out]) and its LoRA wrapper.
         let conv = Conv1D(weight: Tensor.randn([4, 3], dtype: .float64, generator: generator).requiringGrad(),
                           bias: Tensor.randn([3], dtype: .float64, generator: generator).requiringGrad())
-        let convTrainable = [x, conv.weight, conv.bias]
-        let convSurrogate = Self.gradientsOfPairing(conv.gradientSurrogate(x, outputGradient: g), Tensor.ones([], dtype: .float64), convTrainable)
-        for (got, want) in zip(convSurrogate, Self.gradientsOfPairing(x.matmul(conv.weight) + conv.bias, g, convTrainable)) {
-            #expect(want.contains { $0 != 0 })
-            expectClose(got, want, atol: 1e-12, rtol: 1e-10, "Conv1D, every tensor trainable")
-        }
+        expectSurrogate(conv.gradientSurrogate(x, outputGradient: g), x.matmul(conv.weight) + conv.bias, [x, conv.weight, conv.bias],
+                        "Conv1D, every tensor trainable")
         let convAdapter = LoRAConv1D(wrapping: conv, rank: 2, alpha: 4, generator: generator)
         withNoGrad { convAdapter.loraB.weight.normal_(std: 0.5, generator: generator) }
-        let convFactors = [x, convAdapter.loraA.weight, convAdapter.loraB.weight]
-        let convAdapted = Self.gradientsOfPairing(convAdapter.gradientSurrogate(x, outputGradient: g), Tensor.ones([], dtype: .float64), convFactors)
-        for (got, want) in zip(convAdapted, Self.gradientsOfPairing(convAdapter(x), g, convFactors)) {
-            #expect(want.contains { $0 != 0 })
-            expectClose(got, want, atol: 1e-12, rtol: 1e-10, "LoRAConv1D over a frozen base")
-        }
+        expectSurrogate(convAdapter.gradientSurrogate(x, outputGradient: g), convAdapter(x),
+                        [x, convAdapter.loraA.weight, convAdapter.loraB.weight], "LoRAConv1D over a frozen base")
     }
 
     @Test("the output layer's precomputed gradient for a frozen embedding = the recomputing backward pass (float64)")
