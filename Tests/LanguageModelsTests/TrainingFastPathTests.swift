@@ -132,21 +132,27 @@ struct TrainingFastPathTests {
         expectClose(hidden.grad!, results[0].gradient, atol: 1e-13, rtol: 1e-11, "trainable embedding: hidden-state gradient")
     }
 
+    /// LoRA adapters (α = 2r) on the modules named `names`, both factors drawn (B is zero when new, which would
+    /// leave the update out of every comparison).
+    static func addAdapters(to model: LanguageModel, names: [String], rank: Int, seed: UInt64, bStd: Double) throws {
+        try model.addAdapters(LoRAConfiguration(rank: rank, alpha: Double(2 * rank), targets: .names(names)))
+        let factors = Generator(seed: seed)
+        for (_, adapter) in model.adapters.sorted(by: { $0.0 < $1.0 }) {
+            withNoGrad {
+                adapter.loraA.weight.normal_(std: 0.2, generator: factors)
+                adapter.loraB.weight.normal_(std: bStd, generator: factors)
+            }
+        }
+    }
+
     /// Every trainable tensor's gradient (by name) and the input's, after back-propagating `g` through the first
     /// layer of the model in `directory`, checkpointed and recomputed with or without its surrogate.
     static func checkpointedLayer(_ directory: URL, lora: Bool, shortcut: Bool) throws -> [String: [Double]] {
         let model = try LanguageModel(directory: directory, dtype: .float64)
         let isGPT2 = model.configuration.architecture == .gpt2
         if lora {
-            let names = isGPT2 ? ["c_attn", "c_proj", "c_fc"] : ["q_proj", "o_proj", "up_proj", "down_proj"]
-            try model.addAdapters(LoRAConfiguration(rank: 2, alpha: 4, targets: .names(names)))
-            let factors = Generator(seed: 13)
-            for (_, adapter) in model.adapters.sorted(by: { $0.0 < $1.0 }) {
-                withNoGrad {
-                    adapter.loraA.weight.normal_(std: 0.2, generator: factors)
-                    adapter.loraB.weight.normal_(std: 0.1, generator: factors)
-                }
-            }
+            try Self.addAdapters(to: model, names: isGPT2 ? ["c_attn", "c_proj", "c_fc"] : ["q_proj", "o_proj", "up_proj", "down_proj"],
+                                 rank: 2, seed: 13, bStd: 0.1)
         } else {
             model.decoder.unfreeze()
         }
@@ -194,14 +200,7 @@ struct TrainingFastPathTests {
         for checkpointing in [false, true] {
             let model = try LanguageModel(directory: directory, dtype: .float64)
             let names = model.configuration.architecture == .gpt2 ? ["c_attn", "c_proj", "c_fc"] : ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-            try model.addAdapters(LoRAConfiguration(rank: 4, alpha: 8, targets: .names(names)))
-            let factors = Generator(seed: 11)
-            for (_, adapter) in model.adapters.sorted(by: { $0.0 < $1.0 }) {
-                withNoGrad {
-                    adapter.loraA.weight.normal_(std: 0.2, generator: factors)
-                    adapter.loraB.weight.normal_(std: 0.05, generator: factors)
-                }
-            }
+            try Self.addAdapters(to: model, names: names, rank: 4, seed: 11, bStd: 0.05)
             model.decoder.train()
             model.decoder.gradientCheckpointing = checkpointing
             let before = CheckpointRecomputation.shortcutLayers
