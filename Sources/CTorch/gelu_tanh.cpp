@@ -101,6 +101,8 @@ struct GeluTanhWithDerivative : public torch::autograd::Function<GeluTanhWithDer
     return y;
   }
 
+  // First order only: the saved derivative carries no graph, so a gradient of this gradient would miss the second
+  // derivative (no Proxima computation takes one through a GELU).
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext *context,
                                                  torch::autograd::variable_list gradients) {
     const at::Tensor d = context->get_saved_variables()[0];
