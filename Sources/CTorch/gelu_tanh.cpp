@@ -5,8 +5,8 @@
 // in one pass (one tanh per element) and saves the derivative instead of the input (the same memory), so the backward
 // pass is one multiplication. The arithmetic is ATen's own, operation for operation (Gelu.h and its backward kernel:
 // the same constants, the same order and fused multiply-adds, SLEEF's tanh), so values and gradients are those of
-// libtorch's AVX2 gelu to the bit on whole vectors (checked here; a tail shorter than a vector, which ATen computes
-// with scalar code, may differ in the last bit). `ct_gelu_tanh_fused_calls` counts its uses;
+// libtorch's AVX2 gelu to the bit (checked here), except in a tail of fewer than 16 elements, which ATen computes
+// with scalar code and which may differ in the last bit. `ct_gelu_tanh_fused_calls` counts its uses;
 // `ct_set_gelu_tanh_fused(0)` turns it off.
 #include "ctorch_transformer.h"
 #include "internal.h"
