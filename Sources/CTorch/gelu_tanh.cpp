@@ -33,10 +33,7 @@ std::atomic<int64_t> fused_calls{0};
 std::atomic<bool> fused_enabled{true};
 
 #ifdef CT_GELU_AVX2
-bool cpu_has_avx2() {
-  static const bool value = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return value;
-}
+using ctorch::cpu_has_avx2;
 
 constexpr double kBeta = M_SQRT2 * M_2_SQRTPI * 0.5;
 constexpr double kKappa = 0.044715;

@@ -148,6 +148,14 @@ inline std::vector<at::indexing::TensorIndex> indices_of(const ct_index_item *it
 #define CT_STATUS(...) CT_GUARD(-1, __VA_ARGS__; return 0;)
 
 namespace ctorch {
+#if defined(__x86_64__)
+// Whether this CPU has AVX2 and FMA, which the hand-written kernels (skinny_linear.cpp, gelu_tanh.cpp) need.
+inline bool cpu_has_avx2() {
+  static const bool value = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return value;
+}
+#endif
+
 // y = x·Wᵀ + b by the skinny-product kernel (skinny_linear.cpp) when it applies, else nullopt.
 c10::optional<at::Tensor> skinny_linear(const at::Tensor &x, const at::Tensor &w, const c10::optional<at::Tensor> &b);
 }  // namespace ctorch

@@ -27,10 +27,7 @@ std::atomic<bool> skinny_enabled{true};
 constexpr int64_t kMaxRows = 16;
 
 #ifdef CT_SKINNY_AVX2
-bool cpu_has_avx2() {
-  static const bool value = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return value;
-}
+using ctorch::cpu_has_avx2;
 
 __attribute__((target("avx2,fma"))) inline float horizontal_sum(__m256 v) {
   __m128 low = _mm256_castps256_ps128(v), high = _mm256_extractf128_ps(v, 1);
