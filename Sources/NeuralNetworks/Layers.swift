@@ -45,22 +45,29 @@ open class Linear: Module, Layer {
 
     open func callAsFunction(_ x: Tensor) -> Tensor { x.linear(weight: weight, bias: bias) }
 
-    /// A scalar whose gradients with respect to `input` [..., in] and this layer's trainable tensors are those of
-    /// ⟨`outputGradient`, self(input)⟩ — what back-propagating `outputGradient` through the layer gives — computed
-    /// without the product self(input): the input's gradient g·W, the weight's gᵀx and the bias's Σg are formed
-    /// without recording and paired with what they are gradients of. Gradient checkpointing's recomputation uses it
-    /// for a layer's last projection, whose output it never needs. Recording must be on; tensors that require no
-    /// gradient get no term.
+    /// A scalar whose gradients with respect to `input` and this layer's trainable tensors are those of
+    /// ⟨`outputGradient`, self(input)⟩, without the product (`projectionGradientSurrogate`). Gradient
+    /// checkpointing's recomputation uses it for a layer's last projection, whose output it never needs.
     open func gradientSurrogate(_ input: Tensor, outputGradient g: Tensor) -> Tensor {
-        var terms: [Tensor] = []
-        if input.requiresGrad { terms.append((input * withNoGrad { g.matmul(weight) }).sum()) }
-        if weight.requiresGrad {
-            let flatGradient = g.reshaped([-1, outputSize]), flatInput = input.reshaped([-1, inputSize])
-            terms.append((weight * withNoGrad { flatGradient.transposed(0, 1).matmul(flatInput) }).sum())
-        }
-        if let bias, bias.requiresGrad { terms.append((bias * withNoGrad { g.reshaped([-1, outputSize]).sum(dim: 0) }).sum()) }
-        return terms.dropFirst().reduce(terms.first ?? Tensor.zeros([], dtype: input.dtype)) { $0 + $1 }
+        projectionGradientSurrogate(input, outputGradient: g, weight: weight, bias: bias)
     }
+}
+
+/// A scalar whose gradients with respect to `input` [..., in], `weight` [out, in] and `bias` [out] are those of
+/// ⟨g, input·weightᵀ + bias⟩ — what back-propagating g through the projection gives — computed without the product
+/// itself: the input's gradient g·W, the weight's gᵀx and the bias's Σg are formed without recording and paired with
+/// what they are gradients of. `weight` may be a view (GPT-2's Conv1D passes its [in, out] weight transposed).
+/// Recording must be on; tensors that require no gradient get no term.
+public func projectionGradientSurrogate(_ input: Tensor, outputGradient g: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+    let outputSize = weight.size(0), inputSize = weight.size(1)
+    var terms: [Tensor] = []
+    if input.requiresGrad { terms.append((input * withNoGrad { g.matmul(weight) }).sum()) }
+    if weight.requiresGrad {
+        let flatGradient = g.reshaped([-1, outputSize]), flatInput = input.reshaped([-1, inputSize])
+        terms.append((weight * withNoGrad { flatGradient.transposed(0, 1).matmul(flatInput) }).sum())
+    }
+    if let bias, bias.requiresGrad { terms.append((bias * withNoGrad { g.reshaped([-1, outputSize]).sum(dim: 0) }).sum()) }
+    return terms.dropFirst().reduce(terms.first ?? Tensor.zeros([], dtype: input.dtype)) { $0 + $1 }
 }
 
 /// A lookup table of `count` vectors of size `dimension` (normal(0, 1) initialisation, as PyTorch).

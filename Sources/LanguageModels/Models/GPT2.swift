@@ -38,17 +38,9 @@ open class Conv1D: Module, Layer {
     /// x·W + b as one product that starts from the bias (addmm, as transformers' Conv1D), not a product and an addition.
     open func callAsFunction(_ x: Tensor) -> Tensor { x.linear(weight: weight.transposed(0, 1), bias: bias) }
 
-    /// As `Linear.gradientSurrogate` (W stored [in, out]): a scalar with the gradients of ⟨`outputGradient`, self(input)⟩
-    /// with respect to the input and the trainable tensors, without the product self(input).
+    /// As `Linear.gradientSurrogate`: the gradients of ⟨`outputGradient`, self(input)⟩ without the product.
     open func gradientSurrogate(_ input: Tensor, outputGradient g: Tensor) -> Tensor {
-        var terms: [Tensor] = []
-        if input.requiresGrad { terms.append((input * withNoGrad { g.matmul(weight.transposed(0, 1)) }).sum()) }
-        if weight.requiresGrad {
-            let flatGradient = g.reshaped([-1, outputSize]), flatInput = input.reshaped([-1, inputSize])
-            terms.append((weight * withNoGrad { flatInput.transposed(0, 1).matmul(flatGradient) }).sum())
-        }
-        if bias.requiresGrad { terms.append((bias * withNoGrad { g.reshaped([-1, outputSize]).sum(dim: 0) }).sum()) }
-        return terms.dropFirst().reduce(terms.first ?? Tensor.zeros([], dtype: input.dtype)) { $0 + $1 }
+        projectionGradientSurrogate(input, outputGradient: g, weight: weight.transposed(0, 1), bias: bias)
     }
 }
 
