@@ -43,6 +43,24 @@ extension LoRAAdapted {
     /// s·B A, [out, in].
     func delta() -> Tensor { loraB.weight.matmul(loraA.weight) * scale }
 
+    /// The adapted output for input x: `base()` alone when the adapter is off or merged; else base plus update, in
+    /// one fused call (`LoRAFusedUpdate`, over `weight` [out, in] and `bias`) unless dropout applies.
+    func adaptedOutput(_ x: Tensor, weight: Tensor, bias: Tensor?, base: () -> Tensor) -> Tensor {
+        guard isAdapterEnabled && !isMerged else { return base() }
+        if LoRAFusedUpdate.isEnabled && (dropout == 0 || !isTraining) {
+            LoRAFusedUpdate.record()
+            return x.loraLinear(weight: weight, bias: bias, a: loraA.weight, b: loraB.weight, scale: scale)
+        }
+        return base() + update(x)
+    }
+
+    /// The base projection's gradient surrogate (`base`, see `Linear.gradientSurrogate`) plus ⟨g, update(input)⟩ while
+    /// the adapter is active: the update is cheap, so it is computed as in the forward pass and gives the factors and
+    /// the input their share.
+    func adaptedSurrogate(base: Tensor, _ input: Tensor, outputGradient g: Tensor) -> Tensor {
+        isAdapterEnabled && !isMerged ? base + (g * update(input)).sum() : base
+    }
+
     /// Adds (sign 1) or subtracts (−1) the update to a base weight stored [out, in], or [in, out] when `transposed`.
     func fold(into weight: Tensor, transposed: Bool, sign: Double) {
         withNoGrad {
@@ -104,19 +122,11 @@ public final class LoRALinear: Linear, LoRAAdapted {
     }
 
     public override func callAsFunction(_ x: Tensor) -> Tensor {
-        guard isAdapterEnabled && !isMerged else { return super.callAsFunction(x) }
-        if LoRAFusedUpdate.isEnabled && (dropout == 0 || !isTraining) {
-            LoRAFusedUpdate.record()
-            return x.loraLinear(weight: weight, bias: bias, a: loraA.weight, b: loraB.weight, scale: scale)
-        }
-        return super.callAsFunction(x) + update(x)
+        adaptedOutput(x, weight: weight, bias: bias) { super.callAsFunction(x) }
     }
 
-    /// The base projection's surrogate (see `Linear.gradientSurrogate`) plus ⟨g, update(x)⟩: the update is cheap, so it
-    /// is computed as in the forward pass and gives the factors and the input their share.
     public override func gradientSurrogate(_ input: Tensor, outputGradient g: Tensor) -> Tensor {
-        let base = super.gradientSurrogate(input, outputGradient: g)
-        return isAdapterEnabled && !isMerged ? base + (g * update(input)).sum() : base
+        adaptedSurrogate(base: super.gradientSurrogate(input, outputGradient: g), input, outputGradient: g)
     }
 
     public func merge() {
@@ -157,18 +167,11 @@ public final class LoRAConv1D: Conv1D, LoRAAdapted {
     }
 
     public override func callAsFunction(_ x: Tensor) -> Tensor {
-        guard isAdapterEnabled && !isMerged else { return super.callAsFunction(x) }
-        if LoRAFusedUpdate.isEnabled && (dropout == 0 || !isTraining) {
-            LoRAFusedUpdate.record()
-            return x.loraLinear(weight: weight.transposed(0, 1), bias: bias, a: loraA.weight, b: loraB.weight, scale: scale)
-        }
-        return super.callAsFunction(x) + update(x)
+        adaptedOutput(x, weight: weight.transposed(0, 1), bias: bias) { super.callAsFunction(x) }
     }
 
-    /// As `LoRALinear.gradientSurrogate`: the base projection's surrogate plus ⟨g, update(x)⟩.
     public override func gradientSurrogate(_ input: Tensor, outputGradient g: Tensor) -> Tensor {
-        let base = super.gradientSurrogate(input, outputGradient: g)
-        return isAdapterEnabled && !isMerged ? base + (g * update(input)).sum() : base
+        adaptedSurrogate(base: super.gradientSurrogate(input, outputGradient: g), input, outputGradient: g)
     }
 
     public func merge() {
