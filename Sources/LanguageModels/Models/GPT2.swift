@@ -105,7 +105,10 @@ public final class GPT2MLP: Module, Layer {
         super.init()
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { project(expand(x).gelu(approximate: true)) }
+    public func callAsFunction(_ x: Tensor) -> Tensor { project(projectionInput(x)) }
+
+    /// gelu_tanh(c_fc(x)), what `c_proj` multiplies.
+    func projectionInput(_ x: Tensor) -> Tensor { expand(x).gelu(approximate: true) }
 }
 
 /// One pre-norm block (`transformer.h.N`).
@@ -129,17 +132,20 @@ public final class GPT2Block: Module, ContextualLayer {
 
     /// The block's output for columns `firstOutput...` only (see `TransformerDecoder.hiddenStates`).
     func callAsFunction(_ hiddenStates: Tensor, context: LayerContext, firstOutput: Int) -> Tensor {
-        let attended = attention(attentionNorm(hiddenStates), context: context, firstQuery: firstOutput)
-        let h = columns(of: hiddenStates, from: firstOutput) + attended
+        let h = attentionResidual(hiddenStates, context: context, firstOutput: firstOutput)
         return h + mlp(mlpNorm(h))
+    }
+
+    /// The residual stream after the attention block, columns `firstOutput...`.
+    private func attentionResidual(_ hiddenStates: Tensor, context: LayerContext, firstOutput: Int) -> Tensor {
+        columns(of: hiddenStates, from: firstOutput) + attention(attentionNorm(hiddenStates), context: context, firstQuery: firstOutput)
     }
 
     /// A scalar with the gradients of ⟨g, self(x)⟩ (every column), computed without `mlp.c_proj`'s product (see
     /// `CheckpointRecomputation`): ⟨h, g⟩ for the residual, and the projection's surrogate on its input.
     func gradientSurrogate(_ hiddenStates: Tensor, outputGradient g: Tensor, context: LayerContext) -> Tensor {
-        let h = hiddenStates + attention(attentionNorm(hiddenStates), context: context, firstQuery: 0)
-        let inner = mlp.expand(mlpNorm(h)).gelu(approximate: true)
-        return (h * g).sum() + mlp.project.gradientSurrogate(inner, outputGradient: g)
+        let h = attentionResidual(hiddenStates, context: context, firstOutput: 0)
+        return (h * g).sum() + mlp.project.gradientSurrogate(mlp.projectionInput(mlpNorm(h)), outputGradient: g)
     }
 }
 

@@ -129,7 +129,10 @@ public final class LlamaMLP: Module, Layer {
         super.init()
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { downProjection(gateProjection(x).siluMul(upProjection(x))) }
+    public func callAsFunction(_ x: Tensor) -> Tensor { downProjection(downProjectionInput(x)) }
+
+    /// silu(gate_proj(x)) · up_proj(x), what `down_proj` multiplies.
+    func downProjectionInput(_ x: Tensor) -> Tensor { gateProjection(x).siluMul(upProjection(x)) }
 }
 
 /// One pre-norm transformer block (`model.layers.N`).
@@ -155,21 +158,24 @@ public final class LlamaDecoderLayer: Module, ContextualLayer {
     /// The block's output for columns `firstOutput...` only (see `TransformerDecoder.hiddenStates`).
     func forward(_ hiddenStates: Tensor, rotaryTables: (cos: Tensor, sin: Tensor), mask: Tensor?, cache: (any KeyValueCache)?,
                  firstOutput: Int = 0) -> Tensor {
+        let h = attentionResidual(hiddenStates, rotaryTables: rotaryTables, mask: mask, cache: cache, firstOutput: firstOutput)
+        return h + mlp(postAttentionNorm(h))
+    }
+
+    /// The residual stream after the attention block, columns `firstOutput...`.
+    private func attentionResidual(_ hiddenStates: Tensor, rotaryTables: (cos: Tensor, sin: Tensor), mask: Tensor?,
+                                   cache: (any KeyValueCache)?, firstOutput: Int) -> Tensor {
         let attended = attention.attend(inputNorm(hiddenStates), rotaryTables: rotaryTables, mask: mask, causal: true,
                                         cache: cache, firstQuery: firstOutput)
-        let h = columns(of: hiddenStates, from: firstOutput) + attended
-        return h + mlp(postAttentionNorm(h))
+        return columns(of: hiddenStates, from: firstOutput) + attended
     }
 
     /// A scalar with the gradients of ⟨g, forward(x)⟩ (no cache, every column), computed without `down_proj`'s
     /// product (see `CheckpointRecomputation`): ⟨h, g⟩ for the residual, and the projection's surrogate on its input.
     func gradientSurrogate(_ hiddenStates: Tensor, outputGradient g: Tensor, rotaryTables: (cos: Tensor, sin: Tensor),
                            mask: Tensor?) -> Tensor {
-        let attended = attention.attend(inputNorm(hiddenStates), rotaryTables: rotaryTables, mask: mask, causal: true,
-                                        cache: nil, firstQuery: 0)
-        let h = hiddenStates + attended
-        let normalized = postAttentionNorm(h)
-        let inner = mlp.gateProjection(normalized).siluMul(mlp.upProjection(normalized))
+        let h = attentionResidual(hiddenStates, rotaryTables: rotaryTables, mask: mask, cache: nil, firstOutput: 0)
+        let inner = mlp.downProjectionInput(postAttentionNorm(h))
         return (h * g).sum() + mlp.downProjection.gradientSurrogate(inner, outputGradient: g)
     }
 }
